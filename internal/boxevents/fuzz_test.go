@@ -1,0 +1,251 @@
+package boxevents
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// addTestdataSeeds seeds f with every testdata file matching pattern.
+func addTestdataSeeds(f *testing.F, pattern string) {
+	f.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", pattern))
+	require.NoError(f, err)
+	require.NotEmpty(f, files)
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+}
+
+func FuzzDecodePage(f *testing.F) {
+	addTestdataSeeds(f, "events_*.json")
+	for _, s := range []string{
+		``, `{}`, `null`, `[]`, `{"next_stream_position":0}`, `{"next_stream_position":"0","entries":[]}`,
+		`{"next_stream_position":9007199254740993}`, `{"next_stream_position":-1.5e+300}`,
+		`{"entries":[null,1,"x",[],{}]}`, `{"entries":[{"event_id":"a","event_id":"b","created_by":{"id":1}}]}`,
+		`{"entries":[{"source":{"a":"}\"]"},"accessible_by":[]}]}`, `{"entries":[{"event\u005fid":"\ud83d\ude00"}]}`,
+		`{"chunk_size":2,"entries":[{}]`, `<html>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		page, err := decodePage(bytes.NewReader(data), 10)
+		if err != nil {
+			return
+		}
+		// A decoded position re-encodes to the same text.
+		b, err := json.Marshal(page.NextStreamPosition)
+		require.NoError(t, err)
+		var back StreamPosition
+		require.NoError(t, json.Unmarshal(b, &back))
+		require.Equal(t, page.NextStreamPosition, back)
+
+		// Differential check against encoding/json wherever encoding/json accepts the input.
+		var top map[string]json.RawMessage
+		if json.Unmarshal(data, &top) != nil {
+			return
+		}
+		if raw, ok := top["next_stream_position"]; ok {
+			raw = bytes.TrimSpace(raw)
+			switch raw[0] {
+			case '"':
+				var s string
+				require.NoError(t, json.Unmarshal(raw, &s))
+				require.Equal(t, StreamPosition(s), page.NextStreamPosition)
+			case 'n':
+				require.Equal(t, StreamPosition(""), page.NextStreamPosition)
+			default:
+				require.Equal(t, StreamPosition(raw), page.NextStreamPosition, "a number keeps every digit")
+				require.Equal(t, `"`+string(raw)+`"`, string(b))
+			}
+		}
+		var entries []json.RawMessage
+		if raw, ok := top["entries"]; ok {
+			require.NoError(t, json.Unmarshal(raw, &entries))
+		}
+		var want []Event
+		for _, raw := range entries {
+			if jsonKind(raw) == "an object" {
+				want = append(want, referenceEvent(t, raw))
+			}
+		}
+		require.Len(t, page.Entries, len(want))
+		for i := range want {
+			require.Equal(t, want[i], page.Entries[i], "entry %d", i)
+		}
+	})
+}
+
+// referenceEvent decodes an event the slow, obvious way, for the differential fuzz check.
+func referenceEvent(t *testing.T, raw []byte) Event {
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw, &m))
+	user := func(v json.RawMessage) *User {
+		if jsonKind(v) != "an object" {
+			return nil
+		}
+		var f map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(v, &f))
+		return &User{Type: lenientString(f["type"]), ID: lenientString(f["id"]), Name: lenientString(f["name"]), Login: lenientString(f["login"])}
+	}
+	rawField := func(v json.RawMessage) json.RawMessage {
+		if v == nil || jsonKind(v) == "null" {
+			return nil
+		}
+		return v
+	}
+	return Event{
+		Type:              lenientString(m["type"]),
+		EventID:           lenientString(m["event_id"]),
+		EventType:         lenientString(m["event_type"]),
+		CreatedAt:         lenientString(m["created_at"]),
+		RecordedAt:        lenientString(m["recorded_at"]),
+		SessionID:         lenientString(m["session_id"]),
+		IPAddress:         lenientString(m["ip_address"]),
+		CreatedBy:         user(m["created_by"]),
+		ActionBy:          user(m["action_by"]),
+		Source:            rawField(m["source"]),
+		AdditionalDetails: rawField(m["additional_details"]),
+		AccessibleBy:      rawField(m["accessible_by"]),
+	}
+}
+
+func FuzzDecodeRealtimeServers(f *testing.F) {
+	addTestdataSeeds(f, "realtime_servers*.json")
+	for _, s := range []string{
+		``, `{}`, `{"entries":[]}`, `{"entries":null}`, `{"entries":[{"type":"realtime_server","url":""}]}`,
+		`{"entries":[1,"x",{"url":"http://h/p?channel=c","ttl":1e3,"max_retries":"-1","retry_timeout":true}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := decodeRealtimeServers(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		srv, err := pickRealtimeServer(entries)
+		if err != nil {
+			return
+		}
+		u, err := parseRealtimeURL(srv.URL)
+		require.NoError(t, err)
+		require.Contains(t, []string{"http", "https"}, u.Scheme)
+		require.NotContains(t, srv.String(), "?", "the query (channel id) is never printed")
+		_ = longPollURL(u, "1152922976252290886")
+	})
+}
+
+func FuzzStreamPosition(f *testing.F) {
+	for _, s := range []string{`"1152922976252290886"`, `1152922976252290886`, `30000000000000001234567`, `null`, `"now"`, `"0"`, `0`, `-0.5e-3`, `true`, `"\u00e9"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var p StreamPosition
+		if p.UnmarshalJSON(data) != nil {
+			return
+		}
+		require.True(t, json.Valid(data), "only valid JSON is accepted")
+		b, err := p.MarshalJSON()
+		require.NoError(t, err)
+		var back StreamPosition
+		require.NoError(t, back.UnmarshalJSON(b))
+		require.Equal(t, p, back)
+	})
+}
+
+// realisticPage builds a page of n events shaped like Box's: user-stream uploads with full file
+// sources, enterprise downloads, collaboration invites and logins.
+func realisticPage(n int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"chunk_size":%d,"next_stream_position":1152922976252290886,"entries":[`, n)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		user := fmt.Sprintf(`{"type":"user","id":"%d","name":"User Number %d","login":"user%d@example.com"}`, 19094712345+i%50, i%50, i%50)
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&b, `{"type":"event","event_id":"%040x","created_by":%s,"created_at":"2024-05-09T03:45:%02d-07:00","recorded_at":"2024-05-09T03:45:%02d-07:00","event_type":"ITEM_UPLOAD","session_id":"70090280850c8d2a1933c1","source":{"type":"file","id":"%d","file_version":{"type":"file_version","id":"%d","sha1":"134b65991ed521fcfe4724b7d814ab8ded5185dc"},"sequence_id":"3","etag":"3","sha1":"85136C79CBF9FE36BB9D05D0639C70C265C18D37","name":"Quarterly report %d.pdf","description":"","size":629644,"path_collection":{"total_count":2,"entries":[{"type":"folder","id":"0","sequence_id":null,"etag":null,"name":"All Files"},{"type":"folder","id":"198342561278","sequence_id":"0","etag":"0","name":"Finance"}]},"created_at":"2024-05-09T03:45:12-07:00","modified_at":"2024-05-09T03:45:12-07:00","trashed_at":null,"purged_at":null,"content_created_at":"2024-05-09T03:45:12-07:00","content_modified_at":"2024-05-09T03:45:12-07:00","created_by":%s,"modified_by":%s,"owned_by":%s,"shared_link":null,"parent":{"type":"folder","id":"198342561278","sequence_id":"0","etag":"0","name":"Finance"},"item_status":"active"}}`,
+				i, user, i%60, i%60, 1163282535166+i, 1271563012345+i, i, user, user, user)
+		case 1:
+			fmt.Fprintf(&b, `{"source":{"item_type":"file","item_id":"%d","item_name":"Forecast %d.xlsx","classification":{"name":"Confidential"},"parent":{"type":"folder","name":"Finance","id":"198342561278","sequence_id":"0","etag":"0"},"owned_by":%s},"created_by":%s,"action_by":null,"created_at":"2024-05-09T03:46:%02d-07:00","event_id":"6b3c7a04-8e39-4b18-9d52-%012x","event_type":"DOWNLOAD","ip_address":"81.2.69.%d","type":"event","session_id":null,"additional_details":{"size":46817,"ekm_id":"3c1a4c1e-7c43-4d4c-9d1a-0c8e4e58a7b1","version_id":"1271563012345","service_id":"152953","service_name":"Box Drive"}}`,
+				1163282535166+i, i, user, user, i%60, i, i%256)
+		case 2:
+			fmt.Fprintf(&b, `{"source":{"folder_id":"198342561278","folder_name":"Finance","user_id":"20134567890","user_name":"John Smith","parent":{"type":"folder","name":"All Files","id":"0"},"owned_by":%s},"created_by":%s,"action_by":{"type":"user","id":"19094712346","name":"Admin","login":"admin@example.com"},"created_at":"2024-05-09T03:47:%02d-07:00","event_id":"0d0f5bb0-6a55-4b56-9a8c-%012x","event_type":"COLLABORATION_INVITE","ip_address":"Unknown IP","type":"event","session_id":null,"additional_details":{"collab_id":"%d","invitation_message":null,"is_performed_by_admin":true,"role":"editor","type":"box://event/additional_details/collaboration"},"accessible_by":{"type":"user","id":"20134567890","name":"John Smith","login":"john@example.com"}}`,
+				user, user, i%60, i, 47016123456+i)
+		case 3:
+			fmt.Fprintf(&b, `{"source":%s,"created_by":%s,"created_at":"2024-05-09T03:48:%02d-07:00","event_id":"c0ffee00-1111-2222-3333-%012x","event_type":"LOGIN","ip_address":"203.0.113.%d","type":"event","session_id":null,"additional_details":null}`,
+				user, user, i%60, i, i%256)
+		}
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+func TestRealisticPage(t *testing.T) {
+	data := realisticPage(MaxLimit)
+	require.True(t, json.Valid(data))
+	page, err := decodePage(bytes.NewReader(data), MaxLimit)
+	require.NoError(t, err)
+	require.Len(t, page.Entries, MaxLimit)
+	require.Equal(t, MaxLimit, cap(page.Entries))
+	require.Equal(t, StreamPosition("1152922976252290886"), page.NextStreamPosition)
+	require.True(t, strings.HasPrefix(page.Entries[0].EventID, "0000"))
+	require.Equal(t, "COLLABORATION_INVITE", page.Entries[2].EventType)
+	require.Equal(t, "admin@example.com", page.Entries[2].ActionBy.Login)
+}
+
+func BenchmarkDecodePage500(b *testing.B) {
+	data := realisticPage(MaxLimit)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		page, err := decodePage(bytes.NewReader(data), MaxLimit)
+		if err != nil || len(page.Entries) != MaxLimit {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodePage500Reflect is the reflection-based decoding parseEvent replaces, for comparison.
+func BenchmarkDecodePage500Reflect(b *testing.B) {
+	type refEvent struct {
+		Type              flexString      `json:"type"`
+		EventID           flexString      `json:"event_id"`
+		EventType         flexString      `json:"event_type"`
+		CreatedAt         flexString      `json:"created_at"`
+		RecordedAt        flexString      `json:"recorded_at"`
+		SessionID         flexString      `json:"session_id"`
+		IPAddress         flexString      `json:"ip_address"`
+		CreatedBy         json.RawMessage `json:"created_by"`
+		ActionBy          json.RawMessage `json:"action_by"`
+		Source            json.RawMessage `json:"source"`
+		AdditionalDetails json.RawMessage `json:"additional_details"`
+		AccessibleBy      json.RawMessage `json:"accessible_by"`
+	}
+	data := realisticPage(MaxLimit)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var page struct {
+			ChunkSize          int            `json:"chunk_size"`
+			NextStreamPosition StreamPosition `json:"next_stream_position"`
+			Entries            []refEvent     `json:"entries"`
+		}
+		if err := json.NewDecoder(bytes.NewReader(data)).Decode(&page); err != nil {
+			b.Fatal(err)
+		}
+		for i := range page.Entries {
+			var u User
+			_ = u.UnmarshalJSON(page.Entries[i].CreatedBy)
+		}
+	}
+}

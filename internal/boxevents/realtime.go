@@ -1,0 +1,243 @@
+package boxevents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Long-poll answers. Box sends the first three; MessageTimeout is LongPoll's own.
+const (
+	// MessageNewChange: events are waiting; fetch them, then poll again.
+	MessageNewChange = "new_change"
+	// MessageReconnect: the server timed out without events; fetch a new real-time server.
+	MessageReconnect = "reconnect"
+	// MessageMaxRetries: this URL was polled too often; fetch a new real-time server.
+	MessageMaxRetries = "max_retries"
+	// MessageTimeout: no answer within RetryTimeout plus a margin (a half-dead connection);
+	// reconnect.
+	MessageTimeout = "timeout"
+)
+
+// Long-poll limits.
+const (
+	// DefaultRetryTimeout is used when a RealtimeServer has no retry_timeout (Box sends 610 s).
+	DefaultRetryTimeout = 610 * time.Second
+	// longPollMargin is added to RetryTimeout: the server answers "reconnect" at about that time,
+	// and that answer should win over our own deadline.
+	longPollMargin = 10 * time.Second
+	// maxLongPollBody bounds a long-poll answer, which is a few bytes.
+	maxLongPollBody = 64 << 10
+)
+
+// RealtimeServer is an entry of OPTIONS /2.0/events: where to long-poll for a user stream.
+type RealtimeServer struct {
+	// Type is "realtime_server".
+	Type string `json:"type"`
+	// URL is the long-poll URL. Its query holds the channel id: never log it.
+	URL string `json:"url"`
+	// TTL is how long the URL is valid, in minutes.
+	TTL int `json:"ttl"`
+	// MaxRetries is how many long polls the URL accepts.
+	MaxRetries int `json:"max_retries"`
+	// RetryTimeout is how long the server may hold a poll, in seconds.
+	RetryTimeout int `json:"retry_timeout"`
+}
+
+// UnmarshalJSON decodes a RealtimeServer leniently: ttl, max_retries and retry_timeout may be
+// strings or numbers (Box sends both), and a value that is not an object gives the zero entry.
+func (s *RealtimeServer) UnmarshalJSON(data []byte) error {
+	if !json.Valid(data) {
+		return errors.New("realtime server: malformed JSON")
+	}
+	*s = RealtimeServer{}
+	if jsonKind(data) != "an object" {
+		return nil
+	}
+	var w struct {
+		Type         flexString `json:"type"`
+		URL          flexString `json:"url"`
+		TTL          flexInt    `json:"ttl"`
+		MaxRetries   flexInt    `json:"max_retries"`
+		RetryTimeout flexInt    `json:"retry_timeout"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return fmt.Errorf("realtime server: %w", err)
+	}
+	*s = RealtimeServer{
+		Type:         string(w.Type),
+		URL:          string(w.URL),
+		TTL:          int(w.TTL),
+		MaxRetries:   int(w.MaxRetries),
+		RetryTimeout: int(w.RetryTimeout),
+	}
+	return nil
+}
+
+// RealtimeServer asks OPTIONS /2.0/events for a long-poll server and returns the first entry of
+// type "realtime_server" (or the first entry if none has that type). It fails with a
+// *DecodeError when there is no entry or its URL is not an absolute http(s) URL.
+// Retries are as for Events.
+func (c *Client) RealtimeServer(ctx context.Context) (RealtimeServer, error) {
+	cl := c.apiCall(http.MethodOptions, nil, "")
+	var srv RealtimeServer
+	err := c.do(ctx, cl, func(r io.Reader) error {
+		entries, err := decodeRealtimeServers(r)
+		if err != nil {
+			return err
+		}
+		srv, err = pickRealtimeServer(entries)
+		return err
+	})
+	return srv, err
+}
+
+// decodeRealtimeServers decodes the RealtimeServers body.
+func decodeRealtimeServers(r io.Reader) ([]RealtimeServer, error) {
+	var body struct {
+		Entries []RealtimeServer `json:"entries"`
+	}
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&body); err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	return body.Entries, nil
+}
+
+// pickRealtimeServer chooses the first "realtime_server" entry, or the first entry, and checks its URL.
+func pickRealtimeServer(entries []RealtimeServer) (RealtimeServer, error) {
+	if len(entries) == 0 {
+		return RealtimeServer{}, errors.New("no realtime server in the answer")
+	}
+	srv := entries[0]
+	for _, e := range entries {
+		if e.Type == "realtime_server" {
+			srv = e
+			break
+		}
+	}
+	if _, err := parseRealtimeURL(srv.URL); err != nil {
+		return RealtimeServer{}, err
+	}
+	return srv, nil
+}
+
+// parseRealtimeURL parses a real-time server URL. Its errors never quote the URL.
+func parseRealtimeURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("realtime server url is empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("realtime server url is not an absolute http or https url")
+	}
+	return u, nil
+}
+
+// longPollURL adds stream_position to the real-time URL, keeping its query (and the order of its
+// parameters) as Box sent it.
+func longPollURL(u *url.URL, pos StreamPosition) *url.URL {
+	out := *u
+	if pos == "" {
+		return &out
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err == nil && q.Has("stream_position") {
+		q.Set("stream_position", string(pos))
+		out.RawQuery = q.Encode()
+		return &out
+	}
+	param := "stream_position=" + url.QueryEscape(string(pos))
+	if out.RawQuery == "" {
+		out.RawQuery = param
+	} else {
+		out.RawQuery += "&" + param
+	}
+	out.ForceQuery = false
+	return &out
+}
+
+// LongPoll waits on the real-time server srv for changes after pos and returns Box's message:
+// MessageNewChange, MessageReconnect, MessageMaxRetries, or any other message as sent. Without an
+// answer within srv.RetryTimeout (DefaultRetryTimeout when 0) plus 10 s it returns MessageTimeout
+// and no error. A cancelled ctx returns ctx.Err(). Non-2xx answers are *APIError (a 401 also
+// invalidates the token). The long poll is never retried here: the caller's loop decides.
+func (c *Client) LongPoll(ctx context.Context, srv RealtimeServer, pos StreamPosition) (string, error) {
+	base, err := parseRealtimeURL(srv.URL)
+	if err != nil {
+		return "", fmt.Errorf("long poll: %w", err)
+	}
+	u := longPollURL(base, pos)
+	var params string
+	if pos != "" {
+		params = "stream_position=" + safeParam(string(pos))
+	}
+	cl := &call{method: http.MethodGet, url: u, where: safeURL(u), params: params}
+
+	timeout := DefaultRetryTimeout
+	if srv.RetryTimeout > 0 {
+		timeout = time.Duration(srv.RetryTimeout) * time.Second
+	}
+	token, err := c.token(ctx)
+	if err != nil {
+		return "", err
+	}
+	pctx, cancel := c.withTimeout(ctx, timeout+longPollMargin)
+	defer cancel()
+	req, err := c.newRequest(pctx, cl, token)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.longPollFailed(ctx, pctx, cl, err)
+	}
+	defer drainAndClose(resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if resp.StatusCode == http.StatusUnauthorized {
+			c.auth.Invalidate(token)
+		}
+		return "", newAPIError(cl, resp, c.clock.Now())
+	}
+	var answer struct {
+		Message *flexString `json:"message"`
+	}
+	body := &boundedReader{r: resp.Body, n: maxLongPollBody, limit: maxLongPollBody}
+	if err := json.NewDecoder(body).Decode(&answer); err != nil {
+		if ctx.Err() != nil || pctx.Err() != nil {
+			return c.longPollFailed(ctx, pctx, cl, err)
+		}
+		return "", c.bodyError(ctx, pctx, cl, resp, body, unexpectedEOF(err))
+	}
+	if answer.Message == nil {
+		return "", &DecodeError{Method: cl.method, URL: cl.where, Params: cl.params, Err: errors.New("answer has no message")}
+	}
+	return string(*answer.Message), nil
+}
+
+// longPollFailed maps a failed long poll: our deadline is MessageTimeout, not an error.
+func (c *Client) longPollFailed(ctx, pctx context.Context, cl *call, err error) (string, error) {
+	if ctx.Err() != nil {
+		return "", ctx.Err()
+	}
+	if timedOut(pctx) {
+		return MessageTimeout, nil
+	}
+	return "", &requestError{call: cl.String(), err: stripURL(err)}
+}
+
+// String describes the server without its URL's query (which holds the channel id).
+func (s RealtimeServer) String() string {
+	where := "(invalid url)"
+	if u, err := parseRealtimeURL(s.URL); err == nil {
+		where = safeURL(u)
+	}
+	return where + " ttl=" + strconv.Itoa(s.TTL) + "m max_retries=" + strconv.Itoa(s.MaxRetries) +
+		" retry_timeout=" + strconv.Itoa(s.RetryTimeout) + "s"
+}

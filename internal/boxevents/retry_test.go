@@ -1,0 +1,122 @@
+package boxevents
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		attempt int
+		jitter  float64
+		want    time.Duration
+	}{
+		{attempt: 1, jitter: 1, want: time.Second},
+		{attempt: 2, jitter: 1, want: 2 * time.Second},
+		{attempt: 3, jitter: 1, want: 4 * time.Second},
+		{attempt: 4, jitter: 1, want: 8 * time.Second},
+		{attempt: 6, jitter: 1, want: 32 * time.Second},
+		{attempt: 7, jitter: 1, want: 60 * time.Second},
+		{attempt: 1, jitter: 0.5, want: 500 * time.Millisecond},
+		{attempt: 1, jitter: 1.5, want: 1500 * time.Millisecond},
+		{attempt: 3, jitter: 0.75, want: 3 * time.Second},
+		{attempt: 6, jitter: 1.5, want: 48 * time.Second},
+		{attempt: 7, jitter: 0.5, want: 32 * time.Second},
+		{attempt: 8, jitter: 0.5, want: 60 * time.Second},
+		{attempt: 1000, jitter: 1.5, want: 60 * time.Second},
+		{attempt: 0, jitter: 1, want: time.Second},
+		{attempt: -3, jitter: 1, want: time.Second},
+		{attempt: 1, jitter: 0, want: 500 * time.Millisecond},
+		{attempt: 1, jitter: 9, want: 1500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, backoff(tt.attempt, tt.jitter), "attempt %d jitter %v", tt.attempt, tt.jitter)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	tests := []struct {
+		name   string
+		in     string
+		want   time.Duration
+		wantOK bool
+	}{
+		{name: "seconds", in: "7", want: 7 * time.Second, wantOK: true},
+		{name: "zero", in: "0", want: 0, wantOK: true},
+		{name: "spaces", in: " 12 ", want: 12 * time.Second, wantOK: true},
+		{name: "huge seconds", in: "99999999999999999999999", want: 24 * time.Hour, wantOK: true},
+		{name: "http date", in: now.Add(30 * time.Second).Format(http.TimeFormat), want: 30 * time.Second, wantOK: true},
+		{name: "rfc 850 date", in: now.Add(time.Minute).Format(time.RFC850), want: time.Minute, wantOK: true},
+		{name: "asctime date", in: now.Add(2 * time.Second).Format(time.ANSIC), want: 2 * time.Second, wantOK: true},
+		{name: "date in the past", in: now.Add(-time.Hour).Format(http.TimeFormat), want: 0, wantOK: true},
+		{name: "empty", in: ""},
+		{name: "negative", in: "-5"},
+		{name: "fraction", in: "1.5"},
+		{name: "garbage", in: "soon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := parseRetryAfter(tt.in, now)
+			require.Equal(t, tt.wantOK, ok)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestRetryWait(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		attempt int
+		want    time.Duration
+		wantOK  bool
+	}{
+		{name: "retry-after wins", err: &APIError{StatusCode: 429, RetryAfter: 7 * time.Second}, attempt: 3, want: 7 * time.Second, wantOK: true},
+		{name: "429 without header backs off", err: &APIError{StatusCode: 429}, attempt: 3, want: 4 * time.Second, wantOK: true},
+		{name: "503 with header", err: &APIError{StatusCode: 503, RetryAfter: 2 * time.Second}, attempt: 1, want: 2 * time.Second, wantOK: true},
+		{name: "network error backs off", err: errors.New("reset"), attempt: 2, want: 2 * time.Second, wantOK: true},
+		{name: "too long a retry-after", err: &APIError{StatusCode: 429, RetryAfter: time.Hour}, attempt: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := retryWait(tt.err, tt.attempt, 1)
+			require.Equal(t, tt.wantOK, ok)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestIsRetryable(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "nil", err: nil},
+		{name: "429", err: &APIError{StatusCode: 429}, want: true},
+		{name: "500", err: &APIError{StatusCode: 500}, want: true},
+		{name: "503 wrapped", err: errorsJoin(&APIError{StatusCode: 503}), want: true},
+		{name: "501", err: &APIError{StatusCode: 501}},
+		{name: "400", err: &APIError{StatusCode: 400}},
+		{name: "404", err: &APIError{StatusCode: 404}},
+		{name: "truncated", err: &DecodeError{Err: fmt.Errorf("entries[3]: %w", io.ErrUnexpectedEOF)}, want: true},
+		{name: "malformed", err: &DecodeError{Err: errors.New("invalid character")}},
+		{name: "network", err: &requestError{call: "GET /", err: errors.New("connection reset by peer")}, want: true},
+		{name: "auth", err: &AuthError{Err: &APIError{StatusCode: 500}}},
+		{name: "plain", err: errors.New("x")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, IsRetryable(tt.err))
+		})
+	}
+}
+
+func errorsJoin(err error) error { return errors.Join(errors.New("context"), err) }
