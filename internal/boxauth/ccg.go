@@ -1,0 +1,123 @@
+package boxauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/benbjohnson/clock"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// Subject types accepted by Box's token endpoint (box_subject_type, box_sub_type).
+const (
+	SubjectEnterprise = "enterprise"
+	SubjectUser       = "user"
+)
+
+// ClientCredentialsConfig configures the client credentials grant (CCG).
+type ClientCredentialsConfig struct {
+	TokenURL     string       // default DefaultTokenURL
+	ClientID     string       // required
+	ClientSecret Secret       // required; called at each token request
+	SubjectType  string       // "enterprise" (service account) or "user"
+	SubjectID    string       // enterprise ID or user ID
+	HTTPClient   *http.Client // nil means http.DefaultClient
+	Clock        clock.Clock  // nil means the real clock
+}
+
+// ClientCredentials returns a Source that obtains tokens with Box's client
+// credentials grant (grant_type=client_credentials, client_id, client_secret,
+// box_subject_type, box_subject_id as form fields). It only validates cfg; no
+// request is made until the first Token call.
+func ClientCredentials(cfg ClientCredentialsConfig) (*Source, error) {
+	var missing []string
+	if cfg.ClientID == "" {
+		missing = append(missing, "client_id")
+	}
+	if cfg.ClientSecret == nil {
+		missing = append(missing, "client_secret")
+	}
+	if cfg.SubjectType == "" {
+		missing = append(missing, "subject_type")
+	}
+	if cfg.SubjectID == "" {
+		missing = append(missing, "subject_id")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("box client credentials: %s required", strings.Join(missing, ", "))
+	}
+	if err := checkSubjectType(cfg.SubjectType); err != nil {
+		return nil, fmt.Errorf("box client credentials: %w", err)
+	}
+	tokenURL, err := checkTokenURL(cfg.TokenURL)
+	if err != nil {
+		return nil, fmt.Errorf("box client credentials: %w", err)
+	}
+	fetch := func(ctx context.Context) (*oauth2.Token, error) {
+		secret, err := getSecret(cfg.ClientSecret, "client_secret")
+		if err != nil {
+			return nil, err
+		}
+		tok, err := retrieve(ctx, cfg.HTTPClient, &clientcredentials.Config{
+			ClientID:     cfg.ClientID,
+			ClientSecret: secret,
+			TokenURL:     tokenURL,
+			AuthStyle:    oauth2.AuthStyleInParams,
+			EndpointParams: url.Values{
+				"box_subject_type": {cfg.SubjectType},
+				"box_subject_id":   {cfg.SubjectID},
+			},
+		})
+		return tok, classify(err)
+	}
+	return NewSource(fetch, cfg.Clock), nil
+}
+
+// retrieve makes one token request through golang.org/x/oauth2 with hc. The
+// returned error is oauth2's, unclassified (JWT inspects it for clock skew).
+func retrieve(ctx context.Context, hc *http.Client, cfg *clientcredentials.Config) (*oauth2.Token, error) {
+	if hc != nil {
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
+	}
+	return cfg.Token(ctx)
+}
+
+// getSecret calls s and rejects an empty value; name is the config key.
+func getSecret(s Secret, name string) (string, error) {
+	v, err := s()
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", name, err)
+	}
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", name)
+	}
+	return v, nil
+}
+
+func checkSubjectType(t string) error {
+	if t != SubjectEnterprise && t != SubjectUser {
+		return fmt.Errorf("subject_type %q must be %q or %q", t, SubjectEnterprise, SubjectUser)
+	}
+	return nil
+}
+
+// checkTokenURL defaults and validates a token endpoint URL. It must be
+// absolute and carry no user info (the URL appears in network errors).
+func checkTokenURL(raw string) (string, error) {
+	if raw == "" {
+		return DefaultTokenURL, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("token_url is not a valid URL")
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", errors.New("token_url must be an absolute http(s) URL without user info")
+	}
+	return raw, nil
+}

@@ -1,0 +1,69 @@
+package boxauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// errDeveloperTokenExpired is returned once the API refused a developer token.
+var errDeveloperTokenExpired = &refusedError{err: errors.New("developer token expired or was revoked: " +
+	"developer tokens last 60 minutes and cannot be refreshed; " +
+	"generate a new one in the Box Developer Console or use client_credentials/jwt")}
+
+// StaticSource hands out a developer token as is. Developer tokens cannot be
+// refreshed: once the API answered 401 for one, Token fails with an error
+// matching ErrRefused until the secret yields a different token. It is safe
+// for concurrent use.
+type StaticSource struct {
+	token Secret
+
+	mu      sync.Mutex
+	revoked map[[sha256.Size]byte]struct{} // hashes only: no token is kept
+}
+
+// DeveloperToken returns a StaticSource for a developer token. token is called
+// at each Token call, so a new token placed in the secret store is picked up.
+func DeveloperToken(token Secret) *StaticSource {
+	return &StaticSource{token: token, revoked: make(map[[sha256.Size]byte]struct{})}
+}
+
+// Token returns the developer token, or an error matching ErrRefused if the
+// API has refused it.
+func (s *StaticSource) Token(ctx context.Context) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("box access token: %w", err)
+	}
+	if s.token == nil {
+		return "", errors.New("developer token: no token configured")
+	}
+	tok, err := s.token()
+	if err != nil {
+		return "", fmt.Errorf("reading developer token: %w", err)
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", errors.New("developer token is empty")
+	}
+	s.mu.Lock()
+	_, revoked := s.revoked[sha256.Sum256([]byte(tok))]
+	s.mu.Unlock()
+	if revoked {
+		return "", errDeveloperTokenExpired
+	}
+	return tok, nil
+}
+
+// Invalidate records that the API answered 401 for token.
+func (s *StaticSource) Invalidate(token string) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return
+	}
+	s.mu.Lock()
+	s.revoked[sha256.Sum256([]byte(token))] = struct{}{}
+	s.mu.Unlock()
+}

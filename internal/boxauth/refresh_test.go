@@ -1,0 +1,366 @@
+package boxauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/require"
+)
+
+// rotatingBox is a fake token endpoint with Box's refresh-token rules: each
+// refresh token works once; using it kills it and issues the next one.
+type rotatingBox struct {
+	*tokenServer
+	mu         sync.Mutex
+	valid      map[string]bool
+	issued     int
+	rejected   int
+	dropAnswer bool // rotate, then cut the connection before answering
+}
+
+func newRotatingBox(t *testing.T, initial string) *rotatingBox {
+	b := &rotatingBox{valid: map[string]bool{initial: true}}
+	b.tokenServer = newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if form.Get("grant_type") != "refresh_token" || form.Get("client_id") != "cid" || form.Get("client_secret") != "csecret" {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_client"})
+			return
+		}
+		rt := form.Get("refresh_token")
+		if !b.valid[rt] {
+			b.rejected++
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "Invalid refresh token"})
+			return
+		}
+		delete(b.valid, rt)
+		b.issued++
+		next := fmt.Sprintf("rt-%d", b.issued)
+		b.valid[next] = true
+		if b.dropAnswer {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": fmt.Sprintf("at-%d", b.issued),
+			"refresh_token": next, "expires_in": 3600, "token_type": "bearer"})
+	})
+	return b
+}
+
+func (b *rotatingBox) Rejected() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rejected
+}
+
+func (b *rotatingBox) config(path string) RefreshConfig {
+	return RefreshConfig{TokenURL: b.TokenURL(), ClientID: "cid", ClientSecret: secretOf("csecret"),
+		RefreshTokenFile: path, HTTPClient: b.Client()}
+}
+
+// tokenFile writes content into a fresh directory and returns the file's path.
+func tokenFile(t *testing.T, content string, mode os.FileMode) string {
+	path := filepath.Join(t.TempDir(), "box_refresh_token")
+	require.NoError(t, os.WriteFile(path, []byte(content), mode))
+	return path
+}
+
+func readFile(t *testing.T, path string) string {
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(data)
+}
+
+// restartProcess forgets what this process knows about path, as a crash does.
+func restartProcess(t *testing.T, path string) {
+	abs, err := filepath.Abs(path)
+	require.NoError(t, err)
+	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = resolved
+	}
+	refreshFiles.Delete(abs)
+}
+
+func TestRefreshToken_PersistsRotatedTokenBeforeReturning(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	path := tokenFile(t, "  rt-0\n", 0o644)
+	r, err := newRefresher(box.config(path))
+	require.NoError(t, err)
+
+	var returned atomic.Bool
+	type seen struct {
+		content  string
+		mode     os.FileMode
+		returned bool
+	}
+	var saves []seen
+	r.save = func(p string, data []byte, perm os.FileMode) error {
+		if err := writeFileAtomic(p, data, perm); err != nil {
+			return err
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		content, err := os.ReadFile(path)
+		saves = append(saves, seen{string(content), st.Mode().Perm(), returned.Load()})
+		return err
+	}
+	s := NewSource(r.fetch, clock.NewMock())
+	ctx := ctxT(t)
+
+	tok, err := s.Token(ctx)
+	returned.Store(true)
+	require.NoError(t, err)
+	require.Equal(t, "at-1", tok)
+	require.Equal(t, []seen{{"rt-1\n", 0o600, false}}, saves, "saved, 0600, before the access token was returned")
+	require.Equal(t, []url.Values{{"grant_type": {"refresh_token"}, "refresh_token": {"rt-0"},
+		"client_id": {"cid"}, "client_secret": {"csecret"}}}, box.Forms())
+
+	s.Invalidate(tok)
+	returned.Store(false)
+	tok, err = s.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "at-2", tok)
+	require.Equal(t, "rt-2\n", readFile(t, path))
+	require.Equal(t, "rt-1", box.Forms()[1].Get("refresh_token"))
+	require.Zero(t, box.Rejected())
+
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary files left behind")
+}
+
+func TestRefreshToken_Validation(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(empty, []byte(" \n\t"), 0o600))
+	good := tokenFile(t, "rt", 0o600)
+	tests := []struct {
+		name string
+		cfg  RefreshConfig
+		want string
+	}{
+		{"nothing", RefreshConfig{}, "client_id, client_secret, refresh_token_file required"},
+		{"client_secret", RefreshConfig{ClientID: "c", RefreshTokenFile: good}, "client_secret required"},
+		{"missing file", RefreshConfig{ClientID: "c", ClientSecret: secretOf("s"), RefreshTokenFile: filepath.Join(dir, "nope")},
+			filepath.Join(dir, "nope") + ": no such file"},
+		{"empty file", RefreshConfig{ClientID: "c", ClientSecret: secretOf("s"), RefreshTokenFile: empty},
+			"box refresh token file " + empty + " is empty: run the OAuth2 consent flow"},
+		{"bad token_url", RefreshConfig{ClientID: "c", ClientSecret: secretOf("s"), RefreshTokenFile: good, TokenURL: "ftp://x"}, "token_url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := RefreshToken(tt.cfg)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("process killed before the request left")
+}
+
+func TestRefreshToken_CrashBeforeRequest(t *testing.T) {
+	t.Run("never used", func(t *testing.T) {
+		box := newRotatingBox(t, "rt-0")
+		path := tokenFile(t, "rt-0", 0o600)
+		_, err := RefreshToken(box.config(path))
+		require.NoError(t, err)
+		restartProcess(t, path)
+
+		b, err := RefreshToken(box.config(path))
+		require.NoError(t, err)
+		tok, err := b.Token(ctxT(t))
+		require.NoError(t, err)
+		require.Equal(t, "at-1", tok)
+		require.Equal(t, "rt-1\n", readFile(t, path))
+	})
+	t.Run("request never reached Box", func(t *testing.T) {
+		box := newRotatingBox(t, "rt-0")
+		path := tokenFile(t, "rt-0", 0o600)
+		cfg := box.config(path)
+		cfg.HTTPClient = &http.Client{Transport: failingTransport{}}
+		a, err := RefreshToken(cfg)
+		require.NoError(t, err)
+		_, err = a.Token(ctxT(t))
+		require.ErrorContains(t, err, "process killed before the request left")
+		require.NotErrorIs(t, err, ErrRefused)
+		require.Equal(t, "rt-0", readFile(t, path), "the old token, still valid, stays in the file")
+		restartProcess(t, path)
+
+		b, err := RefreshToken(box.config(path))
+		require.NoError(t, err)
+		tok, err := b.Token(ctxT(t))
+		require.NoError(t, err)
+		require.Equal(t, "at-1", tok)
+		require.Zero(t, box.Rejected())
+	})
+}
+
+func TestRefreshToken_CrashAfterWrite(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	path := tokenFile(t, "rt-0", 0o600)
+	r, err := newRefresher(box.config(path))
+	require.NoError(t, err)
+	written, killed := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(killed) })
+	r.save = func(p string, data []byte, perm os.FileMode) error {
+		err := writeFileAtomic(p, data, perm)
+		close(written)
+		<-killed // the process dies here: the access token is never returned
+		return err
+	}
+	a := NewSource(r.fetch, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Token(ctx)
+		errc <- err
+	}()
+	<-written
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	require.Equal(t, "rt-1\n", readFile(t, path))
+	restartProcess(t, path)
+
+	b, err := RefreshToken(box.config(path))
+	require.NoError(t, err)
+	tok, err := b.Token(ctxT(t))
+	require.NoError(t, err)
+	require.Equal(t, "at-2", tok)
+	require.Equal(t, "rt-2\n", readFile(t, path))
+	require.Zero(t, box.Rejected(), "the restart presented the new token, not the spent one")
+}
+
+// TestRefreshToken_AnswerLost documents the window no client can close: Box
+// rotated the token but its answer never arrived. The restart gets a clear
+// refusal telling the operator to re-run the consent flow.
+func TestRefreshToken_AnswerLost(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	box.dropAnswer = true
+	path := tokenFile(t, "rt-0", 0o600)
+	a, err := RefreshToken(box.config(path))
+	require.NoError(t, err)
+	_, err = a.Token(ctxT(t))
+	require.ErrorContains(t, err, "box token request failed")
+	require.NotErrorIs(t, err, ErrRefused)
+	restartProcess(t, path)
+
+	box.mu.Lock()
+	box.dropAnswer = false
+	box.mu.Unlock()
+	b, err := RefreshToken(box.config(path))
+	require.NoError(t, err)
+	_, err = b.Token(ctxT(t))
+	require.ErrorIs(t, err, ErrRefused)
+	require.ErrorContains(t, err, "box refused the refresh token from "+path)
+	require.ErrorContains(t, err, "consent flow may need to be re-run")
+	require.ErrorContains(t, err, "invalid_grant: Invalid refresh token")
+}
+
+func TestRefreshToken_SaveFailure(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	path := tokenFile(t, "rt-0", 0o600)
+	r, err := newRefresher(box.config(path))
+	require.NoError(t, err)
+	r.save = func(string, []byte, os.FileMode) error { return errors.New("no space left on device") }
+	s := NewSource(r.fetch, clock.NewMock())
+	ctx := ctxT(t)
+
+	_, err = s.Token(ctx)
+	require.ErrorContains(t, err, "the new box refresh token could not be saved to "+path)
+	require.ErrorContains(t, err, "OAuth2 consent flow must be re-run")
+	require.ErrorContains(t, err, "no space left on device")
+	require.NotContains(t, err.Error(), "rt-1")
+	require.NotContains(t, err.Error(), "at-1")
+	require.NotErrorIs(t, err, ErrRefused)
+	require.Equal(t, "rt-0", readFile(t, path))
+
+	// Once the disk recovers, the token kept in memory is used and saved.
+	r.save = writeFileAtomic
+	tok, err := s.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "at-2", tok)
+	require.Equal(t, "rt-2\n", readFile(t, path))
+	require.Zero(t, box.Rejected())
+}
+
+func TestRefreshToken_SourcesSharingAFileDoNotRace(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	path := tokenFile(t, "rt-0", 0o600)
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		s, err := RefreshToken(box.config(path))
+		require.NoError(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Token(ctxT(t))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Zero(t, box.Rejected())
+	require.Equal(t, fmt.Sprintf("rt-%d\n", n), readFile(t, path))
+}
+
+func TestRefreshToken_Symlink(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	target := tokenFile(t, "rt-0", 0o600)
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Symlink(target, link))
+	s, err := RefreshToken(box.config(link))
+	require.NoError(t, err)
+	_, err = s.Token(ctxT(t))
+	require.NoError(t, err)
+	st, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.NotZero(t, st.Mode()&os.ModeSymlink, "the link is kept")
+	require.Equal(t, "rt-1\n", readFile(t, target))
+}
+
+func TestRefreshToken_RefreshAhead(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	path := tokenFile(t, "rt-0", 0o600)
+	mock := clock.NewMock()
+	cfg := box.config(path)
+	cfg.Clock = mock
+	s, err := RefreshToken(cfg)
+	require.NoError(t, err)
+	ctx := ctxT(t)
+	tok, err := s.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "at-1", tok)
+
+	mock.Add(55 * time.Minute)
+	tok, err = s.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "at-1", tok)
+	require.Eventually(t, func() bool {
+		tok, err := s.Token(ctx)
+		return err == nil && tok == "at-2"
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, "rt-2\n", readFile(t, path))
+}
