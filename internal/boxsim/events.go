@@ -1,0 +1,202 @@
+package boxsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Paging limits of GET /2.0/events (openapi.json: default 100, maximum 500).
+const (
+	defaultLimit = 100
+	maxLimit     = 500
+)
+
+// eventsQuery is a validated GET /2.0/events request.
+type eventsQuery struct {
+	stream Stream
+	now    bool   // stream_position=now
+	from   uint64 // serve events positioned after from
+	echo   bool   // a real position was sent: an empty page echoes it
+	limit  int
+	types  map[string]bool // event_type filter; nil means all
+	after  time.Time       // created_after (inclusive); zero means unbounded
+	before time.Time       // created_before (exclusive); zero means unbounded
+}
+
+func (q *eventsQuery) matches(e *entry) bool {
+	if !inStream(q.stream, e) {
+		return false
+	}
+	if q.types != nil && !q.types[e.eventType] {
+		return false
+	}
+	if !q.after.IsZero() && e.createdAt.Before(q.after) {
+		return false
+	}
+	if !q.before.IsZero() && !e.createdAt.Before(q.before) {
+		return false
+	}
+	return true
+}
+
+// handleEvents serves GET /2.0/events.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.record(EndpointEvents, r, "")
+	tok, ok := s.authorize(w, r)
+	if !ok {
+		return
+	}
+	q, bad := parseEventsQuery(r)
+	if bad != "" {
+		s.writeInvalidParameter(w, bad, r.URL.Query().Get(bad))
+		return
+	}
+	if (q.stream.Enterprise() || r.Header.Get("As-User") != "") && !s.mayActAsAdmin(tok) {
+		s.writeError(w, http.StatusForbidden, "forbidden", "Forbidden", nil)
+		return
+	}
+
+	s.mu.Lock()
+	entries, next := s.pageLocked(q)
+	pos := s.formatPositionLocked(next)
+	s.mu.Unlock()
+
+	size := 128
+	for _, raw := range entries {
+		size += len(raw) + 1
+	}
+	var b bytes.Buffer
+	b.Grow(size)
+	b.WriteString(`{"chunk_size":`)
+	b.WriteString(strconv.Itoa(len(entries)))
+	b.WriteString(`,"next_stream_position":`)
+	b.Write(pos)
+	b.WriteString(`,"entries":[`)
+	for i, raw := range entries {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(raw)
+	}
+	b.WriteString("]}")
+	writeBody(w, http.StatusOK, "application/json", b.Bytes())
+}
+
+// parseEventsQuery validates the query string. On failure it returns the name of the
+// offending parameter.
+func parseEventsQuery(r *http.Request) (eventsQuery, string) {
+	v := r.URL.Query()
+	q := eventsQuery{stream: StreamAll, limit: defaultLimit}
+	if st := v.Get("stream_type"); st != "" {
+		q.stream = Stream(st)
+		if !q.stream.valid() {
+			return q, "stream_type"
+		}
+	}
+
+	switch p := v.Get("stream_position"); p {
+	case "", "0": // all retained events
+	case "now":
+		q.now = true
+	default:
+		n, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return q, "stream_position"
+		}
+		q.from, q.echo = n, true
+	}
+
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return q, "limit"
+		}
+		if n > 0 {
+			q.limit = min(n, maxLimit)
+		}
+	}
+
+	if !q.stream.Enterprise() {
+		return q, "" // event_type and the date filters are ignored on user streams
+	}
+	if t := v.Get("event_type"); t != "" {
+		q.types = make(map[string]bool)
+		for _, name := range strings.Split(t, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				q.types[name] = true
+			}
+		}
+	}
+	if q.stream != StreamAdminLogs {
+		return q, "" // admin_logs_streaming does not support date filters
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created_after", &q.after}, {"created_before", &q.before}} {
+		if raw := v.Get(p.name); raw != "" {
+			t, err := time.Parse(time.RFC3339, raw)
+			if err != nil {
+				return q, p.name
+			}
+			*p.dst = t
+		}
+	}
+	return q, ""
+}
+
+// pageLocked selects the entries of one page and the next_stream_position to answer.
+func (s *Server) pageLocked(q eventsQuery) ([]json.RawMessage, uint64) {
+	st := &s.store
+	if q.stream == StreamAdminLogsStreaming {
+		st.flushHeld(s.positionStepLocked)
+	}
+	l := st.log(q.stream)
+	if q.now {
+		return nil, l.head
+	}
+
+	limit := q.limit
+	if s.opts.ShortPages && limit > 1 && s.trafficRnd.IntN(3) == 0 {
+		limit = 1 + s.trafficRnd.IntN(limit-1)
+	}
+	var (
+		entries []json.RawMessage
+		last    uint64
+	)
+	for i := l.indexAfter(q.from); i < len(l.entries) && len(entries) < limit; i++ {
+		if e := &l.entries[i]; q.matches(e) {
+			entries = append(entries, e.raw)
+			last = e.pos
+		}
+	}
+
+	switch {
+	case len(entries) > 0:
+		return entries, last
+	case q.stream == StreamAdminLogs && s.opts.EmptyPageZeroPosition:
+		return nil, 0
+	case q.echo:
+		return nil, q.from
+	default:
+		return nil, l.head
+	}
+}
+
+// formatPositionLocked renders a position as a JSON string or number per PositionFormat.
+func (s *Server) formatPositionLocked(pos uint64) []byte {
+	digits := strconv.FormatUint(pos, 10)
+	asNumber := s.opts.PositionFormat == PositionNumber
+	if s.opts.PositionFormat == PositionMixed {
+		asNumber = s.formatTurn%2 == 1
+		s.formatTurn++
+	}
+	if asNumber {
+		return []byte(digits)
+	}
+	return []byte(`"` + digits + `"`)
+}

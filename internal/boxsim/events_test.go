@@ -1,0 +1,515 @@
+package boxsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestServer_EventsPositionsExact(t *testing.T) {
+	tests := []struct {
+		name   string
+		format PositionFormat
+		want   []string // wire type of each page's position: "string" or "number"
+	}{
+		{"default", "", []string{"string", "string", "string"}},
+		{"string", PositionString, []string{"string", "string", "string"}},
+		{"number", PositionNumber, []string{"number", "number", "number"}},
+		{"mixed", PositionMixed, []string{"string", "number", "string"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{PositionFormat: tt.format})
+			token := h.sim.IssueToken(SubjectUser)
+			h.sim.EmitUser(30)
+			events := h.sim.Events(StreamAll)
+			require.Len(t, events, 30)
+
+			pos := "0"
+			for i, wantType := range tt.want {
+				p := h.mustPage(token, url.Values{"stream_position": {pos}, "limit": {"10"}})
+				gotType := "string"
+				if _, ok := p.Position.(json.Number); ok {
+					gotType = "number"
+				}
+				require.Equal(t, wantType, gotType)
+				last := events[10*i+9]
+				require.Equal(t, last.Position, p.digits(), "position must survive byte for byte")
+				n, err := strconv.ParseUint(p.digits(), 10, 64)
+				require.NoError(t, err)
+				require.Greater(t, n, uint64(1)<<53)
+				require.Equal(t, last.ID, p.ids()[9])
+				pos = p.digits()
+			}
+		})
+	}
+}
+
+func TestServer_EventsStreamPosition(t *testing.T) {
+	h := newHarness(t, Options{})
+	token := h.sim.IssueToken(SubjectUser)
+	h.sim.EmitUser(20)
+	events := h.sim.Events(StreamAll)
+	head := h.sim.HeadPosition(StreamAll)
+	require.Equal(t, events[19].Position, head)
+
+	tests := []struct {
+		name      string
+		position  *string
+		wantIDs   []string
+		wantPos   string
+		wantError bool
+	}{
+		{name: "now", position: ptr("now"), wantPos: head},
+		{name: "zero", position: ptr("0"), wantIDs: idsOf(events), wantPos: head},
+		{name: "absent", wantIDs: idsOf(events), wantPos: head},
+		{name: "middle", position: ptr(events[4].Position), wantIDs: idsOf(events[5:]), wantPos: head},
+		{name: "head echoes", position: ptr(head), wantPos: head},
+		{name: "future echoes", position: ptr("18446744073709551615"), wantPos: "18446744073709551615"},
+		{name: "garbage", position: ptr("abc"), wantError: true},
+		{name: "float notation", position: ptr("1.152922976252291e+18"), wantError: true},
+		{name: "negative", position: ptr("-1"), wantError: true},
+		{name: "overflow", position: ptr("18446744073709551616"), wantError: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := url.Values{}
+			if tt.position != nil {
+				q.Set("stream_position", *tt.position)
+			}
+			status, body := h.getEvents(token, q)
+			if tt.wantError {
+				require.Equal(t, http.StatusBadRequest, status)
+				code, msg := boxErrorCode(t, body)
+				require.Equal(t, "invalid_parameter", code)
+				require.Contains(t, msg, "stream_position")
+				return
+			}
+			require.Equal(t, http.StatusOK, status)
+			p := decodePage(t, body)
+			require.Equal(t, tt.wantIDs, nilIfEmpty(p.ids()))
+			require.Equal(t, tt.wantPos, p.digits())
+		})
+	}
+}
+
+func TestServer_EventsLimit(t *testing.T) {
+	h := newHarness(t, Options{})
+	token := h.sim.IssueToken(SubjectUser)
+	h.sim.EmitUser(600)
+
+	tests := []struct {
+		limit string
+		want  int // entries; 0 means a 400 answer
+	}{
+		{"", 100}, {"0", 100}, {"7", 7}, {"500", 500}, {"501", 500}, {"800", 500}, {"abc", 0}, {"-1", 0},
+	}
+	for _, tt := range tests {
+		t.Run("limit="+tt.limit, func(t *testing.T) {
+			q := url.Values{"stream_position": {"0"}}
+			if tt.limit != "" {
+				q.Set("limit", tt.limit)
+			}
+			status, body := h.getEvents(token, q)
+			if tt.want == 0 {
+				require.Equal(t, http.StatusBadRequest, status)
+				code, msg := boxErrorCode(t, body)
+				require.Equal(t, "invalid_parameter", code)
+				require.Contains(t, msg, "limit")
+				return
+			}
+			require.Equal(t, http.StatusOK, status)
+			require.Len(t, decodePage(t, body).Entries, tt.want)
+		})
+	}
+}
+
+func TestServer_EventsStreamType(t *testing.T) {
+	h := newHarness(t, Options{})
+	status, body := h.getEvents(h.sim.IssueToken(SubjectEnterprise), url.Values{"stream_type": {"admin"}})
+	require.Equal(t, http.StatusBadRequest, status)
+	code, msg := boxErrorCode(t, body)
+	require.Equal(t, "invalid_parameter", code)
+	require.Contains(t, msg, "stream_type")
+}
+
+func TestServer_DrainMatchesProducedIDs(t *testing.T) {
+	h := newHarness(t, Options{Seed: 7})
+	h.sim.Emit(250)
+	token := h.sim.IssueToken(SubjectEnterprise)
+	for _, stream := range []Stream{StreamAll, StreamChanges, StreamSync, StreamAdminLogs, StreamAdminLogsStreaming} {
+		t.Run(string(stream), func(t *testing.T) {
+			ids := h.drain(token, stream, 37)
+			require.Equal(t, h.sim.ProducedIDs(stream), ids)
+			require.Equal(t, idsOf(h.sim.Events(stream)), ids)
+			requireUnique(t, ids)
+		})
+	}
+}
+
+func TestServer_UserStreamSubsets(t *testing.T) {
+	h := newHarness(t, Options{Seed: 3})
+	h.sim.EmitUser(400)
+	all, changes, sync := h.sim.Events(StreamAll), h.sim.Events(StreamChanges), h.sim.Events(StreamSync)
+	require.NotEmpty(t, sync)
+	require.Less(t, len(sync), len(changes))
+	require.Less(t, len(changes), len(all))
+	require.Subset(t, idsOf(all), idsOf(changes))
+	require.Subset(t, idsOf(changes), idsOf(sync))
+	for _, e := range changes {
+		require.True(t, isChangeEventType(e.Type), e.Type)
+	}
+
+	// Scripted events follow the same rules.
+	synced, err := h.sim.AddUserEvent(json.RawMessage(`{"type":"event","event_id":"a1","event_type":"ITEM_UPLOAD",
+		"source":{"type":"file","id":"9","parent":{"type":"folder","id":"1","sync_state":"synced"}}}`))
+	require.NoError(t, err)
+	plain, err := h.sim.AddUserEvent(json.RawMessage(`{"type":"event","event_id":"a2","event_type":"ITEM_PREVIEW","source":null}`))
+	require.NoError(t, err)
+	require.Contains(t, h.sim.ProducedIDs(StreamSync), synced.ID)
+	require.Contains(t, h.sim.ProducedIDs(StreamAll), plain.ID)
+	require.NotContains(t, h.sim.ProducedIDs(StreamChanges), plain.ID)
+	require.JSONEq(t, `{"type":"event","event_id":"a2","event_type":"ITEM_PREVIEW","source":null}`, string(plain.JSON))
+}
+
+func TestServer_AddEventValidation(t *testing.T) {
+	h := newHarness(t, Options{})
+	for _, raw := range []string{`not json`, `[1,2]`, `{"event_type":"LOGIN"}`, `{"event_id":""}`, `{"event_id":42}`} {
+		_, err := h.sim.AddEnterpriseEvent(json.RawMessage(raw))
+		require.Error(t, err, raw)
+	}
+	e, err := h.sim.AddEnterpriseEvent(json.RawMessage(`{"event_id":"x","created_at":"2024-01-02T03:04:05-08:00"}`))
+	require.NoError(t, err)
+	require.Equal(t, time.Date(2024, 1, 2, 11, 4, 5, 0, time.UTC), e.CreatedAt.UTC())
+}
+
+func TestServer_EnterpriseFilters(t *testing.T) {
+	h := newHarness(t, Options{})
+	token := h.sim.IssueToken(SubjectEnterprise)
+	start := h.clock.Now()
+	login := h.sim.EmitType(StreamAdminLogs, "LOGIN")
+	h.clock.Add(time.Minute)
+	upload := h.sim.EmitType(StreamAdminLogs, "UPLOAD")
+	h.clock.Add(time.Minute)
+	failed := h.sim.EmitType(StreamAdminLogs, "FAILED_LOGIN")
+	h.sim.EmitType(StreamAll, "ITEM_UPLOAD")
+	rfc := func(t time.Time) string { return t.Format(time.RFC3339) }
+
+	tests := []struct {
+		name   string
+		query  url.Values
+		want   []string
+		status int
+	}{
+		{"type filter", url.Values{"stream_type": {"admin_logs"}, "event_type": {"LOGIN,FAILED_LOGIN"}},
+			[]string{login.ID, failed.ID}, http.StatusOK},
+		{"type filter streaming", url.Values{"stream_type": {"admin_logs_streaming"}, "event_type": {"UPLOAD"}},
+			[]string{upload.ID}, http.StatusOK},
+		{"created_after", url.Values{"stream_type": {"admin_logs"}, "created_after": {rfc(start.Add(30 * time.Second))}},
+			[]string{upload.ID, failed.ID}, http.StatusOK},
+		{"created_before", url.Values{"stream_type": {"admin_logs"}, "created_before": {rfc(start.Add(90 * time.Second))}},
+			[]string{login.ID, upload.ID}, http.StatusOK},
+		{"window with offset", url.Values{"stream_type": {"admin_logs"},
+			"created_after":  {start.Add(30 * time.Second).In(time.FixedZone("", -8*3600)).Format(time.RFC3339)},
+			"created_before": {rfc(start.Add(90 * time.Second))}},
+			[]string{upload.ID}, http.StatusOK},
+		{"dates ignored on streaming", url.Values{"stream_type": {"admin_logs_streaming"}, "created_after": {rfc(start.Add(time.Hour))}},
+			[]string{login.ID, upload.ID, failed.ID}, http.StatusOK},
+		{"event_type ignored on user streams", url.Values{"event_type": {"LOGIN"}}, nil, http.StatusOK},
+		{"unparseable date", url.Values{"stream_type": {"admin_logs"}, "created_after": {"yesterday"}}, nil, http.StatusBadRequest},
+		{"unencoded plus", url.Values{"stream_type": {"admin_logs"}, "created_after": {"2025-03-14T15:09:26 00:00"}}, nil, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := h.getEvents(token, tt.query)
+			require.Equal(t, tt.status, status, string(body))
+			if status != http.StatusOK {
+				code, msg := boxErrorCode(t, body)
+				require.Equal(t, "invalid_parameter", code)
+				require.Contains(t, msg, "created_after")
+				return
+			}
+			p := decodePage(t, body)
+			if tt.want == nil {
+				require.Len(t, p.Entries, 1) // the user stream's single event
+				return
+			}
+			require.Equal(t, tt.want, p.ids())
+		})
+	}
+}
+
+func TestServer_EventsAuth(t *testing.T) {
+	h := newHarness(t, Options{DeveloperTokens: []string{"devtoken"}})
+	q := url.Values{"stream_position": {"now"}}
+
+	status, header, body := h.do(t.Context(), http.MethodGet, "/2.0/events", nil, nil)
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, header.Get("WWW-Authenticate"), `Bearer realm="Service"`)
+	require.Empty(t, body)
+
+	for _, bad := range []string{"nope", ""} {
+		status, header, body = h.do(t.Context(), http.MethodGet, "/2.0/events", bearer(bad), nil)
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.Contains(t, header.Get("WWW-Authenticate"), `error="invalid_token"`)
+		require.Empty(t, body)
+	}
+
+	dev, _ := h.getEvents("devtoken", q)
+	require.Equal(t, http.StatusOK, dev)
+
+	token := h.sim.IssueToken(SubjectUser)
+	ok, _ := h.getEvents(token, q)
+	require.Equal(t, http.StatusOK, ok)
+	h.clock.Add(DefaultTokenTTL - time.Second)
+	ok, _ = h.getEvents(token, q)
+	require.Equal(t, http.StatusOK, ok)
+	h.clock.Add(time.Second)
+	expired, _ := h.getEvents(token, q)
+	require.Equal(t, http.StatusUnauthorized, expired, "tokens expire on the clock")
+
+	fresh := h.sim.IssueToken(SubjectUser)
+	h.sim.ExpireTokens()
+	for _, tok := range []string{fresh, "devtoken"} {
+		status, _ := h.getEvents(tok, q)
+		require.Equal(t, http.StatusUnauthorized, status)
+	}
+
+	fresh = h.sim.IssueToken(SubjectUser)
+	h.sim.RevokeTokens()
+	status, _ = h.getEvents(fresh, q)
+	require.Equal(t, http.StatusUnauthorized, status)
+
+	open := newHarness(t, Options{NoAuth: true})
+	status, _, _ = open.do(t.Context(), http.MethodGet, "/2.0/events?stream_type=admin_logs", nil, nil)
+	require.Equal(t, http.StatusOK, status)
+}
+
+func TestServer_EnterpriseScope(t *testing.T) {
+	tests := []struct {
+		name    string
+		admin   bool
+		subject Subject
+		asUser  string
+		stream  Stream
+		want    int
+	}{
+		{"user token on admin_logs", false, SubjectUser, "", StreamAdminLogs, http.StatusForbidden},
+		{"user token on streaming", false, SubjectUser, "", StreamAdminLogsStreaming, http.StatusForbidden},
+		{"enterprise token", false, SubjectEnterprise, "", StreamAdminLogsStreaming, http.StatusOK},
+		{"admin user token", true, SubjectUser, "", StreamAdminLogs, http.StatusOK},
+		{"user token with As-User", false, SubjectUser, "19283746", StreamAll, http.StatusForbidden},
+		{"enterprise token with As-User", false, SubjectEnterprise, "19283746", StreamAll, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{UserIsAdmin: tt.admin})
+			header := bearer(h.sim.IssueToken(tt.subject))
+			if tt.asUser != "" {
+				header.Set("As-User", tt.asUser)
+			}
+			status, _, body := h.do(t.Context(), http.MethodGet, "/2.0/events?stream_type="+string(tt.stream), header, nil)
+			require.Equal(t, tt.want, status)
+			if status == http.StatusForbidden {
+				code, _ := boxErrorCode(t, body)
+				require.Equal(t, "forbidden", code)
+			}
+			last, ok := h.sim.LastRequest(EndpointEvents)
+			require.True(t, ok)
+			require.Equal(t, tt.asUser, last.Header.Get("As-User"))
+			require.Equal(t, string(tt.stream), last.Query.Get("stream_type"))
+		})
+	}
+}
+
+func TestServer_EmptyPagePosition(t *testing.T) {
+	tests := []struct {
+		name       string
+		zero       bool
+		stream     Stream
+		wantEmpty  string // position answered on an empty page at the head
+		wantNowPos bool   // "now" still answers the head
+	}{
+		{"admin_logs echoes", false, StreamAdminLogs, "head", true},
+		{"admin_logs old behaviour", true, StreamAdminLogs, "0", true},
+		{"streaming unaffected", true, StreamAdminLogsStreaming, "head", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{EmptyPageZeroPosition: tt.zero})
+			token := h.sim.IssueToken(SubjectEnterprise)
+			h.sim.EmitEnterprise(3)
+			head := h.sim.HeadPosition(tt.stream)
+			want := tt.wantEmpty
+			if want == "head" {
+				want = head
+			}
+			p := h.mustPage(token, url.Values{"stream_type": {string(tt.stream)}, "stream_position": {head}})
+			require.Empty(t, p.Entries)
+			require.Equal(t, want, p.digits())
+			p = h.mustPage(token, url.Values{"stream_type": {string(tt.stream)}, "stream_position": {"now"}})
+			require.Equal(t, head, p.digits())
+		})
+	}
+}
+
+func TestServer_ShortPages(t *testing.T) {
+	h := newHarness(t, Options{ShortPages: true, Seed: 11})
+	token := h.sim.IssueToken(SubjectUser)
+	h.sim.EmitUser(300)
+	short := 0
+	pos := "0"
+	var ids []string
+	for len(ids) < 300 {
+		p := h.mustPage(token, url.Values{"stream_position": {pos}, "limit": {"50"}})
+		require.NotEmpty(t, p.Entries)
+		if len(p.Entries) < 50 && len(ids)+len(p.Entries) < 300 {
+			short++
+		}
+		ids = append(ids, p.ids()...)
+		pos = p.digits()
+	}
+	require.Positive(t, short, "some pages must be short while more remain")
+	require.Equal(t, h.sim.ProducedIDs(StreamAll), ids)
+}
+
+func TestServer_Retention(t *testing.T) {
+	h := newHarness(t, Options{MaxEvents: 50})
+	token := h.sim.IssueToken(SubjectUser)
+	first := h.sim.EmitUser(10)
+	h.sim.EmitUser(110)
+	produced := h.sim.ProducedIDs(StreamAll)
+	require.Len(t, produced, 120)
+	requireUnique(t, produced)
+
+	ids := h.drain(token, StreamAll, 500)
+	require.Equal(t, produced[70:], ids, "only the newest MaxEvents are retained")
+
+	// A position from before the retained window reads from the oldest retained event.
+	p := h.mustPage(token, url.Values{"stream_position": {first[3].Position}, "limit": {"5"}})
+	require.Equal(t, produced[70:75], p.ids())
+}
+
+func TestServer_StreamingDuplicatesAndDisorder(t *testing.T) {
+	h := newHarness(t, Options{Seed: 5, StreamingDuplicateRate: 0.2, StreamingDisorder: true})
+	token := h.sim.IssueToken(SubjectEnterprise)
+	for range 20 {
+		h.sim.EmitEnterprise(10)
+		h.clock.Add(time.Second)
+	}
+	produced := h.sim.ProducedIDs(StreamAdminLogsStreaming)
+	require.Len(t, produced, 200)
+	requireUnique(t, produced)
+
+	admin := h.drain(token, StreamAdminLogs, 500)
+	require.Equal(t, produced, admin, "admin_logs is chronological without duplicates")
+	adminEvents := h.sim.Events(StreamAdminLogs)
+	for i := 1; i < len(adminEvents); i++ {
+		require.False(t, adminEvents[i].CreatedAt.Before(adminEvents[i-1].CreatedAt))
+	}
+
+	streaming := h.drain(token, StreamAdminLogsStreaming, 500)
+	require.Greater(t, len(streaming), len(produced), "duplicates are re-sent")
+	require.ElementsMatch(t, produced, slices.Compact(slices.Sorted(slices.Values(streaming))))
+	firstSeen := uniqueInOrder(streaming)
+	require.NotEqual(t, produced, firstSeen, "streaming is not in created_at order")
+
+	events := h.sim.Events(StreamAdminLogsStreaming)
+	disordered := false
+	for i := 1; i < len(events); i++ {
+		require.Greater(t, mustUint(t, events[i].Position), mustUint(t, events[i-1].Position))
+		if events[i].CreatedAt.Before(events[i-1].CreatedAt) {
+			disordered = true
+		}
+	}
+	require.True(t, disordered)
+}
+
+func TestServer_UserDuplicates(t *testing.T) {
+	h := newHarness(t, Options{Seed: 2, UserDuplicateRate: 0.3})
+	token := h.sim.IssueToken(SubjectUser)
+	emitted := h.sim.EmitUser(100)
+	require.Len(t, emitted, 100)
+	produced := h.sim.ProducedIDs(StreamAll)
+	require.Equal(t, idsOf(emitted), produced)
+
+	ids := h.drain(token, StreamAll, 500)
+	require.Greater(t, len(ids), 100, "some events are sent twice")
+	require.Equal(t, produced, uniqueInOrder(ids))
+
+	// A scripted re-send of an event is served again but produced once.
+	again, err := h.sim.AddUserEvent(emitted[0].JSON)
+	require.NoError(t, err)
+	require.Greater(t, mustUint(t, again.Position), mustUint(t, emitted[99].Position))
+	require.Equal(t, produced, h.sim.ProducedIDs(StreamAll))
+}
+
+func ptr(s string) *string { return &s }
+
+func idsOf(events []Event) []string {
+	ids := make([]string, 0, len(events))
+	for _, e := range events {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func requireUnique(t *testing.T, ids []string) {
+	t.Helper()
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		require.False(t, seen[id], "duplicate id %s", id)
+		seen[id] = true
+	}
+}
+
+func uniqueInOrder(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func mustUint(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(s, 10, 64)
+	require.NoError(t, err)
+	return n
+}
+
+func BenchmarkServer_EventsPage(b *testing.B) {
+	sim := New(Options{NoAuth: true, Seed: 1})
+	defer sim.Close()
+	sim.Emit(DefaultMaxEvents)
+	events := sim.Events(StreamAll)
+	handler := sim.Handler()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		pos := events[i%(len(events)-500)].Position
+		req := httptest.NewRequest(http.MethodGet, "/2.0/events?limit=500&stream_position="+pos, nil)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Code)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package boxsim
+
+import (
+	"crypto/rsa"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Credentials a Server built with zero Options accepts. Tests pass them to the client.
+const (
+	DefaultClientID     = "boxsim0client0id0k2zq8x0v3m5n7b9"
+	DefaultClientSecret = "boxsimSecretJ8c2Vw6Qy1Nz5Tb9Xr3L" //nolint:gosec // the simulator's fake app secret
+	DefaultEnterpriseID = "1234567"
+	DefaultUserID       = "11446498"
+)
+
+// Defaults applied by New to zero-valued Options fields.
+const (
+	// DefaultTokenTTL is the lifetime of issued access tokens; Box answers expires_in ≈ 3600.
+	DefaultTokenTTL = time.Hour
+	// DefaultRetryTimeout is the realtime server's retry_timeout in seconds.
+	DefaultRetryTimeout = 610
+	// DefaultMaxRetries is the realtime server's max_retries.
+	DefaultMaxRetries = 10
+	// DefaultTTL is the realtime server's ttl in minutes.
+	DefaultTTL = 10
+	// DefaultMaxEvents is how many events each log retains before trimming the oldest.
+	DefaultMaxEvents = 10000
+	// DefaultMaxProducedIDs bounds the per-stream record kept for ProducedIDs.
+	DefaultMaxProducedIDs = 100_000
+)
+
+// PositionBase is the stream position of an empty log. Each event moves its log forward
+// by a random step of 1..255, so positions stay above 2^53 and a client that decodes them
+// through float64 (whose spacing there is 256) re-reads or skips events.
+const PositionBase uint64 = 1152922976252290886
+
+// PositionFormat selects how next_stream_position is written on the wire.
+type PositionFormat string
+
+// Position formats. Box documents string | int64 and sends both in practice.
+const (
+	PositionString PositionFormat = "string" // "1152922976252290886" (the default)
+	PositionNumber PositionFormat = "number" // 1152922976252290886, a bare JSON number
+	PositionMixed  PositionFormat = "mixed"  // alternates string and number per response
+)
+
+// Stream is a value of the stream_type query parameter.
+type Stream string
+
+// Stream types served by GET /2.0/events.
+const (
+	StreamAll                Stream = "all"
+	StreamChanges            Stream = "changes"
+	StreamSync               Stream = "sync"
+	StreamAdminLogs          Stream = "admin_logs"
+	StreamAdminLogsStreaming Stream = "admin_logs_streaming"
+)
+
+// Enterprise reports whether s is an enterprise stream, which needs an enterprise token.
+func (s Stream) Enterprise() bool {
+	return s == StreamAdminLogs || s == StreamAdminLogsStreaming
+}
+
+func (s Stream) valid() bool {
+	switch s {
+	case StreamAll, StreamChanges, StreamSync, StreamAdminLogs, StreamAdminLogsStreaming:
+		return true
+	}
+	return false
+}
+
+// Options configures a Server. The zero value is a strict, realistic Box.
+type Options struct {
+	// Clock drives token expiry, long-poll timeouts, created_at and the generator.
+	// Nil means the real clock.
+	Clock clock.Clock
+	// Seed makes event ids, positions, shapes and random faults reproducible.
+	Seed uint64
+
+	// ClientID and ClientSecret identify the app (defaults DefaultClientID, DefaultClientSecret).
+	ClientID     string
+	ClientSecret string
+	// EnterpriseID is the valid enterprise subject (default DefaultEnterpriseID).
+	EnterpriseID string
+	// UserID is the valid user subject for CCG, JWT, refresh and developer tokens
+	// (default DefaultUserID).
+	UserID string
+	// UserIsAdmin lets tokens for UserID read enterprise streams and send As-User,
+	// like an admin's token. Otherwise only enterprise-subject tokens may.
+	UserIsAdmin bool
+	// TokenTTL is the lifetime of issued access tokens on the clock (default 1h).
+	TokenTTL time.Duration
+	// DeveloperTokens are accepted as bearer tokens for UserID until ExpireTokens or
+	// RevokeTokens.
+	DeveloperTokens []string
+	// RefreshTokens are the initially valid OAuth 2.0 refresh tokens (see AddRefreshToken).
+	RefreshTokens []string
+	// JWTPublicKeys maps a JWT "kid" (the app's publicKeyID) to its public key.
+	JWTPublicKeys map[string]*rsa.PublicKey
+	// NoAuth lets /2.0/events and OPTIONS accept requests without a valid token
+	// (authentication is required by default).
+	NoAuth bool
+
+	// PositionFormat selects the JSON type of next_stream_position (default string).
+	PositionFormat PositionFormat
+	// ShortPages makes some pages shorter than limit although more events remain.
+	ShortPages bool
+	// EmptyPageZeroPosition makes an empty admin_logs page answer next_stream_position 0,
+	// Box's old behaviour (box-windows-sdk-v2#371).
+	EmptyPageZeroPosition bool
+	// StreamingDuplicateRate is the probability that an admin_logs_streaming event is
+	// sent again at a later position.
+	StreamingDuplicateRate float64
+	// StreamingDisorder makes admin_logs_streaming deliver events out of created_at order.
+	StreamingDisorder bool
+	// UserDuplicateRate is the probability that a user event is sent again at the next
+	// position ("the API often returns the same events at multiple subsequent stream
+	// positions", box-node-sdk).
+	UserDuplicateRate float64
+	// MaxEvents is how many events each log retains (default DefaultMaxEvents).
+	// Older events are trimmed; a position before them reads from the oldest retained.
+	MaxEvents int
+	// MaxProducedIDs bounds each stream's ProducedIDs record (default DefaultMaxProducedIDs).
+	MaxProducedIDs int
+
+	// RetryTimeout is the realtime retry_timeout in seconds (default 610): how long a
+	// long-poll is held before it answers reconnect.
+	RetryTimeout int
+	// MaxRetries is the realtime max_retries (default 10): the number of long-polls a
+	// channel answers before it answers max_retries.
+	MaxRetries int
+	// TTL is the realtime ttl in minutes (default 10): a channel's lifetime.
+	TTL int
+	// RealtimeFieldsAsNumbers writes ttl and max_retries as JSON numbers instead of strings.
+	RealtimeFieldsAsNumbers bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clock.New()
+	}
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = DefaultClientSecret
+	}
+	if o.EnterpriseID == "" {
+		o.EnterpriseID = DefaultEnterpriseID
+	}
+	if o.UserID == "" {
+		o.UserID = DefaultUserID
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.PositionFormat == "" {
+		o.PositionFormat = PositionString
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = DefaultMaxEvents
+	}
+	if o.MaxProducedIDs <= 0 {
+		o.MaxProducedIDs = DefaultMaxProducedIDs
+	}
+	if o.RetryTimeout <= 0 {
+		o.RetryTimeout = DefaultRetryTimeout
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = DefaultMaxRetries
+	}
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	return o
+}

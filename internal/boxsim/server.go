@@ -1,0 +1,285 @@
+package boxsim
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Server is a simulated Box API: the token endpoint, GET and OPTIONS /2.0/events and
+// the realtime long-poll server, with scripted and random faults. All methods are safe
+// for concurrent use.
+type Server struct {
+	opts    Options
+	clock   clock.Clock
+	handler http.Handler
+
+	done      chan struct{} // closed by Close; releases held requests and generators
+	closeOnce sync.Once
+	wg        sync.WaitGroup // generator goroutines
+
+	mu         sync.Mutex
+	eventRand  *rand.Rand // event content, duplicates, disorder: independent of traffic
+	stepRand   *rand.Rand // gaps between positions (streaming reads append held events)
+	trafficRnd *rand.Rand // tokens, channels, request ids, short pages, random faults
+	url        string
+	ts         *httptest.Server
+	hs         *http.Server
+	serveDone  chan struct{}
+	store      store
+	auth       authState
+	realtime   realtimeState
+	faults     faultState
+	requests   requestLog
+	gen        generator
+	formatTurn int // PositionMixed alternation
+}
+
+// New returns a Server configured by opts; zero fields take the documented defaults.
+// It does not listen: use Handler, NewTest or Start.
+func New(opts Options) *Server {
+	opts = opts.withDefaults()
+	// Simulated data must be reproducible from Seed, hence math/rand/v2 on purpose.
+	s := &Server{
+		opts:       opts,
+		clock:      opts.Clock,
+		done:       make(chan struct{}),
+		eventRand:  rand.New(rand.NewPCG(opts.Seed, 0x626f7873696d)),   //nolint:gosec // "boxsim"
+		stepRand:   rand.New(rand.NewPCG(opts.Seed, 0x73746570)),       //nolint:gosec // "step"
+		trafficRnd: rand.New(rand.NewPCG(opts.Seed, 0x74726166666963)), //nolint:gosec // "traffic"
+	}
+	s.store = newStore(opts.MaxEvents, opts.MaxProducedIDs)
+	s.auth = newAuthState(opts, s.clock.Now())
+	s.realtime = realtimeState{channels: make(map[string]*channel)}
+	s.faults = faultState{queued: make(map[Endpoint][]Fault), random: make(map[Endpoint]randomFaults)}
+	s.requests = newRequestLog()
+	s.gen = newGenerator()
+	s.handler = s.routes()
+	return s
+}
+
+// NewTest returns a Server listening on an httptest.Server, closed by tb.Cleanup.
+func NewTest(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	s := New(opts)
+	ts := httptest.NewServer(s.Handler())
+	s.mu.Lock()
+	s.ts = ts
+	s.url = ts.URL
+	s.mu.Unlock()
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start listens on addr, which must be a loopback address ("" means 127.0.0.1 on a free
+// port), and returns the base URL. It is meant for the -demo binary.
+func (s *Server) Start(addr string) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("boxsim: invalid listen address %q: %w", addr, err)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("boxsim: refusing to listen on non-loopback address %q", addr)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return "", fmt.Errorf("boxsim: %w", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.url != "" {
+		ln.Close()
+		return "", errors.New("boxsim: server already started")
+	}
+	s.url = "http://" + ln.Addr().String()
+	s.hs = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.serveDone = make(chan struct{})
+	go func(hs *http.Server, done chan struct{}) {
+		defer close(done)
+		hs.Serve(ln) //nolint:errcheck // http.ErrServerClosed after Close; nobody to tell otherwise
+	}(s.hs, s.serveDone)
+	return s.url, nil
+}
+
+// Close releases held requests, stops generators and shuts the listener down. It is
+// idempotent and safe to call on a Server that never listened.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		ts, hs, serveDone := s.ts, s.hs, s.serveDone
+		s.mu.Unlock()
+		if ts != nil {
+			// A handler blocked writing to a client that stopped reading would keep
+			// httptest.Server.Close waiting forever, so drop the connections first.
+			ts.CloseClientConnections()
+			ts.Close()
+		}
+		if hs != nil {
+			_ = hs.Close()
+			<-serveDone
+		}
+		s.wg.Wait()
+	})
+}
+
+// URL returns the base URL ("http://127.0.0.1:port"), or "" before NewTest or Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// Handler returns the simulator's HTTP handler, for mounting in a server of your own.
+func (s *Server) Handler() http.Handler {
+	return s.handler
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/2.0/events", func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			s.serveEndpoint(EndpointEvents, s.handleEvents, w, r)
+		case http.MethodOptions:
+			s.serveEndpoint(EndpointOptions, s.handleOptions, w, r)
+		default:
+			s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed", nil)
+		}
+	})
+	mux.HandleFunc("/subscribe", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed", nil)
+			return
+		}
+		s.serveEndpoint(EndpointLongPoll, s.handleLongPoll, w, r)
+	})
+	mux.HandleFunc("/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed", nil)
+			return
+		}
+		s.serveEndpoint(EndpointToken, s.handleToken, w, r)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		s.writeError(w, http.StatusNotFound, "not_found", "Not Found", nil)
+	})
+	return mux
+}
+
+// serveEndpoint sets the headers every Box response carries, then answers the next
+// queued or random fault, or hands the request to h. Handlers record the request
+// themselves, so the long-poll can record only once it is observably waiting.
+func (s *Server) serveEndpoint(ep Endpoint, h http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	now := s.clock.Now()
+	requestID := randomHex(s.trafficRnd, 7)
+	f, faulted := s.nextFaultLocked(ep)
+	s.mu.Unlock()
+
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	// Date comes from the simulated clock: JWT clients resync their exp from it.
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
+	w.Header().Set("Box-Request-Id", requestID)
+	if faulted {
+		s.record(ep, r, f.Kind)
+		s.writeFault(w, r, ep, f)
+		return
+	}
+	h(w, r)
+}
+
+// baseURL is the URL clients reach the simulator at: the listening URL, else the Host
+// the request was sent to (when Handler is mounted elsewhere).
+func (s *Server) baseURL(r *http.Request) string {
+	if u := s.URL(); u != "" {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// boxError is Box's ClientError body.
+type boxError struct {
+	Type        string         `json:"type"`
+	Status      int            `json:"status"`
+	Code        string         `json:"code"`
+	ContextInfo map[string]any `json:"context_info,omitempty"`
+	HelpURL     string         `json:"help_url"`
+	Message     string         `json:"message"`
+	RequestID   string         `json:"request_id"`
+}
+
+// writeError writes a Box ClientError body with the given status and code.
+func (s *Server) writeError(w http.ResponseWriter, status int, code, message string, contextInfo map[string]any) {
+	requestID := w.Header().Get("Box-Request-Id")
+	if requestID == "" {
+		s.mu.Lock()
+		requestID = randomHex(s.trafficRnd, 7)
+		s.mu.Unlock()
+		w.Header().Set("Box-Request-Id", requestID)
+	}
+	writeJSON(w, status, boxError{
+		Type:        "error",
+		Status:      status,
+		Code:        code,
+		ContextInfo: contextInfo,
+		HelpURL:     "http://developers.box.com/docs/#errors",
+		Message:     message,
+		RequestID:   requestID,
+	})
+}
+
+// writeInvalidParameter answers 400 for a query parameter Box would reject.
+func (s *Server) writeInvalidParameter(w http.ResponseWriter, name, value string) {
+	msg := fmt.Sprintf("Invalid value '%s' for parameter '%s'", value, name)
+	s.writeError(w, http.StatusBadRequest, "invalid_parameter", msg, map[string]any{
+		"errors": []map[string]string{{"reason": "invalid_parameter", "name": name, "message": msg}},
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // only our own types are marshalled
+		panic("boxsim: " + err.Error())
+	}
+	writeBody(w, status, "application/json", body)
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body) //nolint:errcheck // a client that went away needs no answer
+}
+
+// randomHex returns 2n lowercase hex digits drawn from r. The caller holds the lock
+// that guards r.
+func randomHex(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return hex.EncodeToString(b)
+}
