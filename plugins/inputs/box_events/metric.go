@@ -1,0 +1,234 @@
+package box_events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+)
+
+const measurement = "box_events"
+
+// eventMetric turns one Box event into a metric. Fields Box leaves out are
+// left out. The timestamp is created_at, which Box gives to the second, plus a
+// sub-second offset derived from the event id: two events of one user and type
+// in the same second become two points in InfluxDB, and a replayed event lands
+// on the very same point. When neither created_at nor recorded_at can be
+// parsed the metric gets now and the returned error says why.
+func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, now time.Time) (telegraf.Metric, error) {
+	tags := make(map[string]string, 3)
+	tags["stream_type"] = string(stream)
+	if ev.EventType != "" {
+		tags["event_type"] = ev.EventType
+	}
+	fields := make(map[string]interface{}, 12)
+	addString(fields, "event_id", ev.EventID)
+	if u := ev.CreatedBy; u != nil {
+		if u.Login != "" {
+			tags["user"] = u.Login
+		} else if u.ID != "" {
+			tags["user"] = u.ID
+		}
+		addString(fields, "user_id", u.ID)
+		addString(fields, "user_name", u.Name)
+	}
+	addString(fields, "session_id", ev.SessionID)
+	addString(fields, "ip_address", ev.IPAddress)
+	if u := ev.ActionBy; u != nil {
+		addString(fields, "action_by_id", u.ID)
+		addString(fields, "action_by_login", u.Login)
+	}
+	addSource(fields, ev.Source)
+	addAccessibleBy(fields, ev.AccessibleBy)
+	if raw := compactJSON(ev.AdditionalDetails); raw != "" {
+		fields["additional_details"] = raw
+	}
+
+	ts, err := eventTime(ev)
+	if err != nil {
+		ts = now
+	}
+	return metric.New(measurement, tags, fields, ts), err
+}
+
+func addString(fields map[string]interface{}, key, value string) {
+	if value != "" {
+		fields[key] = value
+	}
+}
+
+// eventTime returns created_at (or recorded_at) truncated to the second plus
+// the event's deterministic sub-second offset.
+func eventTime(ev *boxevents.Event) (time.Time, error) {
+	raw := ev.CreatedAt
+	if raw == "" {
+		raw = ev.RecordedAt
+	}
+	t, err := time.Parse(time.RFC3339Nano, raw)
+	if err != nil {
+		if raw2 := ev.RecordedAt; raw2 != "" && raw2 != raw {
+			if t2, err2 := time.Parse(time.RFC3339Nano, raw2); err2 == nil {
+				return t2.Truncate(time.Second).Add(subSecond(ev.EventID)), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("event %q has no usable created_at (%q): using the time it was read", ev.EventID, ev.CreatedAt)
+	}
+	return t.Truncate(time.Second).Add(subSecond(ev.EventID)), nil
+}
+
+// subSecond maps an event id to a stable offset in [0, 1s).
+func subSecond(eventID string) time.Duration {
+	if eventID == "" {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(eventID)) //nolint:errcheck // hash.Hash.Write never fails
+	return time.Duration(h.Sum64() % uint64(time.Second))
+}
+
+// text is a string that also takes JSON numbers and booleans as their literal
+// text, and ignores any other JSON kind, because Box's source objects do not
+// keep to one shape.
+type text string
+
+func (s *text) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	switch b[0] {
+	case '"':
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = text(v)
+	case '{', '[', 'n':
+		// Objects, arrays and null carry no text.
+	default:
+		*s = text(b)
+	}
+	return nil
+}
+
+// mini is Box's "mini" object ({type, id, name, login}); anything that is not
+// an object decodes to the zero value.
+type mini struct {
+	Type  text `json:"type"`
+	ID    text `json:"id"`
+	Name  text `json:"name"`
+	Login text `json:"login"`
+}
+
+func (m *mini) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '{' {
+		return nil
+	}
+	type plain mini
+	return json.Unmarshal(b, (*plain)(m))
+}
+
+// sourceShape holds the keys found across Box's source shapes: items
+// (type/id/name), EventSource (item_type/item_id/item_name), users, groups,
+// applications, and the enterprise collaboration shape (file_id, folder_id,
+// user_id, group_id ...).
+type sourceShape struct {
+	Type       text `json:"type"`
+	ID         text `json:"id"`
+	Name       text `json:"name"`
+	Login      text `json:"login"`
+	ItemType   text `json:"item_type"`
+	ItemID     text `json:"item_id"`
+	ItemName   text `json:"item_name"`
+	FileID     text `json:"file_id"`
+	FileName   text `json:"file_name"`
+	FolderID   text `json:"folder_id"`
+	FolderName text `json:"folder_name"`
+	GroupID    text `json:"group_id"`
+	GroupName  text `json:"group_name"`
+	UserID     text `json:"user_id"`
+	UserName   text `json:"user_name"`
+	UserEmail  text `json:"user_email"`
+	Parent     mini `json:"parent"`
+	OwnedBy    mini `json:"owned_by"`
+}
+
+// addSource flattens the event source into source_* fields. A source whose
+// shape is not recognised is kept whole as the "source" field, so that
+// nothing is dropped.
+func addSource(fields map[string]interface{}, raw json.RawMessage) {
+	if len(raw) == 0 {
+		return
+	}
+	var s sourceShape
+	if raw[0] != '{' || json.Unmarshal(raw, &s) != nil {
+		fields["source"] = compactJSON(raw)
+		return
+	}
+	kind, id, name := string(s.Type), string(s.ID), string(s.Name)
+	switch {
+	case s.ItemType != "" || s.ItemID != "":
+		kind, id, name = string(s.ItemType), string(s.ItemID), string(s.ItemName)
+	case kind != "" || id != "":
+		if name == "" {
+			name = string(s.Login)
+		}
+	case s.FileID != "":
+		kind, id, name = "file", string(s.FileID), string(s.FileName)
+	case s.FolderID != "":
+		kind, id, name = "folder", string(s.FolderID), string(s.FolderName)
+	case s.GroupID != "":
+		kind, id, name = "group", string(s.GroupID), string(s.GroupName)
+	case s.UserID != "":
+		kind, id, name = "user", string(s.UserID), string(s.UserName)
+	}
+	addString(fields, "source_type", kind)
+	addString(fields, "source_id", id)
+	addString(fields, "source_name", name)
+	addString(fields, "source_parent_id", string(s.Parent.ID))
+	addString(fields, "source_owner_id", string(s.OwnedBy.ID))
+	addString(fields, "source_owner_login", string(s.OwnedBy.Login))
+	if kind != "user" {
+		// The collaborator in collaboration-shaped sources.
+		addString(fields, "source_user_id", string(s.UserID))
+		addString(fields, "source_user_email", string(s.UserEmail))
+	}
+	if kind == "" && id == "" {
+		fields["source"] = compactJSON(raw)
+	}
+}
+
+// addAccessibleBy flattens accessible_by (the user or group a collaboration
+// event is about).
+func addAccessibleBy(fields map[string]interface{}, raw json.RawMessage) {
+	if len(raw) == 0 {
+		return
+	}
+	var m mini
+	if json.Unmarshal(raw, &m) != nil {
+		return
+	}
+	addString(fields, "accessible_by_type", string(m.Type))
+	addString(fields, "accessible_by_id", string(m.ID))
+	addString(fields, "accessible_by_login", string(m.Login))
+	addString(fields, "accessible_by_name", string(m.Name))
+}
+
+// compactJSON returns raw without insignificant white space, or "" for
+// absent and null values.
+func compactJSON(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := json.Compact(&buf, raw); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}

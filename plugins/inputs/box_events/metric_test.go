@@ -1,0 +1,158 @@
+package box_events
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+)
+
+func TestEventMetric_Fields(t *testing.T) {
+	created := "2026-03-04T10:53:43-08:00"
+	base, err := time.Parse(time.RFC3339, created)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name   string
+		event  boxevents.Event
+		tags   map[string]string
+		fields map[string]interface{}
+	}{
+		{
+			name: "enterprise login",
+			event: boxevents.Event{
+				EventID: "f4b2-11", EventType: "LOGIN", CreatedAt: created,
+				CreatedBy: &boxevents.User{ID: "11446498", Name: "Aaron Levie", Login: "ceo@example.com"},
+				IPAddress: "81.2.69.144", SessionID: "sess1",
+				AdditionalDetails: json.RawMessage(`{ "size": 12, "role": "editor" }`),
+			},
+			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "LOGIN", "user": "ceo@example.com"},
+			fields: map[string]interface{}{
+				"event_id": "f4b2-11", "user_id": "11446498", "user_name": "Aaron Levie",
+				"ip_address": "81.2.69.144", "session_id": "sess1", "additional_details": `{"size":12,"role":"editor"}`,
+			},
+		},
+		{
+			name: "file source with parent and owner; login falls back to id",
+			event: boxevents.Event{
+				EventID: "e2", EventType: "ITEM_UPLOAD", CreatedAt: created,
+				CreatedBy: &boxevents.User{ID: "2"},
+				Source: json.RawMessage(`{"type":"file","id":"12345","name":"q1.xlsx",
+					"parent":{"type":"folder","id":"99","name":"Finance"},"owned_by":{"type":"user","id":"7","login":"cfo@example.com"}}`),
+			},
+			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "ITEM_UPLOAD", "user": "2"},
+			fields: map[string]interface{}{
+				"event_id": "e2", "user_id": "2", "source_type": "file", "source_id": "12345", "source_name": "q1.xlsx",
+				"source_parent_id": "99", "source_owner_id": "7", "source_owner_login": "cfo@example.com",
+			},
+		},
+		{
+			name: "EventSource item_type shape with numeric ids",
+			event: boxevents.Event{
+				EventID: "e3", EventType: "DOWNLOAD", CreatedAt: created,
+				Source: json.RawMessage(`{"item_type":"file","item_id":873,"item_name":"a.pdf","parent":{"id":5}}`),
+			},
+			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "DOWNLOAD"},
+			fields: map[string]interface{}{
+				"event_id": "e3", "source_type": "file", "source_id": "873", "source_name": "a.pdf", "source_parent_id": "5",
+			},
+		},
+		{
+			name: "collaboration shape",
+			event: boxevents.Event{
+				EventID: "e4", EventType: "COLLABORATION_INVITE", CreatedAt: created,
+				Source:       json.RawMessage(`{"folder_id":"44","folder_name":"Deals","user_id":"8","user_email":"x@partner.com"}`),
+				AccessibleBy: json.RawMessage(`{"type":"user","id":"8","login":"x@partner.com","name":"X"}`),
+			},
+			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "COLLABORATION_INVITE"},
+			fields: map[string]interface{}{
+				"event_id": "e4", "source_type": "folder", "source_id": "44", "source_name": "Deals",
+				"source_user_id": "8", "source_user_email": "x@partner.com",
+				"accessible_by_type": "user", "accessible_by_id": "8", "accessible_by_login": "x@partner.com", "accessible_by_name": "X",
+			},
+		},
+		{
+			name: "user source",
+			event: boxevents.Event{
+				EventID: "e5", EventType: "NEW_USER", CreatedAt: created,
+				Source: json.RawMessage(`{"type":"user","id":"31","name":"New Hire","login":"new@example.com"}`),
+			},
+			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "NEW_USER"},
+			fields: map[string]interface{}{"event_id": "e5", "source_type": "user", "source_id": "31", "source_name": "New Hire"},
+		},
+		{
+			name: "odd source shapes are kept whole",
+			event: boxevents.Event{
+				EventID: "e6", EventType: "SOMETHING_BRAND_NEW", CreatedAt: created,
+				Source: json.RawMessage(`[1, 2]`),
+			},
+			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "SOMETHING_BRAND_NEW"},
+			fields: map[string]interface{}{"event_id": "e6", "source": "[1,2]"},
+		},
+		{
+			name: "object source without any known key",
+			event: boxevents.Event{
+				EventID: "e7", EventType: "SHIELD_ALERT", CreatedAt: created,
+				Source: json.RawMessage(`{"barrier": {"x": 1}}`),
+			},
+			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "SHIELD_ALERT"},
+			fields: map[string]interface{}{"event_id": "e7", "source": `{"barrier":{"x":1}}`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := eventMetric(&tt.event, boxevents.StreamAdminLogsStreaming, time.Time{})
+			require.NoError(t, err)
+			expected := testutil.MustMetric(measurement, tt.tags, tt.fields, base.Add(subSecond(tt.event.EventID)))
+			testutil.RequireMetricEqual(t, expected, m)
+		})
+	}
+}
+
+func TestEventMetric_Timestamp(t *testing.T) {
+	a := boxevents.Event{EventID: "a", EventType: "LOGIN", CreatedAt: "2026-03-04T10:53:43.250-08:00"}
+	b := boxevents.Event{EventID: "b", EventType: "LOGIN", CreatedAt: "2026-03-04T10:53:43-08:00"}
+	ma, err := eventMetric(&a, boxevents.StreamAdminLogs, time.Time{})
+	require.NoError(t, err)
+	mb, err := eventMetric(&b, boxevents.StreamAdminLogs, time.Time{})
+	require.NoError(t, err)
+	second := time.Date(2026, 3, 4, 18, 53, 43, 0, time.UTC)
+
+	require.Equal(t, second.Add(subSecond("a")), ma.Time().UTC(), "Box's own sub-second part is replaced by the id's")
+	require.Equal(t, second.Add(subSecond("b")), mb.Time().UTC())
+	require.NotEqual(t, ma.Time(), mb.Time(), "same second, different points")
+
+	again, err := eventMetric(&a, boxevents.StreamAdminLogs, time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, ma.Time(), again.Time(), "a replayed event lands on the same point")
+
+	// recorded_at stands in for a broken created_at.
+	c := boxevents.Event{EventID: "c", CreatedAt: "yesterday", RecordedAt: "2026-03-04T10:53:44-08:00"}
+	mc, err := eventMetric(&c, boxevents.StreamAll, time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, second.Add(time.Second+subSecond("c")), mc.Time().UTC())
+
+	// Neither: the read time is used and the caller is told.
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := boxevents.Event{EventID: "d"}
+	md, err := eventMetric(&d, boxevents.StreamAll, now)
+	require.ErrorContains(t, err, `event "d" has no usable created_at`)
+	require.Equal(t, now, md.Time())
+}
+
+func TestSubSecond(t *testing.T) {
+	require.Zero(t, subSecond(""))
+	seen := make(map[time.Duration]bool)
+	for _, id := range []string{"a", "b", "c", "1152922976252290886", "f1d2d2f924e986ac86fdf7b36c94bcdf32beec15"} {
+		d := subSecond(id)
+		require.GreaterOrEqual(t, d, time.Duration(0))
+		require.Less(t, d, time.Second)
+		require.False(t, seen[d])
+		seen[d] = true
+	}
+}

@@ -1,0 +1,148 @@
+package box_events
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+)
+
+// pushPage reserves a slot and pushes a page with the given ids, returning
+// its tracking id (ids count up from 1 like the agent's).
+func pushPage(t *testing.T, tr *tracker, next string, ids ...string) telegraf.TrackingID {
+	t.Helper()
+	require.NoError(t, tr.reserve(context.Background()))
+	_, gen := tr.position()
+	var tid telegraf.TrackingID
+	ok := tr.push(gen, boxevents.StreamPosition(next), ids, func() (telegraf.TrackingID, bool) {
+		if len(ids) == 0 {
+			return 0, false
+		}
+		tid = telegraf.TrackingID(len(tr.byID) + int(tr.gen)*1000 + len(tr.queue) + 1)
+		return tid, true
+	})
+	require.True(t, ok)
+	return tid
+}
+
+func TestTracker_CommitsInOrder(t *testing.T) {
+	tr := newTracker(4, 100)
+	tr.start("100")
+	first := pushPage(t, tr, "200", "a", "b")
+	second := pushPage(t, tr, "300", "c")
+
+	pos, _ := tr.position()
+	require.Equal(t, boxevents.StreamPosition("300"), pos, "fetching goes on ahead of delivery")
+
+	// The newer page is delivered first: nothing can be committed yet.
+	moved, rewound := tr.delivered(second, true)
+	require.False(t, moved)
+	require.False(t, rewound)
+	committed, _ := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("100"), committed)
+
+	moved, _ = tr.delivered(first, true)
+	require.True(t, moved)
+	committed, ids := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("300"), committed)
+	require.Equal(t, []string{"a", "b", "c"}, ids)
+	require.Zero(t, tr.inFlight())
+	require.Empty(t, tr.slots, "every slot is given back")
+}
+
+func TestTracker_RejectRewinds(t *testing.T) {
+	tr := newTracker(4, 100)
+	tr.start("100")
+	first := pushPage(t, tr, "200", "a")
+	second := pushPage(t, tr, "300", "b")
+	third := pushPage(t, tr, "400", "c")
+
+	moved, _ := tr.delivered(first, true)
+	require.True(t, moved)
+	_, rewound := tr.delivered(second, false)
+	require.True(t, rewound)
+
+	pos, gen := tr.position()
+	require.Equal(t, boxevents.StreamPosition("200"), pos, "read again from the committed position")
+	require.False(t, tr.seenBefore("b"), "ids of rejected pages are forgotten so they are emitted again")
+	require.False(t, tr.seenBefore("c"))
+	require.True(t, tr.seenBefore("a"))
+	require.Len(t, tr.rewound, 1)
+
+	// A page fetched before the rewind is refused.
+	require.False(t, tr.push(gen-1, "999", []string{"x"}, func() (telegraf.TrackingID, bool) {
+		t.Fatal("emit must not be called for a stale page")
+		return 0, false
+	}))
+
+	// The third page's notice still arrives and frees its slot.
+	require.Len(t, tr.slots, 1)
+	moved, rewound = tr.delivered(third, true)
+	require.False(t, moved)
+	require.False(t, rewound)
+	require.Empty(t, tr.slots)
+	committed, _ := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("200"), committed)
+}
+
+func TestTracker_EmptyPageCommitsWhenItsTurnComes(t *testing.T) {
+	tr := newTracker(4, 100)
+	tr.start("100")
+	first := pushPage(t, tr, "200", "a")
+	pushPage(t, tr, "300") // only repeats: nothing to track
+	committed, _ := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("100"), committed, "must wait for the older page")
+
+	moved, _ := tr.delivered(first, true)
+	require.True(t, moved)
+	committed, _ = tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("300"), committed)
+}
+
+func TestTracker_UnusablePositionKeepsCommitted(t *testing.T) {
+	tr := newTracker(2, 100)
+	tr.start("100")
+	id := pushPage(t, tr, "", "a")
+	moved, _ := tr.delivered(id, true)
+	require.False(t, moved)
+	committed, _ := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("100"), committed)
+	require.True(t, tr.seenBefore("a"))
+}
+
+func TestTracker_ReserveBlocksWhenFull(t *testing.T) {
+	tr := newTracker(1, 10)
+	tr.start("1")
+	pushPage(t, tr, "2", "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, tr.reserve(ctx), context.Canceled)
+}
+
+func TestTracker_RestoreAndUnknownNotice(t *testing.T) {
+	tr := newTracker(2, 3)
+	tr.restore("1152922976252290886", []string{"a", "b", "c", "d"})
+	pos, ids := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("1152922976252290886"), pos)
+	require.Equal(t, []string{"b", "c", "d"}, ids, "the window keeps only the newest ids")
+	moved, rewound := tr.delivered(telegraf.TrackingID(12345), false)
+	require.False(t, moved)
+	require.False(t, rewound)
+}
+
+func TestIDWindow(t *testing.T) {
+	w := newIDWindow(3)
+	for i := range 5 {
+		w.Add(strconv.Itoa(i))
+	}
+	w.Add("4")
+	require.Equal(t, 3, w.Len())
+	require.False(t, w.Contains("1"))
+	require.True(t, w.Contains("2"))
+	require.Equal(t, []string{"2", "3", "4"}, w.IDs())
+}
