@@ -3,7 +3,9 @@ package box_events
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,6 +38,12 @@ const (
 	defaultStreamingInterval   = 15 * time.Second
 	defaultAdminLogsInterval   = 60 * time.Second
 	maxPageSize                = 500
+	defaultBackfillSettle      = 2 * time.Minute
+
+	onInvalidFail      = "fail"
+	onInvalidNow       = "now"
+	onInvalidBeginning = "beginning"
+	onInvalidLookback  = "lookback"
 )
 
 var positionPattern = regexp.MustCompile(`^[0-9]{1,40}$`)
@@ -67,9 +75,12 @@ type BoxEvents struct {
 	RefreshToken   string        `toml:"refresh_token_file"`
 	AsUser         string        `toml:"as_user"`
 
-	StateFile           string `toml:"state_file"`
-	DedupWindow         int    `toml:"dedup_window"`
-	MaxUndeliveredPages int    `toml:"max_undelivered_pages"`
+	StateFile               string          `toml:"state_file"`
+	DedupWindow             int             `toml:"dedup_window"`
+	MaxUndeliveredPages     int             `toml:"max_undelivered_pages"`
+	CommitDelay             config.Duration `toml:"commit_delay"`
+	OnInvalidPosition       string          `toml:"on_invalid_position"`
+	InvalidPositionLookback config.Duration `toml:"invalid_position_lookback"`
 
 	Log telegraf.Logger `toml:"-"`
 
@@ -79,6 +90,12 @@ type BoxEvents struct {
 	clock        clock.Clock
 	stream       boxevents.StreamType
 	start        boxevents.StreamPosition
+	startTime    time.Time // start_position given as a time
+	notBefore    time.Time // events created earlier are skipped (start time, lookback)
+	backfill     *backfill // reading admin_logs before handing over to admin_logs_streaming
+	// backfillSettle is how long after the backfill began admin_logs is read
+	// a last time before the handover: Box shows admin_logs events late.
+	backfillSettle time.Duration
 	after        time.Time
 	before       time.Time
 	typeFilter   map[string]bool // user streams: Box ignores event_type there, so filter here
@@ -86,6 +103,7 @@ type BoxEvents struct {
 	client       *boxevents.Client
 	tracker      *tracker
 	fileState    bool // the state came from state_file, which wins over the agent's
+	phaseMu      sync.Mutex // guards notBefore and backfill, read by the delivery goroutine
 
 	acc      telegraf.TrackingAccumulator
 	cancel   context.CancelFunc
@@ -126,7 +144,7 @@ func (b *BoxEvents) Init() error {
 	if err != nil {
 		return err
 	}
-	b.tracker = newTracker(b.MaxUndeliveredPages, b.DedupWindow)
+	b.tracker = newTracker(b.clock, time.Duration(b.CommitDelay), b.MaxUndeliveredPages, b.DedupWindow)
 	if b.StateFile != "" {
 		st, ok, err := readStateFile(b.StateFile)
 		if err != nil {
@@ -158,11 +176,15 @@ func (b *BoxEvents) checkOptions() error {
 	switch b.StartPosition {
 	case "now", "":
 		b.start = boxevents.PositionNow
-	case "0":
+	case "0", "beginning":
 		b.start = "0"
 	default:
+		if t, err := time.Parse(time.RFC3339, b.StartPosition); err == nil {
+			b.start, b.startTime = "0", t
+			break
+		}
 		if !positionPattern.MatchString(b.StartPosition) {
-			return fmt.Errorf("invalid start_position %q: want \"now\", \"0\" or a stream position (digits)", b.StartPosition)
+			return fmt.Errorf("invalid start_position %q: want \"now\", \"beginning\", a stream position (digits) or an RFC 3339 time", b.StartPosition)
 		}
 		b.start = boxevents.StreamPosition(b.StartPosition)
 	}
@@ -192,6 +214,22 @@ func (b *BoxEvents) checkOptions() error {
 		}
 	}
 
+	if b.CommitDelay < 0 {
+		return fmt.Errorf("invalid commit_delay %s: must not be negative", time.Duration(b.CommitDelay))
+	}
+	switch b.OnInvalidPosition {
+	case "":
+		b.OnInvalidPosition = onInvalidFail
+	case onInvalidFail, onInvalidNow, onInvalidBeginning:
+	case onInvalidLookback:
+		if b.InvalidPositionLookback <= 0 {
+			return errors.New(`on_invalid_position "lookback" needs a positive invalid_position_lookback`)
+		}
+	default:
+		return fmt.Errorf("invalid on_invalid_position %q: want %q, %q, %q or %q",
+			b.OnInvalidPosition, onInvalidFail, onInvalidNow, onInvalidBeginning, onInvalidLookback)
+	}
+
 	if b.CreatedAfter != "" || b.CreatedBefore != "" {
 		if b.stream != boxevents.StreamAdminLogs {
 			return errors.New("created_after and created_before are only supported with stream_type \"admin_logs\"")
@@ -204,6 +242,15 @@ func (b *BoxEvents) checkOptions() error {
 		}
 		if !b.after.IsZero() && !b.before.IsZero() && !b.after.Before(b.before) {
 			return fmt.Errorf("created_after %q must be before created_before %q", b.CreatedAfter, b.CreatedBefore)
+		}
+		if !b.startTime.IsZero() {
+			return errors.New("start_position as a time and created_after are the same thing: set only one")
+		}
+	}
+	if !b.startTime.IsZero() {
+		b.notBefore = b.startTime
+		if b.stream == boxevents.StreamAdminLogs {
+			b.after = b.startTime
 		}
 	}
 
@@ -279,6 +326,33 @@ func (b *BoxEvents) Stop() {
 		b.cancel()
 	}
 	b.wg.Wait()
+	if b.acc == nil {
+		return
+	}
+	// Commit what was delivered, and under commit_delay only what has aged:
+	// a page written to the pipe just before Telegraf died may never have
+	// reached its outputs, so it is read again after the restart.
+	b.applyPendingDeliveries()
+	if b.tracker.commitAged() {
+		b.saveState()
+	}
+}
+
+// ID identifies the plugin's saved state. It is derived from what decides
+// which events the stream holds (endpoint, stream type, subject, as-user),
+// not from options such as poll_interval or tags, so that tuning those does
+// not throw the saved position away.
+func (b *BoxEvents) ID() string {
+	h := sha256.New()
+	subject := b.SubjectType + ":" + b.SubjectID
+	if b.Auth == authJWT && b.SubjectID == "" {
+		subject = b.SubjectType + ":" + b.JWTConfigFile
+	}
+	for _, part := range []string{"inputs.box_events", b.BaseURL, b.StreamType, b.Auth, subject, b.AsUser} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // GetState returns the committed position. Telegraf stores the state after
@@ -316,26 +390,68 @@ func (b *BoxEvents) restore(st State) error {
 	if st.StreamType != "" && st.StreamType != string(b.stream) {
 		return fmt.Errorf("saved state is for stream_type %q, not %q", st.StreamType, b.stream)
 	}
-	if st.StreamPosition != "now" && !positionPattern.MatchString(st.StreamPosition) {
+	if !positionPattern.MatchString(st.StreamPosition) {
 		return fmt.Errorf("saved stream_position %q is not a Box stream position", st.StreamPosition)
 	}
+	var notBefore time.Time
+	if st.NotBefore != "" {
+		t, err := time.Parse(time.RFC3339Nano, st.NotBefore)
+		if err != nil {
+			return fmt.Errorf("saved not_before %q: %w", st.NotBefore, err)
+		}
+		notBefore = t
+	}
+	var bf *backfill
+	if st.Backfill != nil {
+		before, err := time.Parse(time.RFC3339Nano, st.Backfill.CreatedBefore)
+		if err != nil || !positionPattern.MatchString(st.Backfill.HandoverPosition) {
+			return fmt.Errorf("saved backfill %+v is not valid", *st.Backfill)
+		}
+		bf = &backfill{before: before, handover: boxevents.StreamPosition(st.Backfill.HandoverPosition)}
+	}
+	b.phaseMu.Lock()
+	defer b.phaseMu.Unlock()
+	b.notBefore, b.backfill = notBefore, bf
 	b.tracker.restore(boxevents.StreamPosition(st.StreamPosition), st.RecentEventIDs)
 	return nil
 }
 
 func (b *BoxEvents) state() State {
+	b.phaseMu.Lock()
+	defer b.phaseMu.Unlock()
 	pos, ids := b.tracker.snapshot()
-	return State{StreamType: string(b.stream), StreamPosition: string(pos), RecentEventIDs: ids}
+	st := State{StreamType: string(b.stream), StreamPosition: string(pos), RecentEventIDs: ids}
+	if !b.notBefore.IsZero() {
+		st.NotBefore = b.notBefore.UTC().Format(time.RFC3339Nano)
+	}
+	if bf := b.backfill; bf != nil {
+		st.Backfill = &BackfillState{
+			CreatedBefore:    bf.before.UTC().Format(time.RFC3339Nano),
+			HandoverPosition: string(bf.handover),
+		}
+	}
+	return st
 }
 
 // receiveDeliveries applies the outputs' delivery notices until ctx ends.
+// Under commit_delay it also commits pages as they age.
 func (b *BoxEvents) receiveDeliveries(ctx context.Context) {
+	var aged <-chan time.Time
+	if delay := time.Duration(b.CommitDelay); delay > 0 {
+		ticker := b.clock.Ticker(min(delay/4+time.Millisecond, time.Second))
+		defer ticker.Stop()
+		aged = ticker.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case info := <-b.acc.Delivered():
 			b.onDelivery(info)
+		case <-aged:
+			if b.tracker.commitAged() {
+				b.saveState()
+			}
 		}
 	}
 }
@@ -389,6 +505,8 @@ func init() {
 			Auth:                authClientCredentials,
 			SubjectType:         "enterprise",
 			JWTAlgorithm:        "RS256",
+			OnInvalidPosition:   onInvalidFail,
+			backfillSettle:      defaultBackfillSettle,
 			DedupWindow:         defaultDedupWindow,
 			MaxUndeliveredPages: defaultMaxUndeliveredPages,
 		}

@@ -17,6 +17,21 @@ type State struct {
 	StreamType     string   `json:"stream_type"`
 	StreamPosition string   `json:"stream_position"`
 	RecentEventIDs []string `json:"recent_event_ids,omitempty"`
+	// NotBefore (RFC 3339) skips events created earlier: the start time or
+	// the lookback a restart began from.
+	NotBefore string `json:"not_before,omitempty"`
+	// Backfill is set while admin_logs_streaming is being backfilled from
+	// admin_logs; StreamPosition is then an admin_logs position.
+	Backfill *BackfillState `json:"backfill,omitempty"`
+}
+
+// BackfillState is a backfill from admin_logs in progress.
+type BackfillState struct {
+	// CreatedBefore (RFC 3339) ends the admin_logs window: the backfill's start.
+	CreatedBefore string `json:"created_before"`
+	// HandoverPosition is the admin_logs_streaming position taken when the
+	// backfill began; streaming continues from there once admin_logs is read.
+	HandoverPosition string `json:"handover_position"`
 }
 
 // readStateFile loads a state file. A missing file is not an error (ok is

@@ -40,11 +40,18 @@ func (b *BoxEvents) retryLoop(ctx context.Context, next step) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
+		switch {
+		case err != nil && boxevents.IsPositionRejected(err) && b.OnInvalidPosition != onInvalidFail:
+			pos, _ := b.tracker.position()
+			from := b.restartStream()
+			b.acc.AddError(fmt.Errorf("box rejected position %s of the %s stream: %w; restarting from %s (on_invalid_position = %q)",
+				pos, b.stream, err, from, b.OnInvalidPosition))
+			failures, wait = 0, 0
+		case err != nil:
 			failures++
 			wait = retryDelay(err, failures)
 			b.acc.AddError(fmt.Errorf("reading the %s stream: %w (retrying in %s)", b.stream, err, wait.Round(time.Second)))
-		} else {
+		default:
 			failures = 0
 		}
 		if wait > 0 && !b.sleep(ctx, wait) {
@@ -86,6 +93,20 @@ func (b *BoxEvents) pollEnterprise(ctx context.Context) (time.Duration, error) {
 	}
 	if err := b.drain(ctx); err != nil {
 		return 0, err
+	}
+	if bf := b.currentBackfill(); bf != nil {
+		if b.tracker.inFlight() > 0 {
+			// The last admin_logs pages must be committed before the position
+			// switches to the other stream.
+			return time.Second, nil
+		}
+		if wait := b.clock.Until(bf.before.Add(b.backfillSettle)); wait > 0 {
+			// admin_logs shows events up to a minute late: read it once more
+			// after that before handing over.
+			return wait, nil
+		}
+		b.finishBackfill(bf)
+		return 0, nil
 	}
 	return b.pollInterval, nil
 }
@@ -185,6 +206,9 @@ func (b *BoxEvents) ensurePosition(ctx context.Context) error {
 	if pos, _ := b.tracker.position(); pos != "" {
 		return nil
 	}
+	if started, err := b.beginBackfill(ctx); started || err != nil {
+		return err
+	}
 	start := b.start
 	if b.stream == boxevents.StreamAdminLogs && !b.after.IsZero() {
 		// created_after already says where to begin.
@@ -219,6 +243,13 @@ func (b *BoxEvents) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
 	if b.stream == boxevents.StreamAdminLogs {
 		q.CreatedAfter, q.CreatedBefore = b.after, b.before
 	}
+	if bf := b.currentBackfill(); bf != nil && pos != boxevents.PositionNow {
+		q.StreamType = boxevents.StreamAdminLogs
+		// created_before is sent to the second: round up so the last second
+		// before the handover position is not cut off. Later events also in
+		// the streaming part are dropped as repeats.
+		q.CreatedAfter, q.CreatedBefore = b.startTime, bf.before.Truncate(time.Second).Add(2*time.Second)
+	}
 	return q
 }
 
@@ -245,6 +276,11 @@ func (b *BoxEvents) drain(ctx context.Context) error {
 			return err
 		}
 		b.lastFull = len(page.Entries) >= b.PageSize
+		if len(page.Entries) > 0 && b.currentBackfill() != nil {
+			// admin_logs may answer short pages while more remain; a backfill
+			// must not hand over early, so it reads until a page is empty.
+			b.lastFull = true
+		}
 		advanced := b.emit(page, gen)
 		if !b.lastFull || !advanced || page.NextStreamPosition == pos {
 			return nil
@@ -268,6 +304,7 @@ func (b *BoxEvents) emit(page *boxevents.Page, gen uint64) bool {
 	}
 
 	now := b.clock.Now()
+	floor := b.eventFloor()
 	metrics := make([]telegraf.Metric, 0, len(page.Entries))
 	ids := make([]string, 0, len(page.Entries))
 	inPage := make(map[string]struct{}, len(page.Entries))
@@ -284,6 +321,11 @@ func (b *BoxEvents) emit(page *boxevents.Page, gen uint64) bool {
 		}
 		if b.typeFilter != nil && !b.typeFilter[ev.EventType] {
 			continue
+		}
+		if !floor.IsZero() {
+			if created, err := time.Parse(time.RFC3339, ev.CreatedAt); err == nil && created.Before(floor) {
+				continue
+			}
 		}
 		m, err := eventMetric(ev, b.stream, now)
 		if err != nil {

@@ -3,6 +3,9 @@ package box_events
 import (
 	"context"
 	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
 
 	"github.com/influxdata/telegraf"
 
@@ -16,14 +19,19 @@ type page struct {
 	next    boxevents.StreamPosition // position to commit once delivered; "" keeps the previous one
 	ids     []string                 // event ids emitted with the page
 	done    bool                     // delivered, waiting for older pages
+	doneAt  time.Time                // when it was delivered
 	stale   bool                     // dropped by a rewind; only its delivery notice is awaited
 }
 
 // tracker commits stream positions in page order, the way kafka_consumer
 // commits offsets: the committed position moves only when the oldest page in
 // flight has been delivered. A rejected page rewinds the fetch position to the
-// committed one. It does no I/O and starts no goroutines.
+// committed one. With a commit delay, a delivered page is committed only once
+// it has been delivered for that long (see commit_delay). It does no I/O and
+// starts no goroutines.
 type tracker struct {
+	clock     clock.Clock
+	delay     time.Duration
 	mu        sync.Mutex
 	committed boxevents.StreamPosition // delivered to every output
 	fetch     boxevents.StreamPosition // where the next page is read from
@@ -42,8 +50,10 @@ type tracker struct {
 	rewound chan struct{}
 }
 
-func newTracker(maxPages, window int) *tracker {
+func newTracker(clk clock.Clock, delay time.Duration, maxPages, window int) *tracker {
 	return &tracker{
+		clock:    clk,
+		delay:    delay,
 		seen:     newIDWindow(window),
 		inflight: make(map[string]struct{}),
 		byID:     make(map[telegraf.TrackingID]*page),
@@ -117,7 +127,7 @@ func (t *tracker) push(gen uint64, next boxevents.StreamPosition, ids []string, 
 	if p.tracked {
 		t.byID[p.id] = p
 	} else {
-		p.done = true
+		p.done, p.doneAt = true, t.clock.Now()
 		t.advance()
 	}
 	return true
@@ -139,17 +149,37 @@ func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound boo
 		return false, false
 	}
 	if !ok {
-		t.rewind(p)
+		// Read again from the committed position. The rejected page's notice
+		// is in; the others still in flight are dropped.
+		t.release()
+		t.drop()
+		t.fetch = t.committed
 		return false, true
 	}
-	p.done = true
+	p.done, p.doneAt = true, t.clock.Now()
 	return t.advance(), false
+}
+
+// commitAged commits delivered pages that have aged past the commit delay
+// and reports whether the committed position moved.
+func (t *tracker) commitAged() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.advance()
+}
+
+// waiting reports whether delivered pages are waiting for the commit delay.
+func (t *tracker) waiting() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.queue) > 0 && t.queue[0].done
 }
 
 // advance commits delivered pages from the front of the queue. Called locked.
 func (t *tracker) advance() bool {
 	moved := false
-	for len(t.queue) > 0 && t.queue[0].done {
+	now := t.clock.Now()
+	for len(t.queue) > 0 && t.queue[0].done && now.Sub(t.queue[0].doneAt) >= t.delay {
 		p := t.queue[0]
 		t.queue[0] = nil
 		t.queue = t.queue[1:]
@@ -166,13 +196,11 @@ func (t *tracker) advance() bool {
 	return moved
 }
 
-// rewind forgets every page in flight after rejected was refused by an
-// output, so that the fetcher reads again from the committed position.
-// Called locked.
-func (t *tracker) rewind(rejected *page) {
+// drop forgets every page in flight. Called locked.
+func (t *tracker) drop() {
 	for _, p := range t.queue {
 		switch {
-		case p == rejected, !p.tracked, p.done:
+		case !p.tracked, p.done:
 			// Nothing more will arrive for these pages.
 			t.release()
 		default:
@@ -182,7 +210,6 @@ func (t *tracker) rewind(rejected *page) {
 	}
 	t.queue = t.queue[:0]
 	clear(t.inflight)
-	t.fetch = t.committed
 	t.gen++
 	t.rewinds++
 	select {
@@ -196,6 +223,15 @@ func (t *tracker) snapshot() (boxevents.StreamPosition, []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.committed, t.seen.IDs()
+}
+
+// reset drops every page in flight and restarts from pos ("" to resolve the
+// start position again), keeping the committed event ids.
+func (t *tracker) reset(pos boxevents.StreamPosition) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.drop()
+	t.committed, t.fetch = pos, pos
 }
 
 // restore loads a committed position and event ids, before any page is fetched.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf"
@@ -31,7 +32,7 @@ func pushPage(t *testing.T, tr *tracker, next string, ids ...string) telegraf.Tr
 }
 
 func TestTracker_CommitsInOrder(t *testing.T) {
-	tr := newTracker(4, 100)
+	tr := newTracker(clock.NewMock(), 0, 4, 100)
 	tr.start("100")
 	first := pushPage(t, tr, "200", "a", "b")
 	second := pushPage(t, tr, "300", "c")
@@ -56,7 +57,7 @@ func TestTracker_CommitsInOrder(t *testing.T) {
 }
 
 func TestTracker_RejectRewinds(t *testing.T) {
-	tr := newTracker(4, 100)
+	tr := newTracker(clock.NewMock(), 0, 4, 100)
 	tr.start("100")
 	first := pushPage(t, tr, "200", "a")
 	second := pushPage(t, tr, "300", "b")
@@ -91,7 +92,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 }
 
 func TestTracker_EmptyPageCommitsWhenItsTurnComes(t *testing.T) {
-	tr := newTracker(4, 100)
+	tr := newTracker(clock.NewMock(), 0, 4, 100)
 	tr.start("100")
 	first := pushPage(t, tr, "200", "a")
 	pushPage(t, tr, "300") // only repeats: nothing to track
@@ -105,7 +106,7 @@ func TestTracker_EmptyPageCommitsWhenItsTurnComes(t *testing.T) {
 }
 
 func TestTracker_UnusablePositionKeepsCommitted(t *testing.T) {
-	tr := newTracker(2, 100)
+	tr := newTracker(clock.NewMock(), 0, 2, 100)
 	tr.start("100")
 	id := pushPage(t, tr, "", "a")
 	moved, _ := tr.delivered(id, true)
@@ -116,7 +117,7 @@ func TestTracker_UnusablePositionKeepsCommitted(t *testing.T) {
 }
 
 func TestTracker_ReserveBlocksWhenFull(t *testing.T) {
-	tr := newTracker(1, 10)
+	tr := newTracker(clock.NewMock(), 0, 1, 10)
 	tr.start("1")
 	pushPage(t, tr, "2", "a")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -125,7 +126,7 @@ func TestTracker_ReserveBlocksWhenFull(t *testing.T) {
 }
 
 func TestTracker_RestoreAndUnknownNotice(t *testing.T) {
-	tr := newTracker(2, 3)
+	tr := newTracker(clock.NewMock(), 0, 2, 3)
 	tr.restore("1152922976252290886", []string{"a", "b", "c", "d"})
 	pos, ids := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("1152922976252290886"), pos)

@@ -1,0 +1,223 @@
+package box_events
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+)
+
+func eventIDsOf(evs []boxsim.Event) []string {
+	ids := make([]string, 0, len(evs))
+	for _, ev := range evs {
+		ids = append(ids, ev.ID)
+	}
+	return sorted(ids)
+}
+
+func TestCommitDelay_CommitsOnlyAgedPages(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 20})
+	sim.EmitEnterprise(6)
+	mock := clock.NewMock()
+	mock.Set(time.Now())
+	path := filepath.Join(t.TempDir(), "box.state")
+
+	p := newPlugin(sim, "admin_logs_streaming")
+	p.clock = mock
+	p.PageSize = 3
+	p.CommitDelay = config.Duration(30 * time.Second)
+	p.StateFile = path
+	require.NoError(t, p.Init())
+	acc := &testutil.Accumulator{}
+	require.NoError(t, p.Start(acc))
+	out := &output{acc: acc}
+	acc.Wait(6)
+	out.accept() // what the shim does once a line is on stdout
+
+	// Delivered, but not for long enough: a Telegraf that died now would
+	// lose its buffer, so nothing is committed.
+	require.Never(t, func() bool { return p.GetState().(State).StreamPosition != "0" }, 200*time.Millisecond, 10*time.Millisecond)
+	mock.Add(10 * time.Second)
+	require.Equal(t, "0", p.GetState().(State).StreamPosition)
+
+	mock.Add(25 * time.Second)
+	head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+	require.Eventually(t, func() bool { return p.GetState().(State).StreamPosition == head }, 10*time.Second, 5*time.Millisecond)
+
+	// New pages, then a shutdown before they aged: they are not committed
+	// and will be read again after the restart.
+	sim.EmitEnterprise(3)
+	mock.Add(p.pollInterval)
+	acc.Wait(9)
+	out.accept()
+	p.Stop()
+	st, ok, err := readStateFile(path)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, head, st.StreamPosition)
+}
+
+func TestID_StableAcrossTuning(t *testing.T) {
+	sim := boxsim.New(boxsim.Options{})
+	a := newPlugin(sim, "admin_logs_streaming")
+	a.BaseURL = "https://api.box.com"
+	b := newPlugin(sim, "admin_logs_streaming")
+	b.BaseURL = "https://api.box.com"
+	b.PollInterval = config.Duration(time.Minute)
+	b.PageSize = 100
+	b.DedupWindow = 5
+	require.Equal(t, a.ID(), b.ID(), "tuning options keep the state")
+
+	for _, change := range []func(*BoxEvents){
+		func(p *BoxEvents) { p.StreamType = "admin_logs" },
+		func(p *BoxEvents) { p.SubjectID = "other" },
+		func(p *BoxEvents) { p.AsUser = "42" },
+		func(p *BoxEvents) { p.BaseURL = "https://box.example.com" },
+	} {
+		c := newPlugin(sim, "admin_logs_streaming")
+		c.BaseURL = "https://api.box.com"
+		change(c)
+		require.NotEqual(t, a.ID(), c.ID())
+	}
+}
+
+func TestStartTime_SkipsOlderEvents(t *testing.T) {
+	mock := clock.NewMock()
+	t0 := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	mock.Set(t0)
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 21, Clock: mock})
+	sim.EmitUser(5)
+	mock.Add(time.Hour)
+	fresh := sim.EmitUser(4)
+
+	p := newPlugin(sim, "all")
+	p.StartPosition = t0.Add(30 * time.Minute).Format(time.RFC3339)
+	require.NoError(t, p.Init())
+	acc := &testutil.Accumulator{}
+	require.NoError(t, p.Start(acc))
+	defer p.Stop()
+	out := &output{acc: acc}
+	waitCommitted(t, p, out, sim.HeadPosition(boxsim.StreamAll))
+	require.Equal(t, eventIDsOf(fresh), eventIDs(acc.GetTelegrafMetrics()))
+	require.Equal(t, t0.Add(30*time.Minute).UTC().Format(time.RFC3339Nano), p.GetState().(State).NotBefore)
+}
+
+func TestBackfill_AdminLogsThenStreaming(t *testing.T) {
+	mock := clock.NewMock()
+	now := time.Now()
+	start := now.Add(-30 * 24 * time.Hour)
+	mock.Set(start.Add(-time.Hour))
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 22, Clock: mock, StreamingDuplicateRate: 0.2})
+	sim.EmitEnterprise(4) // before the start time: never emitted
+	mock.Set(start.Add(time.Hour))
+	old := sim.EmitEnterprise(7) // older than the streaming history: only admin_logs has them
+	mock.Set(now)
+	recent := sim.EmitEnterprise(5)
+
+	path := filepath.Join(t.TempDir(), "box.state")
+	p := newPlugin(sim, "admin_logs_streaming")
+	p.StartPosition = start.Format(time.RFC3339)
+	p.PageSize = 3
+	p.StateFile = path
+	require.NoError(t, p.Init())
+	acc := &testutil.Accumulator{}
+	require.NoError(t, p.Start(acc))
+	defer p.Stop()
+	out := &output{acc: acc}
+
+	// The admin_logs part arrives first; the handover then continues the
+	// streaming position taken when the backfill began.
+	want := append(eventIDsOf(old), eventIDsOf(recent)...)
+	require.Eventually(t, func() bool {
+		out.accept()
+		return len(acc.GetTelegrafMetrics()) >= len(want) && p.currentBackfill() == nil
+	}, 20*time.Second, 5*time.Millisecond)
+	live := sim.EmitEnterprise(3)
+	waitCaughtUp(t, p, out, sim, boxsim.StreamAdminLogsStreaming)
+
+	want = sorted(append(want, eventIDsOf(live)...))
+	require.Equal(t, want, eventIDs(acc.GetTelegrafMetrics()), "each event exactly once across the handover")
+	for _, m := range acc.GetTelegrafMetrics() {
+		require.Equal(t, "admin_logs_streaming", m.Tags()["stream_type"], "one series whichever stream it came from")
+	}
+	backfillReads := 0
+	for _, r := range sim.RequestLog(boxsim.EndpointEvents) {
+		if r.Query.Get("stream_type") == "admin_logs" {
+			backfillReads++
+			require.Equal(t, start.UTC().Format("2006-01-02T15:04:05-07:00"), r.Query.Get("created_after"))
+		}
+	}
+	require.Positive(t, backfillReads)
+	st, ok, err := readStateFile(path)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Nil(t, st.Backfill)
+}
+
+func TestInvalidPosition_Policies(t *testing.T) {
+	const rejected = "99999999999999999999999999" // digits, but beyond anything Box hands out
+	for _, tt := range []struct {
+		policy string
+		emits  bool
+	}{
+		{onInvalidFail, false},
+		{onInvalidBeginning, true},
+		{onInvalidNow, false},
+		{onInvalidLookback, true},
+	} {
+		t.Run(tt.policy, func(t *testing.T) {
+			sim := boxsim.NewTest(t, boxsim.Options{Seed: 23})
+			evs := sim.EmitEnterprise(4)
+			path := filepath.Join(t.TempDir(), "box.state")
+			require.NoError(t, writeStateFile(path, State{StreamType: "admin_logs_streaming", StreamPosition: rejected}))
+
+			p := newPlugin(sim, "admin_logs_streaming")
+			p.StateFile = path
+			p.OnInvalidPosition = tt.policy
+			p.InvalidPositionLookback = config.Duration(time.Hour)
+			require.NoError(t, p.Init())
+			acc := &testutil.Accumulator{}
+			require.NoError(t, p.Start(acc))
+			defer p.Stop()
+			out := &output{acc: acc}
+
+			acc.WaitError(1)
+			require.ErrorContains(t, acc.FirstError(), "stream_position")
+			if !tt.emits {
+				if tt.policy == onInvalidFail {
+					require.Never(t, func() bool { return acc.NMetrics() > 0 }, 200*time.Millisecond, 10*time.Millisecond)
+					require.Equal(t, rejected, p.GetState().(State).StreamPosition, "fail keeps the position for a human to decide")
+					return
+				}
+				waitCommitted(t, p, out, sim.HeadPosition(boxsim.StreamAdminLogsStreaming))
+				require.Zero(t, acc.NMetrics())
+				return
+			}
+			waitCommitted(t, p, out, sim.HeadPosition(boxsim.StreamAdminLogsStreaming))
+			require.Equal(t, eventIDsOf(evs), eventIDs(acc.GetTelegrafMetrics()))
+			require.ErrorContains(t, acc.FirstError(), "on_invalid_position")
+		})
+	}
+}
+
+func TestCorruptSavedBackfillState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "box.state")
+	require.NoError(t, writeStateFile(path, State{
+		StreamType: "admin_logs_streaming", StreamPosition: "5",
+		Backfill: &BackfillState{CreatedBefore: "never", HandoverPosition: "7"},
+	}))
+	p := newPlugin(boxsim.New(boxsim.Options{}), "admin_logs_streaming")
+	p.BaseURL = "https://api.box.com"
+	p.StateFile = path
+	require.ErrorContains(t, p.Init(), path)
+	_, err := os.Stat(path)
+	require.NoError(t, err, "the state file is left for a human to inspect")
+}
