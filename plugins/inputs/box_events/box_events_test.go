@@ -429,9 +429,11 @@ func TestFaults_StreamGoesOn(t *testing.T) {
 		if p.GetState().(State).StreamPosition == head {
 			return true
 		}
-		mock.Add(time.Second)
+		// Small steps: a token request in flight has a one-minute timeout
+		// on this clock too.
+		mock.Add(100 * time.Millisecond)
 		return false
-	}, 30*time.Second, time.Millisecond)
+	}, 60*time.Second, time.Millisecond)
 
 	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAdminLogsStreaming)), eventIDs(acc.GetTelegrafMetrics()))
 	require.NotEmpty(t, acc.Errors, "the malformed pages are reported")
@@ -459,7 +461,9 @@ func TestAuthRefused_LongBackoff(t *testing.T) {
 	// Nothing more is tried for minutes.
 	mock.Add(time.Minute)
 	require.Never(t, func() bool { return sim.Requests(boxsim.EndpointToken) > tokens }, 200*time.Millisecond, 10*time.Millisecond)
-	mock.Add(authBackoff)
+	// Exactly to the retry: the token request that follows has a timeout of
+	// its own on the same clock, which must not run out under it.
+	mock.Add(authBackoff - time.Minute)
 	acc.WaitError(2)
-	require.Greater(t, sim.Requests(boxsim.EndpointToken), tokens)
+	require.Greater(t, sim.Requests(boxsim.EndpointToken), tokens, "%v", acc.Errors)
 }
