@@ -1,0 +1,75 @@
+package box_events
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+)
+
+type staticToken struct{}
+
+func (staticToken) Token(context.Context) (string, error) { return "t", nil }
+func (staticToken) Invalidate(string)                     {}
+
+// BenchmarkPageToMetrics measures the hot path of the plugin: one full
+// 500-event enterprise page fetched over loopback HTTP, stream-decoded and
+// turned into metrics. Events/s and allocs/event are reported.
+func BenchmarkPageToMetrics(b *testing.B) {
+	sim := boxsim.NewTest(b, boxsim.Options{Seed: 99, PositionFormat: boxsim.PositionNumber})
+	sim.EmitEnterprise(500)
+	req, err := http.NewRequest(http.MethodGet, sim.URL()+"/2.0/events?stream_type=admin_logs&stream_position=0&limit=500", nil)
+	require.NoError(b, err)
+	req.Header.Set("Authorization", "Bearer "+sim.IssueToken(boxsim.SubjectEnterprise))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(b, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(b, err)
+	require.NoError(b, resp.Body.Close())
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body) //nolint:errcheck // benchmark server
+	}))
+	b.Cleanup(srv.Close)
+	client, err := boxevents.New(boxevents.Config{BaseURL: srv.URL, HTTPClient: &http.Client{}, Auth: staticToken{}})
+	require.NoError(b, err)
+	q := boxevents.EventsQuery{StreamType: boxevents.StreamAdminLogs, StreamPosition: "0", Limit: 500}
+	now := time.Now()
+
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	events := 0
+	var sink telegraf.Metric
+	for b.Loop() {
+		page, err := client.Events(context.Background(), q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range page.Entries {
+			sink, _ = eventMetric(&page.Entries[i], boxevents.StreamAdminLogs, now)
+		}
+		events += len(page.Entries)
+	}
+	_ = sink
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
+		page, _ := client.Events(context.Background(), q)
+		for i := range page.Entries {
+			sink, _ = eventMetric(&page.Entries[i], boxevents.StreamAdminLogs, now)
+		}
+	}))/500, "allocs/event")
+	if events == 0 {
+		b.Fatal("no events decoded")
+	}
+}
