@@ -22,44 +22,42 @@ const measurement = "box_events"
 // on the very same point. When neither created_at nor recorded_at can be
 // parsed the metric gets now and the returned error says why.
 func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, now time.Time) (telegraf.Metric, error) {
-	tags := make(map[string]string, 3)
-	tags["stream_type"] = string(stream)
-	if ev.EventType != "" {
-		tags["event_type"] = ev.EventType
-	}
-	fields := make(map[string]interface{}, 12)
-	addString(fields, "event_id", ev.EventID)
-	if u := ev.CreatedBy; u != nil {
-		if u.Login != "" {
-			tags["user"] = u.Login
-		} else if u.ID != "" {
-			tags["user"] = u.ID
-		}
-		addString(fields, "user_id", u.ID)
-		addString(fields, "user_name", u.Name)
-	}
-	addString(fields, "session_id", ev.SessionID)
-	addString(fields, "ip_address", ev.IPAddress)
-	if u := ev.ActionBy; u != nil {
-		addString(fields, "action_by_id", u.ID)
-		addString(fields, "action_by_login", u.Login)
-	}
-	addSource(fields, ev.Source)
-	addAccessibleBy(fields, ev.AccessibleBy)
-	if raw := compactJSON(ev.AdditionalDetails); raw != "" {
-		fields["additional_details"] = raw
-	}
-
 	ts, err := eventTime(ev)
 	if err != nil {
 		ts = now
 	}
-	return metric.New(measurement, tags, fields, ts), err
+	// Tags and fields are added one by one: building maps for metric.New
+	// first would cost two maps and a sort per event.
+	m := metric.New(measurement, nil, nil, ts)
+	m.AddTag("stream_type", string(stream))
+	if ev.EventType != "" {
+		m.AddTag("event_type", ev.EventType)
+	}
+	addString(m, "event_id", ev.EventID)
+	if u := ev.CreatedBy; u != nil {
+		if u.Login != "" {
+			m.AddTag("user", u.Login)
+		} else if u.ID != "" {
+			m.AddTag("user", u.ID)
+		}
+		addString(m, "user_id", u.ID)
+		addString(m, "user_name", u.Name)
+	}
+	addString(m, "session_id", ev.SessionID)
+	addString(m, "ip_address", ev.IPAddress)
+	if u := ev.ActionBy; u != nil {
+		addString(m, "action_by_id", u.ID)
+		addString(m, "action_by_login", u.Login)
+	}
+	addSource(m, ev.Source)
+	addAccessibleBy(m, ev.AccessibleBy)
+	addString(m, "additional_details", compactJSON(ev.AdditionalDetails))
+	return m, err
 }
 
-func addString(fields map[string]interface{}, key, value string) {
+func addString(m telegraf.Metric, key, value string) {
 	if value != "" {
-		fields[key] = value
+		m.AddField(key, value)
 	}
 }
 
@@ -103,6 +101,11 @@ func (s *text) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		if len(b) >= 2 && bytes.IndexByte(b, '\\') < 0 {
+			// The common case needs no unescaping: one allocation.
+			*s = text(b[1 : len(b)-1])
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -161,13 +164,13 @@ type sourceShape struct {
 // addSource flattens the event source into source_* fields. A source whose
 // shape is not recognised is kept whole as the "source" field, so that
 // nothing is dropped.
-func addSource(fields map[string]interface{}, raw json.RawMessage) {
+func addSource(m telegraf.Metric, raw json.RawMessage) {
 	if len(raw) == 0 {
 		return
 	}
 	var s sourceShape
 	if raw[0] != '{' || json.Unmarshal(raw, &s) != nil {
-		fields["source"] = compactJSON(raw)
+		m.AddField("source", compactJSON(raw))
 		return
 	}
 	kind, id, name := string(s.Type), string(s.ID), string(s.Name)
@@ -187,36 +190,36 @@ func addSource(fields map[string]interface{}, raw json.RawMessage) {
 	case s.UserID != "":
 		kind, id, name = "user", string(s.UserID), string(s.UserName)
 	}
-	addString(fields, "source_type", kind)
-	addString(fields, "source_id", id)
-	addString(fields, "source_name", name)
-	addString(fields, "source_parent_id", string(s.Parent.ID))
-	addString(fields, "source_owner_id", string(s.OwnedBy.ID))
-	addString(fields, "source_owner_login", string(s.OwnedBy.Login))
+	addString(m, "source_type", kind)
+	addString(m, "source_id", id)
+	addString(m, "source_name", name)
+	addString(m, "source_parent_id", string(s.Parent.ID))
+	addString(m, "source_owner_id", string(s.OwnedBy.ID))
+	addString(m, "source_owner_login", string(s.OwnedBy.Login))
 	if kind != "user" {
 		// The collaborator in collaboration-shaped sources.
-		addString(fields, "source_user_id", string(s.UserID))
-		addString(fields, "source_user_email", string(s.UserEmail))
+		addString(m, "source_user_id", string(s.UserID))
+		addString(m, "source_user_email", string(s.UserEmail))
 	}
 	if kind == "" && id == "" {
-		fields["source"] = compactJSON(raw)
+		m.AddField("source", compactJSON(raw))
 	}
 }
 
 // addAccessibleBy flattens accessible_by (the user or group a collaboration
 // event is about).
-func addAccessibleBy(fields map[string]interface{}, raw json.RawMessage) {
+func addAccessibleBy(m telegraf.Metric, raw json.RawMessage) {
 	if len(raw) == 0 {
 		return
 	}
-	var m mini
-	if json.Unmarshal(raw, &m) != nil {
+	var who mini
+	if json.Unmarshal(raw, &who) != nil {
 		return
 	}
-	addString(fields, "accessible_by_type", string(m.Type))
-	addString(fields, "accessible_by_id", string(m.ID))
-	addString(fields, "accessible_by_login", string(m.Login))
-	addString(fields, "accessible_by_name", string(m.Name))
+	addString(m, "accessible_by_type", string(who.Type))
+	addString(m, "accessible_by_id", string(who.ID))
+	addString(m, "accessible_by_login", string(who.Login))
+	addString(m, "accessible_by_name", string(who.Name))
 }
 
 // compactJSON returns raw without insignificant white space, or "" for
@@ -224,6 +227,9 @@ func addAccessibleBy(fields map[string]interface{}, raw json.RawMessage) {
 func compactJSON(raw json.RawMessage) string {
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
+	}
+	if !bytes.ContainsAny(raw, " \t\r\n") {
+		return string(raw)
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
