@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"strings"
 	"sync"
 )
 
@@ -48,7 +49,7 @@ func stripTimestamp(line []byte) []byte {
 		return line
 	}
 	rest := line[i+1:]
-	if rest[1] == '!' && rest[2] == ' ' && bytes.IndexByte([]byte("EWIDT"), rest[0]) >= 0 {
+	if rest[1] == '!' && rest[2] == ' ' && strings.IndexByte("EWIDT", rest[0]) >= 0 {
 		return rest
 	}
 	return line

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -93,7 +94,7 @@ func run(configFile string, interval time.Duration) error {
 // against it until stdin closes or the process is interrupted.
 func runDemo(stream string, interval time.Duration) error {
 	sim := boxsim.New(boxsim.Options{
-		Seed:                   uint64(time.Now().UnixNano()), //nolint:gosec // a seed, not a secret
+		Seed:                   uint64(time.Now().UnixNano()),
 		PositionFormat:         boxsim.PositionMixed,
 		StreamingDuplicateRate: 0.05,
 		StreamingDisorder:      true,
@@ -112,7 +113,7 @@ func runDemo(stream string, interval time.Duration) error {
 
 	p, ok := inputs.Inputs["box_events"]().(*box_events.BoxEvents)
 	if !ok {
-		return fmt.Errorf("box_events plugin is not registered")
+		return errors.New("box_events plugin is not registered")
 	}
 	p.BaseURL = url
 	p.StreamType = stream

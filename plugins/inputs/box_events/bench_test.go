@@ -38,7 +38,9 @@ func BenchmarkPageToMetrics(b *testing.B) {
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(body) //nolint:errcheck // benchmark server
+		if _, err := w.Write(body); err != nil {
+			b.Error(err)
+		}
 	}))
 	b.Cleanup(srv.Close)
 	client, err := boxevents.New(boxevents.Config{BaseURL: srv.URL, HTTPClient: &http.Client{}, Auth: staticToken{}})
@@ -57,16 +59,24 @@ func BenchmarkPageToMetrics(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i := range page.Entries {
-			sink, _ = eventMetric(&page.Entries[i], boxevents.StreamAdminLogs, now)
+			if sink, err = eventMetric(&page.Entries[i], boxevents.StreamAdminLogs, now); err != nil {
+				b.Fatal(err)
+			}
 		}
 		events += len(page.Entries)
 	}
 	_ = sink
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(testing.AllocsPerRun(1, func() {
-		page, _ := client.Events(context.Background(), q)
+		page, err := client.Events(context.Background(), q)
+		if err != nil {
+			b.Fatal(err)
+		}
 		for i := range page.Entries {
-			sink, _ = eventMetric(&page.Entries[i], boxevents.StreamAdminLogs, now)
+			sink, err = eventMetric(&page.Entries[i], boxevents.StreamAdminLogs, now)
+			if err != nil {
+				b.Fatal(err)
+			}
 		}
 	}))/500, "allocs/event")
 	if events == 0 {

@@ -87,23 +87,23 @@ type BoxEvents struct {
 	tls.ClientConfig
 	proxy.HTTPProxy
 
-	clock        clock.Clock
-	stream       boxevents.StreamType
-	start        boxevents.StreamPosition
-	startTime    time.Time // start_position given as a time
-	notBefore    time.Time // events created earlier are skipped (start time, lookback)
-	backfill     *backfill // reading admin_logs before handing over to admin_logs_streaming
+	clock     clock.Clock
+	stream    boxevents.StreamType
+	start     boxevents.StreamPosition
+	startTime time.Time // start_position given as a time
+	notBefore time.Time // events created earlier are skipped (start time, lookback)
+	backfill  *backfill // reading admin_logs before handing over to admin_logs_streaming
 	// backfillSettle is how long after the backfill began admin_logs is read
 	// a last time before the handover: Box shows admin_logs events late.
 	backfillSettle time.Duration
-	after        time.Time
-	before       time.Time
-	typeFilter   map[string]bool // user streams: Box ignores event_type there, so filter here
-	pollInterval time.Duration
-	client       *boxevents.Client
-	tracker      *tracker
-	fileState    bool // the state came from state_file, which wins over the agent's
-	phaseMu      sync.Mutex // guards notBefore and backfill, read by the delivery goroutine
+	after          time.Time
+	before         time.Time
+	typeFilter     map[string]bool // user streams: Box ignores event_type there, so filter here
+	interval       time.Duration   // poll_interval, or the stream type's default
+	client         *boxevents.Client
+	tracker        *tracker
+	fileState      bool       // the state came from state_file, which wins over the agent's
+	phaseMu        sync.Mutex // guards notBefore and backfill, read by the delivery goroutine
 
 	acc      telegraf.TrackingAccumulator
 	cancel   context.CancelFunc
@@ -254,16 +254,16 @@ func (b *BoxEvents) checkOptions() error {
 		}
 	}
 
-	b.pollInterval = time.Duration(b.PollInterval)
+	b.interval = time.Duration(b.PollInterval)
 	switch {
-	case b.pollInterval < 0:
-		return fmt.Errorf("invalid poll_interval %s: must not be negative", b.pollInterval)
-	case b.pollInterval > 0 && b.pollInterval < time.Second:
-		return fmt.Errorf("invalid poll_interval %s: Box allows about 1000 requests a minute, use at least 1s", b.pollInterval)
-	case b.pollInterval == 0 && b.stream == boxevents.StreamAdminLogs:
-		b.pollInterval = defaultAdminLogsInterval
-	case b.pollInterval == 0:
-		b.pollInterval = defaultStreamingInterval
+	case b.interval < 0:
+		return fmt.Errorf("invalid poll_interval %s: must not be negative", b.interval)
+	case b.interval > 0 && b.interval < time.Second:
+		return fmt.Errorf("invalid poll_interval %s: Box allows about 1000 requests a minute, use at least 1s", b.interval)
+	case b.interval == 0 && b.stream == boxevents.StreamAdminLogs:
+		b.interval = defaultAdminLogsInterval
+	case b.interval == 0:
+		b.interval = defaultStreamingInterval
 	}
 	return nil
 }

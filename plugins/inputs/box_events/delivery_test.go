@@ -55,7 +55,7 @@ func TestCommitDelay_CommitsOnlyAgedPages(t *testing.T) {
 	// New pages, then a shutdown before they aged: they are not committed
 	// and will be read again after the restart.
 	sim.EmitEnterprise(3)
-	mock.Add(p.pollInterval)
+	mock.Add(p.interval)
 	acc.Wait(9)
 	out.accept()
 	p.Stop()

@@ -66,7 +66,7 @@ func writeStateFile(path string, st State) error {
 	if err != nil {
 		return fmt.Errorf("writing state_file %q: %w", path, err)
 	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after a successful rename
+	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing state_file %q: %w", path, err)

@@ -108,7 +108,7 @@ func (b *BoxEvents) pollEnterprise(ctx context.Context) (time.Duration, error) {
 		b.finishBackfill(bf)
 		return 0, nil
 	}
-	return b.pollInterval, nil
+	return b.interval, nil
 }
 
 // userStream follows a user stream (all, changes, sync) with Box's long-poll

@@ -168,13 +168,6 @@ func (t *tracker) commitAged() bool {
 	return t.advance()
 }
 
-// waiting reports whether delivered pages are waiting for the commit delay.
-func (t *tracker) waiting() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.queue) > 0 && t.queue[0].done
-}
-
 // advance commits delivered pages from the front of the queue. Called locked.
 func (t *tracker) advance() bool {
 	moved := false
