@@ -47,7 +47,7 @@ func (b *BoxEvents) beginBackfill(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("getting the current admin_logs_streaming position before backfilling: %w", err)
 	}
-	if !page.NextStreamPosition.Usable() {
+	if !resumable(page.NextStreamPosition) {
 		return false, fmt.Errorf("getting the current admin_logs_streaming position: Box answered %q", page.NextStreamPosition)
 	}
 	b.phaseMu.Lock()

@@ -461,9 +461,16 @@ func TestAuthRefused_LongBackoff(t *testing.T) {
 	// Nothing more is tried for minutes.
 	mock.Add(time.Minute)
 	require.Never(t, func() bool { return sim.Requests(boxsim.EndpointToken) > tokens }, 200*time.Millisecond, 10*time.Millisecond)
-	// Exactly to the retry: the token request that follows has a timeout of
-	// its own on the same clock, which must not run out under it.
-	mock.Add(authBackoff - time.Minute)
-	acc.WaitError(2)
-	require.Greater(t, sim.Requests(boxsim.EndpointToken), tokens, "%v", acc.Errors)
+	// Small steps up to the retry: the token request that follows has a
+	// timeout of its own on the same clock, which must not run out under it.
+	require.Eventually(t, func() bool {
+		acc.Lock()
+		errs := len(acc.Errors)
+		acc.Unlock()
+		if errs >= 2 && sim.Requests(boxsim.EndpointToken) > tokens {
+			return true
+		}
+		mock.Add(10 * time.Second)
+		return false
+	}, 30*time.Second, time.Millisecond)
 }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
 // State is what the plugin persists: the committed stream position (every
@@ -90,4 +92,12 @@ func writeStateFile(path string, st State) error {
 		d.Close()
 	}
 	return nil
+}
+
+// resumable reports whether a next_stream_position can be committed: Box's
+// positions are unsigned decimal integers. Anything else ("0", "", "-1",
+// "1.15e+18", text from a proxy) would make every later request fail and
+// could not be restored, so the position stays where it was.
+func resumable(p boxevents.StreamPosition) bool {
+	return p.Usable() && positionPattern.MatchString(string(p))
 }

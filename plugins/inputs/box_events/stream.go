@@ -222,7 +222,7 @@ func (b *BoxEvents) ensurePosition(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("getting the current stream position: %w", err)
 	}
-	if !page.NextStreamPosition.Usable() {
+	if !resumable(page.NextStreamPosition) {
 		return fmt.Errorf("getting the current stream position: Box answered %q", page.NextStreamPosition)
 	}
 	b.tracker.start(page.NextStreamPosition)
@@ -294,7 +294,7 @@ func (b *BoxEvents) drain(ctx context.Context) error {
 func (b *BoxEvents) emit(page *boxevents.Page, gen uint64) bool {
 	var next boxevents.StreamPosition
 	if len(page.Entries) > 0 {
-		if page.NextStreamPosition.Usable() {
+		if resumable(page.NextStreamPosition) {
 			next = page.NextStreamPosition
 		} else {
 			// Never move past events on a position that cannot be resumed from.
