@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"runtime"
 
 	"github.com/influxdata/telegraf/config"
 
@@ -52,6 +54,7 @@ func (b *BoxEvents) authenticator(httpClient *http.Client) (boxevents.Authentica
 		if err := b.checkSubject(false); err != nil {
 			return nil, err
 		}
+		b.warnIfExposed("jwt_config_file", b.JWTConfigFile)
 		switch b.JWTAlgorithm {
 		case "RS256", "RS384", "RS512":
 		default:
@@ -82,6 +85,7 @@ func (b *BoxEvents) authenticator(httpClient *http.Client) (boxevents.Authentica
 		if b.RefreshToken == "" {
 			return nil, errors.New(`auth "oauth2_refresh" needs refresh_token_file (a file holding the current refresh token)`)
 		}
+		b.warnIfExposed("refresh_token_file", b.RefreshToken)
 		src, err := boxauth.RefreshToken(boxauth.RefreshConfig{
 			TokenURL:         tokenURL,
 			ClientID:         b.ClientID,
@@ -122,6 +126,25 @@ func (b *BoxEvents) checkSubject(required bool) error {
 		return fmt.Errorf(`auth %q needs subject_id (the %s id)`, b.Auth, b.SubjectType)
 	}
 	return nil
+}
+
+// warnIfExposed warns when a credential file can be read by every user of
+// the host: the JWT app config holds the client secret and the key's
+// passphrase, the refresh token file a token valid for 60 days. Group read
+// is left alone (root:telegraf 0640 is a usual setup). A missing file is
+// reported by boxauth itself.
+func (b *BoxEvents) warnIfExposed(option, path string) {
+	if runtime.GOOS == "windows" {
+		return // permission bits mean nothing there
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	if perm := info.Mode().Perm(); perm&0o007 != 0 {
+		b.Log.Warnf("%s %q can be read by every user (mode %#o) and holds Box credentials; restrict it, e.g. chmod 600",
+			option, path, perm)
+	}
 }
 
 // secretFunc reads a secret when a token is requested. The copy lives only

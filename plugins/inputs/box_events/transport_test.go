@@ -1,0 +1,127 @@
+package box_events
+
+import (
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+)
+
+// The plugin's TLS and proxy options (Telegraf's tls.ClientConfig and
+// proxy.HTTPProxy) apply to every request: token, events, OPTIONS and the
+// long poll.
+
+func TestTransport_TLS(t *testing.T) {
+	tests := []struct {
+		name      string
+		configure func(p *BoxEvents, caFile string)
+		wantErr   string // "" when events must flow
+	}{
+		{"tls_ca trusts the server", func(p *BoxEvents, caFile string) { p.TLSCA = caFile }, ""},
+		{"insecure_skip_verify", func(p *BoxEvents, _ string) { p.InsecureSkipVerify = true }, ""},
+		{"an unknown authority is refused", func(*BoxEvents, string) {}, "certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim := boxsim.New(boxsim.Options{Seed: 51})
+			t.Cleanup(sim.Close)
+			// Mounted elsewhere, the simulator hands out realtime URLs on the
+			// host and scheme it was reached by: the long poll is HTTPS too.
+			ts := httptest.NewTLSServer(sim.Handler())
+			t.Cleanup(ts.Close)
+			caFile := filepath.Join(t.TempDir(), "ca.pem")
+			caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
+			require.NoError(t, os.WriteFile(caFile, caPEM, 0o600))
+
+			mock := mockClock()
+			p := withMock(newPlugin(sim, "all"), mock)
+			p.BaseURL = ts.URL
+			tt.configure(p, caFile)
+			acc, out := run(t, p)
+			if tt.wantErr != "" {
+				require.Eventually(t, func() bool { return len(accErrors(acc)) > 0 }, 10*time.Second, time.Millisecond)
+				require.Contains(t, errorTexts(acc)[0], tt.wantErr)
+				require.Zero(t, sim.Requests(boxsim.EndpointToken), "nothing reaches an unverified server")
+				return
+			}
+			requireFlow(t, sim, p, mock, acc, out)
+			last, ok := sim.LastRequest(boxsim.EndpointLongPoll)
+			require.True(t, ok)
+			require.NotEmpty(t, last.Header.Get("Authorization"))
+		})
+	}
+}
+
+// forwardProxy is a minimal HTTP forward proxy that counts what it forwards
+// by path, to show that every request went through it.
+type forwardProxy struct {
+	transport *http.Transport
+	mu        sync.Mutex
+	hits      map[string]int
+}
+
+func (fp *forwardProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A client talking to a proxy puts the absolute URL in the request line.
+	if !r.URL.IsAbs() {
+		http.Error(w, "not a proxy request", http.StatusBadRequest)
+		return
+	}
+	fp.mu.Lock()
+	fp.hits[r.URL.Path]++
+	fp.mu.Unlock()
+	out := r.Clone(r.Context()) // the plugin hanging up ends the forwarded request too
+	out.RequestURI = ""
+	resp, err := fp.transport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body) //nolint:errcheck // the client may have gone
+}
+
+func (fp *forwardProxy) count(path string) int {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	return fp.hits[path]
+}
+
+func TestTransport_HTTPProxy(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 52})
+	// No Proxy function: the test's own forwarding must not follow HTTP_PROXY.
+	fp := &forwardProxy{transport: &http.Transport{}, hits: make(map[string]int)}
+	t.Cleanup(fp.transport.CloseIdleConnections)
+	proxySrv := httptest.NewServer(fp)
+	t.Cleanup(proxySrv.Close)
+
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.HTTPProxyURL = proxySrv.URL
+	acc, out := run(t, p)
+	requireFlow(t, sim, p, mock, acc, out)
+
+	// Every request the simulator saw came through the proxy. (Counts are
+	// compared once the plugin idles in a long poll: the proxy counts a
+	// request before the simulator does.)
+	require.Eventually(t, func() bool {
+		return fp.count("/oauth2/token") == sim.Requests(boxsim.EndpointToken) &&
+			fp.count("/2.0/events") == sim.Requests(boxsim.EndpointEvents)+sim.Requests(boxsim.EndpointOptions) &&
+			fp.count("/subscribe") == sim.Requests(boxsim.EndpointLongPoll)
+	}, 10*time.Second, time.Millisecond, "requests bypassed the proxy")
+	for _, ep := range []boxsim.Endpoint{boxsim.EndpointToken, boxsim.EndpointEvents, boxsim.EndpointOptions, boxsim.EndpointLongPoll} {
+		require.Positive(t, sim.Requests(ep), ep)
+	}
+}
