@@ -11,7 +11,7 @@ import (
 func TestWriteFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "f")
-	require.NoError(t, os.WriteFile(path, []byte("old content that is longer"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("old content that is longer"), 0o640))
 	require.NoError(t, writeFileAtomic(path, []byte("new"), 0o600))
 	require.Equal(t, "new", readFile(t, path))
 	st, err := os.Stat(path)

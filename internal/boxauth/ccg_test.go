@@ -23,10 +23,10 @@ func TestClientCredentials_FormFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newTokenServer(t, func(w http.ResponseWriter, r *http.Request, _ url.Values) {
 				if r.Header.Get("Authorization") != "" || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
-					writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
+					writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
 					return
 				}
-				writeJSON(w, http.StatusOK, accessToken("ccg-token", 4123))
+				writeJSON(t, w, http.StatusOK, accessToken("ccg-token", 4123))
 			})
 			s, err := ClientCredentials(ClientCredentialsConfig{
 				TokenURL: srv.TokenURL(), ClientID: "cid", ClientSecret: secretOf("csecret"),
@@ -78,7 +78,7 @@ func TestClientCredentials_Validation(t *testing.T) {
 
 func TestClientCredentials_SecretReadAtEachRequest(t *testing.T) {
 	srv := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, _ url.Values) {
-		writeJSON(w, http.StatusOK, accessToken("t", 3600))
+		writeJSON(t, w, http.StatusOK, accessToken("t", 3600))
 	})
 	var calls atomic.Int32
 	secrets := []string{"first-secret", "rotated-secret"}
@@ -142,7 +142,9 @@ func TestClientCredentials_Errors(t *testing.T) {
 			srv := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, _ url.Values) {
 				w.Header().Set("Content-Type", tt.contentType)
 				w.WriteHeader(tt.status)
-				_, _ = w.Write([]byte(tt.body))
+				if _, err := w.Write([]byte(tt.body)); err != nil {
+					t.Errorf("writing answer: %v", err)
+				}
 			})
 			s, err := ClientCredentials(ClientCredentialsConfig{TokenURL: srv.TokenURL(), ClientID: "cid",
 				ClientSecret: secretOf("s"), SubjectType: "enterprise", SubjectID: "1", HTTPClient: srv.Client()})
@@ -167,7 +169,7 @@ func TestClientCredentials_Errors(t *testing.T) {
 
 func TestClientCredentials_ExpiryFromExpiresIn(t *testing.T) {
 	srv := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, _ url.Values) {
-		writeJSON(w, http.StatusOK, accessToken("t", 600))
+		writeJSON(t, w, http.StatusOK, accessToken("t", 600))
 	})
 	mock := clock.NewMock()
 	s, err := ClientCredentials(ClientCredentialsConfig{TokenURL: srv.TokenURL(), ClientID: "cid",

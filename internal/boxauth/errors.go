@@ -69,13 +69,11 @@ func (e *TokenError) Error() string {
 // refusal while keeping its own text and %w chain.
 type refusedError struct{ err error }
 
-func (e *refusedError) Error() string        { return e.err.Error() }
-func (e *refusedError) Unwrap() error        { return e.err }
-func (e *refusedError) Is(target error) bool { return target == ErrRefused }
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
 
-func refusedf(format string, args ...any) error {
-	return &refusedError{err: fmt.Errorf(format, args...)}
-}
+// Is reports that every refusedError matches ErrRefused.
+func (*refusedError) Is(target error) bool { return target == ErrRefused }
 
 // missingAccessToken is the text golang.org/x/oauth2 v0.34.0 uses for a 2xx
 // answer without access_token; it has no typed error for it.
@@ -104,9 +102,9 @@ func classify(err error) error {
 	return fmt.Errorf("box token request failed: %w", err)
 }
 
-// sanitize drops control characters and bounds s to max runes, so a hostile
-// or broken endpoint cannot forge log lines or flood them.
-func sanitize(s string, max int) string {
+// sanitize drops control characters and bounds s to maxRunes runes, so a
+// hostile or broken endpoint cannot forge log lines or flood them.
+func sanitize(s string, maxRunes int) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
@@ -114,8 +112,8 @@ func sanitize(s string, max int) string {
 		return r
 	}, s)
 	s = strings.TrimSpace(s)
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max]) + "..."
+	if r := []rune(s); len(r) > maxRunes {
+		s = string(r[:maxRunes]) + "..."
 	}
 	return s
 }

@@ -21,7 +21,7 @@ func TestFixture_Generate(t *testing.T) {
 	require.NoError(t, err)
 	data, err := json.MarshalIndent(appConfig(encryptedPEM(t, key, fixturePassphrase, nil), fixturePassphrase, nil), "", "  ")
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(fixturePath, append(data, '\n'), 0o644))
+	require.NoError(t, os.WriteFile(fixturePath, append(data, '\n'), 0o640))
 }
 
 func TestFixture_Decrypts(t *testing.T) {

@@ -27,7 +27,7 @@ func FuzzParseJWTConfig(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"enterpriseID":null,"userID":"1"}`))
-	f.Add([]byte{})
+	f.Add(make([]byte, 0))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		app, err := parseJWTApp("fuzz.json", data, "")
 		if err != nil {

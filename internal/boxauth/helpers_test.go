@@ -74,15 +74,19 @@ func (s *tokenServer) Forms() []url.Values {
 
 func (s *tokenServer) Count() int { return len(s.Forms()) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers with status and v encoded as JSON; an answer that cannot
+// be encoded or written fails the test.
+func writeJSON(t testing.TB, w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		t.Errorf("writing JSON answer: %v", err)
+	}
 }
 
 // accessToken is Box's answer for server auth (no refresh token).
 func accessToken(tok string, expiresIn int) map[string]any {
-	return map[string]any{"access_token": tok, "expires_in": expiresIn, "restricted_to": []any{},
+	return map[string]any{"access_token": tok, "expires_in": expiresIn, "restricted_to": make([]any, 0),
 		"issued_token_type": "bearer", "token_type": "bearer"}
 }
 

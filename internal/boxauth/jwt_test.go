@@ -42,18 +42,19 @@ func newJWTServer(t *testing.T, pub *rsa.PublicKey, alg string, now func() time.
 			jwt.WithValidMethods([]string{alg}), jwt.WithTimeFunc(now), jwt.WithExpirationRequired(),
 			jwt.WithAudience(js.TokenURL()), jwt.WithIssuer(fixtureClientID))
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "Current date/time MUST be before the expiration date/time listed in the 'exp' claim"})
+			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
+				"error_description": "Current date/time MUST be before the expiration date/time listed in the 'exp' claim"})
 			return
 		}
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "bad assertion"})
+			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "bad assertion"})
 			return
 		}
 		js.mu.Lock()
 		js.claims = append(js.claims, tok.Claims.(jwt.MapClaims))
 		js.headers = append(js.headers, tok.Header)
 		js.mu.Unlock()
-		writeJSON(w, http.StatusOK, accessToken("jwt-access", 4123))
+		writeJSON(t, w, http.StatusOK, accessToken("jwt-access", 4123))
 	})
 	return js
 }
@@ -108,8 +109,8 @@ func TestJWT_AssertionAndExchange(t *testing.T) {
 			require.Equal(t, tt.wantSub, c["sub"])
 			require.Equal(t, tt.wantType, c["box_sub_type"])
 			require.Equal(t, srv.TokenURL(), c["aud"])
-			require.Equal(t, now, c["iat"])
-			require.Equal(t, now+45, c["exp"])
+			require.InDelta(t, now, c["iat"], 0)
+			require.InDelta(t, now+45, c["exp"], 0)
 			jti, _ := c["jti"].(string)
 			require.GreaterOrEqual(t, len(jti), 32)
 			require.LessOrEqual(t, len(jti), 64)
@@ -118,7 +119,7 @@ func TestJWT_AssertionAndExchange(t *testing.T) {
 }
 
 func keys(v url.Values) []string {
-	var ks []string
+	ks := make([]string, 0, len(v))
 	for k := range v {
 		ks = append(ks, k)
 	}
@@ -156,7 +157,7 @@ func TestJWT_ClockSkewRetriedOnceWithDateHeader(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "jwt-access", tok)
 	require.Equal(t, 2, srv.Count(), "one rejected assertion, one corrected")
-	require.Equal(t, float64(boxNow().Unix()), srv.claims[0]["iat"])
+	require.InDelta(t, float64(boxNow().Unix()), srv.claims[0]["iat"], 0)
 
 	// The learnt offset is kept: the next assertion is right the first time.
 	s.Invalidate(tok)
@@ -183,7 +184,7 @@ func TestJWT_ClockSkewRetryLimits(t *testing.T) {
 				} else {
 					w.Header()["Date"] = nil
 				}
-				writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
+				writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
 					"error_description": "Please check the 'exp' claim."})
 			})
 			s, err := JWT(JWTConfig{ConfigFile: writeConfig(t, data), TokenURL: srv.TokenURL(), HTTPClient: srv.Client()})
@@ -256,17 +257,24 @@ func TestJWT_ConfigErrors(t *testing.T) {
 		{name: "passphrase store error", config: appConfig(good, fixturePassphrase, nil),
 			cfg: JWTConfig{Passphrase: func() (string, error) { return "", errors.New("locked") }}, want: "reading passphrase: locked"},
 		{name: "not PEM", config: appConfig("MIIEvQIBADANBg", "", nil), want: "privateKey: not a PEM block"},
-		{name: "unsupported PEM type", config: appConfig(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}})), "", nil), want: `unsupported PEM block type "CERTIFICATE"`},
-		{name: "legacy encrypted PEM", config: appConfig(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00"}, Bytes: []byte{1}})), "", nil), want: "legacy encrypted PEM"},
-		{name: "garbage PKCS#1", config: appConfig(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte{1, 2, 3}})), "", nil), want: "malformed key"},
+		{name: "unsupported PEM type", config: appConfig(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}})), "", nil),
+			want: `unsupported PEM block type "CERTIFICATE"`},
+		{name: "legacy encrypted PEM", config: appConfig(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY",
+			Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00"}, Bytes: []byte{1}})), "", nil),
+			want: "legacy encrypted PEM"},
+		{name: "garbage PKCS#1", config: appConfig(string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte{1, 2, 3}})), "", nil),
+			want: "malformed key"},
 		{name: "EC key", config: appConfig(pkcs8PEM(t, ec), "", nil), want: "Box needs an RSA key"},
 		{name: "truncated encrypted key", config: appConfig(truncatedPEM(t, good), fixturePassphrase, nil), want: "privateKey"},
 		{name: "zero PBKDF2 iterations", config: appConfig(encryptedPEM(t, key, "pw", &pkcs8.Opts{Cipher: pkcs8.AES256CBC,
 			KDFOpts: pkcs8.PBKDF2Opts{SaltSize: 8, IterationCount: 0, HMACHash: 0x5}}), "pw", nil), want: "PBKDF2 iteration count 0 outside"},
-		{name: "huge PBKDF2 iterations", config: appConfig(withIterations(t, good, 1<<30), fixturePassphrase, nil), want: "PBKDF2 iteration count 1073741824 outside"},
-		{name: "bad algorithm", config: appConfig(good, fixturePassphrase, nil), cfg: JWTConfig{Algorithm: "HS256"}, want: `algorithm "HS256" must be RS256, RS384 or RS512`},
+		{name: "huge PBKDF2 iterations", config: appConfig(withIterations(t, good, 1<<30), fixturePassphrase, nil),
+			want: "PBKDF2 iteration count 1073741824 outside"},
+		{name: "bad algorithm", config: appConfig(good, fixturePassphrase, nil), cfg: JWTConfig{Algorithm: "HS256"},
+			want: `algorithm "HS256" must be RS256, RS384 or RS512`},
 		{name: "no enterpriseID", config: without("enterpriseID"), want: "enterpriseID missing and subject_id not set"},
-		{name: "user without userID", config: appConfig(good, fixturePassphrase, nil), cfg: JWTConfig{SubjectType: "user"}, want: "userID missing"},
+		{name: "user without userID", config: appConfig(good, fixturePassphrase, nil), cfg: JWTConfig{SubjectType: "user"},
+			want: "userID missing"},
 		{name: "subject_id without type", config: appConfig(good, fixturePassphrase, nil), cfg: JWTConfig{SubjectID: "1"}, want: "subject_type required"},
 		{name: "bad subject_type", config: appConfig(good, fixturePassphrase, nil), cfg: JWTConfig{SubjectType: "group"}, want: `subject_type "group"`},
 	}

@@ -45,6 +45,7 @@ type boxAppConfig struct {
 // kept as written), or null.
 type idString string
 
+// UnmarshalJSON implements json.Unmarshaler for the forms described on idString.
 func (s *idString) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
@@ -209,6 +210,7 @@ func checkEncrypted(der []byte) error {
 			return errors.New("malformed PBKDF2 parameters")
 		}
 		if p.Iterations < 1 || p.Iterations > maxPBKDF2Iterations {
+			//nolint:revive // string-format false positive: PBKDF2 is an acronym, lowercasing it would misname the algorithm
 			return fmt.Errorf("PBKDF2 iteration count %d outside 1..%d", p.Iterations, maxPBKDF2Iterations)
 		}
 	case kdf.Equal(oidScrypt):

@@ -34,13 +34,13 @@ func newRotatingBox(t *testing.T, initial string) *rotatingBox {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if form.Get("grant_type") != "refresh_token" || form.Get("client_id") != "cid" || form.Get("client_secret") != "csecret" {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_client"})
+			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_client"})
 			return
 		}
 		rt := form.Get("refresh_token")
 		if !b.valid[rt] {
 			b.rejected++
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "Invalid refresh token"})
+			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "Invalid refresh token"})
 			return
 		}
 		delete(b.valid, rt)
@@ -54,7 +54,7 @@ func newRotatingBox(t *testing.T, initial string) *rotatingBox {
 			}
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"access_token": fmt.Sprintf("at-%d", b.issued),
+		writeJSON(t, w, http.StatusOK, map[string]any{"access_token": fmt.Sprintf("at-%d", b.issued),
 			"refresh_token": next, "expires_in": 3600, "token_type": "bearer"})
 	})
 	return b

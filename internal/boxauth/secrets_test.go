@@ -31,24 +31,28 @@ func TestErrors_NeverCarrySecrets(t *testing.T) {
 	forbidden := []string{clientSecret, accessTok, refreshTok, devTok, fixtureClientSecret, fixturePassphrase,
 		"eyJ", // base64 of `{"`: the start of any JWT
 	}
-	var errs []error
+	endpoints := []struct {
+		status int
+		ct     string
+	}{{400, "application/json"}, {401, "text/html"}, {500, "text/html"}, {200, "application/json"}, {200, "text/html"}}
+	// Three sources per endpoint, then seven single failure cases.
+	errs := make([]error, 0, 3*len(endpoints)+7)
 
 	echo := func(status int, contentType string) *tokenServer {
 		return newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
 			w.Header().Set("Content-Type", contentType)
 			w.WriteHeader(status)
+			body := "<html>" + form.Encode() + accessTok + "</html>"
 			if contentType == "application/json" {
-				_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"refused",` +
-					`"access_token":"` + accessTok + `","echo":"` + url.Values(form).Encode() + `"}`))
-				return
+				body = `{"error":"invalid_grant","error_description":"refused",` +
+					`"access_token":"` + accessTok + `","echo":"` + form.Encode() + `"}`
 			}
-			_, _ = w.Write([]byte("<html>" + form.Encode() + accessTok + "</html>"))
+			if _, err := w.Write([]byte(body)); err != nil {
+				t.Errorf("writing answer: %v", err)
+			}
 		})
 	}
-	for _, c := range []struct {
-		status int
-		ct     string
-	}{{400, "application/json"}, {401, "text/html"}, {500, "text/html"}, {200, "application/json"}, {200, "text/html"}} {
+	for _, c := range endpoints {
 		srv := echo(c.status, c.ct)
 		ccg, err := ClientCredentials(ClientCredentialsConfig{TokenURL: srv.TokenURL(), ClientID: "cid",
 			ClientSecret: secretOf(clientSecret), SubjectType: "enterprise", SubjectID: "1", HTTPClient: srv.Client()})
@@ -71,7 +75,7 @@ func TestErrors_NeverCarrySecrets(t *testing.T) {
 
 	// JWT clock-skew path with an echoing endpoint.
 	skew := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
+		writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
 			"error_description": "check the 'exp' claim", "assertion": form.Get("assertion")})
 	})
 	jwtSrc, err := JWT(JWTConfig{ConfigFile: writeConfig(t, data), TokenURL: skew.TokenURL(), HTTPClient: skew.Client()})

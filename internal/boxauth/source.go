@@ -22,7 +22,7 @@ import (
 )
 
 // DefaultTokenURL is Box's token endpoint.
-const DefaultTokenURL = "https://api.box.com/oauth2/token"
+const DefaultTokenURL = "https://api.box.com/oauth2/token" //nolint:gosec // G101 false positive: a public endpoint URL, not a credential
 
 // Secret returns a credential at the moment it is needed. It is called at each
 // use and its result is not kept, so a rotated value in a secret store is

@@ -129,7 +129,7 @@ func New(cfg Config) (*Client, error) {
 		requestTimeout: cfg.RequestTimeout,
 		maxAttempts:    cfg.MaxAttempts,
 		maxBody:        cfg.MaxBodyBytes,
-		jitter:         func() float64 { return 0.5 + rand.Float64() },
+		jitter:         func() float64 { return 0.5 + rand.Float64() }, //nolint:gosec // G404: backoff jitter needs no cryptographic randomness
 	}, nil
 }
 
@@ -229,7 +229,7 @@ func (c *Client) send(ctx context.Context, cl *call, token string, decode func(i
 	if err != nil {
 		return c.transportError(ctx, actx, cl, err)
 	}
-	defer drainAndClose(resp.Body)
+	defer drainAndClose(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newAPIError(cl, resp, c.clock.Now())
 	}
@@ -296,10 +296,12 @@ func (c *Client) bodyError(ctx, actx context.Context, cl *call, resp *http.Respo
 	return &DecodeError{Method: cl.method, URL: cl.where, Params: cl.params, Err: err}
 }
 
-// drainAndClose reads a little of what is left of body so the connection can be reused, then closes it.
-func drainAndClose(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, drainLimit)
-	_ = body.Close()
+// drainAndClose reads a little of what is left of resp's body so the connection can be reused,
+// then closes the body.
+func drainAndClose(resp *http.Response) {
+	// Best effort: a failed drain only means the connection is not reused, and Close follows anyway.
+	io.CopyN(io.Discard, resp.Body, drainLimit) //nolint:errcheck // best-effort drain, see above
+	_ = resp.Body.Close()
 }
 
 // drainLimit is how much of an unread body is discarded to keep its connection (go-retryablehttp's respReadLimit).

@@ -41,7 +41,7 @@ func TestNew(t *testing.T) {
 
 func TestClient_EventsRequest(t *testing.T) {
 	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, []byte(`{"chunk_size":0,"next_stream_position":"9","entries":[]}`))
+		writeJSON(t, w, http.StatusOK, []byte(`{"chunk_size":0,"next_stream_position":"9","entries":[]}`))
 	}, func(c *Config) {
 		c.AsUser = "19094712345"
 		c.UserAgent = "telegraf-box/test"
@@ -78,7 +78,8 @@ func TestClient_EventsQuery(t *testing.T) {
 		{name: "limit clamped", q: EventsQuery{StreamType: StreamAll, Limit: 800},
 			want: url.Values{"stream_type": {"all"}, "limit": {"500"}}},
 		{name: "negative limit omitted", q: EventsQuery{Limit: -1}, want: url.Values{}},
-		{name: "event types for admin streams", q: EventsQuery{StreamType: StreamAdminLogsStreaming, EventTypes: []string{"LOGIN", "FAILED_LOGIN"}, CreatedAfter: after},
+		{name: "event types for admin streams",
+			q:    EventsQuery{StreamType: StreamAdminLogsStreaming, EventTypes: []string{"LOGIN", "FAILED_LOGIN"}, CreatedAfter: after},
 			want: url.Values{"stream_type": {"admin_logs_streaming"}, "event_type": {"LOGIN,FAILED_LOGIN"}}},
 		{name: "event types ignored for user streams", q: EventsQuery{StreamType: StreamSync, EventTypes: []string{"ITEM_UPLOAD"}, CreatedAfter: after},
 			want: url.Values{"stream_type": {"sync"}}},
@@ -88,7 +89,7 @@ func TestClient_EventsQuery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-				writeJSON(w, http.StatusOK, []byte(`{"entries":[]}`))
+				writeJSON(t, w, http.StatusOK, []byte(`{"entries":[]}`))
 			})
 			_, err := h.client.Events(context.Background(), tt.q)
 			require.NoError(t, err)
@@ -100,7 +101,7 @@ func TestClient_EventsQuery(t *testing.T) {
 
 	t.Run("plus is escaped", func(t *testing.T) {
 		h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, []byte(`{"entries":[]}`))
+			writeJSON(t, w, http.StatusOK, []byte(`{"entries":[]}`))
 		})
 		_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAdminLogs, CreatedAfter: before})
 		require.NoError(t, err)
@@ -120,10 +121,10 @@ func TestClient_Events429RetryAfter(t *testing.T) {
 	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 		if n.Add(1) == 1 {
 			w.Header().Set("Retry-After", "7")
-			writeJSON(w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
+			writeJSON(t, w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
 			return
 		}
-		writeJSON(w, http.StatusOK, readTestdata(t, "events_user_page.json"))
+		writeJSON(t, w, http.StatusOK, readTestdata(t, "events_user_page.json"))
 	})
 
 	done := async(func() (*Page, error) {
@@ -154,10 +155,10 @@ func TestClient_Events429RetryAfterDate(t *testing.T) {
 	h.handle(func(w http.ResponseWriter, _ *http.Request) {
 		if n.Add(1) == 1 {
 			w.Header().Set("Retry-After", start.Add(30*time.Second).Format(http.TimeFormat))
-			writeJSON(w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
+			writeJSON(t, w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
 			return
 		}
-		writeJSON(w, http.StatusOK, []byte(`{"entries":[]}`))
+		writeJSON(t, w, http.StatusOK, []byte(`{"entries":[]}`))
 	})
 
 	done := async(func() (*Page, error) { return h.client.Events(context.Background(), EventsQuery{}) })
@@ -171,7 +172,7 @@ func TestClient_Events429RetryAfterDate(t *testing.T) {
 func TestClient_Events429TooLong(t *testing.T) {
 	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Retry-After", "3600")
-		writeJSON(w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
+		writeJSON(t, w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
 	})
 	_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "5"})
 	var apiErr *APIError
@@ -187,13 +188,14 @@ func TestClient_Events5xxBackoff(t *testing.T) {
 	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 		switch n.Add(1) {
 		case 1:
-			writeJSON(w, http.StatusInternalServerError, []byte(`{"type":"error","status":500,"code":"internal_server_error","message":"Internal Server Error","request_id":"r1"}`))
+			writeJSON(t, w, http.StatusInternalServerError,
+				[]byte(`{"type":"error","status":500,"code":"internal_server_error","message":"Internal Server Error","request_id":"r1"}`))
 		case 2:
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
-			_, _ = w.Write([]byte("<html>bad gateway</html>"))
+			writeBody(t, w, []byte("<html>bad gateway</html>"))
 		default:
-			writeJSON(w, http.StatusOK, readTestdata(t, "events_enterprise_page.json"))
+			writeJSON(t, w, http.StatusOK, readTestdata(t, "events_enterprise_page.json"))
 		}
 	})
 
@@ -217,7 +219,7 @@ func TestClient_Events5xxGiveUp(t *testing.T) {
 	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write(readTestdata(t, "error_503.html"))
+		writeBody(t, w, readTestdata(t, "error_503.html"))
 	}, func(c *Config) { c.MaxAttempts = 3 })
 
 	done := async(func() (*Page, error) {
@@ -229,7 +231,8 @@ func TestClient_Events5xxGiveUp(t *testing.T) {
 	h.clock.Add(2 * time.Second)
 
 	_, err := await(t, done)
-	require.EqualError(t, err, "giving up after 3 attempts: GET /2.0/events (stream_type=all, stream_position=123): 503 service unavailable: non-JSON error body (text/html)")
+	require.EqualError(t, err, "giving up after 3 attempts: GET /2.0/events (stream_type=all, stream_position=123): "+
+		"503 service unavailable: non-JSON error body (text/html)")
 	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, http.StatusServiceUnavailable, apiErr.StatusCode)
@@ -255,7 +258,7 @@ func TestClient_EventsNetworkReset(t *testing.T) {
 			resetConnection(t, w)
 			return
 		}
-		writeJSON(w, http.StatusOK, readTestdata(t, "events_user_page.json"))
+		writeJSON(t, w, http.StatusOK, readTestdata(t, "events_user_page.json"))
 	})
 	done := async(func() (*Page, error) {
 		return h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "42"})
@@ -287,10 +290,10 @@ func TestClient_EventsTruncated(t *testing.T) {
 		{name: "short content-length", write: func(w http.ResponseWriter) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(full)))
 			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(full[:len(full)/2])
+			writeBody(t, w, full[:len(full)/2])
 		}},
 		{name: "incomplete JSON", write: func(w http.ResponseWriter) {
-			writeJSON(w, http.StatusOK, full[:len(full)/2])
+			writeJSON(t, w, http.StatusOK, full[:len(full)/2])
 		}},
 	}
 	for _, tt := range tests {
@@ -301,7 +304,7 @@ func TestClient_EventsTruncated(t *testing.T) {
 					tt.write(w)
 					return
 				}
-				writeJSON(w, http.StatusOK, full)
+				writeJSON(t, w, http.StatusOK, full)
 			})
 			done := async(func() (*Page, error) {
 				return h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "42"})
@@ -316,7 +319,7 @@ func TestClient_EventsTruncated(t *testing.T) {
 
 	t.Run("give up", func(t *testing.T) {
 		h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, full[:100])
+			writeJSON(t, w, http.StatusOK, full[:100])
 		}, func(c *Config) { c.MaxAttempts = 1 })
 		_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "42"})
 		var decErr *DecodeError
@@ -324,7 +327,8 @@ func TestClient_EventsTruncated(t *testing.T) {
 		require.True(t, decErr.Retryable())
 		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 		require.Equal(t, "/2.0/events", decErr.URL)
-		require.EqualError(t, err, "giving up after 1 attempt: GET /2.0/events (stream_type=all, stream_position=42): decoding response: entries[0]: unexpected EOF")
+		require.EqualError(t, err, "giving up after 1 attempt: GET /2.0/events (stream_type=all, stream_position=42): "+
+			"decoding response: entries[0]: unexpected EOF")
 	})
 }
 
@@ -336,17 +340,19 @@ func TestClient_EventsMalformed(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "html", contentType: "text/html; charset=UTF-8", body: "<html><body>Sign in to the proxy</body></html>",
-			wantErr: "GET /2.0/events (stream_type=all, stream_position=5): decoding response: non-JSON body (text/html): invalid character '<' looking for beginning of value"},
+			wantErr: "GET /2.0/events (stream_type=all, stream_position=5): decoding response: " +
+				"non-JSON body (text/html): invalid character '<' looking for beginning of value"},
 		{name: "not an object", contentType: "application/json", body: `"hello"`,
 			wantErr: "GET /2.0/events (stream_type=all, stream_position=5): decoding response: events page: want a JSON object, got a string"},
 		{name: "bad position", contentType: "application/json", body: `{"next_stream_position":[1]}`,
-			wantErr: "GET /2.0/events (stream_type=all, stream_position=5): decoding response: next_stream_position: stream position: want a JSON string or number, got an array"},
+			wantErr: "GET /2.0/events (stream_type=all, stream_position=5): decoding response: " +
+				"next_stream_position: stream position: want a JSON string or number, got an array"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", tt.contentType)
-				_, _ = w.Write([]byte(tt.body))
+				writeBody(t, w, []byte(tt.body))
 			})
 			_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "5"})
 			require.EqualError(t, err, tt.wantErr)
@@ -360,7 +366,7 @@ func TestClient_EventsMalformed(t *testing.T) {
 
 func TestClient_EventsOversized(t *testing.T) {
 	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, readTestdata(t, "events_user_page.json"))
+		writeJSON(t, w, http.StatusOK, readTestdata(t, "events_user_page.json"))
 	}, func(c *Config) { c.MaxBodyBytes = 1 << 10 })
 	_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "5"})
 	require.ErrorContains(t, err, "GET /2.0/events (stream_type=all, stream_position=5): decoding response: ")
@@ -373,7 +379,7 @@ func TestClient_EventsOversized(t *testing.T) {
 
 func TestClient_EventsErrorBody(t *testing.T) {
 	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusBadRequest, readTestdata(t, "error_400_stream_position.json"))
+		writeJSON(t, w, http.StatusBadRequest, readTestdata(t, "error_400_stream_position.json"))
 	})
 	_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "12x"})
 	require.EqualError(t, err, "GET /2.0/events (stream_type=all, stream_position=12x): 400 bad_request: Bad Request (request_id 8f7a6b5c4d3e)")
@@ -414,7 +420,7 @@ func TestClient_EventsErrorBodies(t *testing.T) {
 					w.Header()[k] = v
 				}
 				w.WriteHeader(tt.status)
-				_, _ = w.Write([]byte(tt.body))
+				writeBody(t, w, []byte(tt.body))
 			})
 			_, err := h.client.Events(context.Background(), EventsQuery{})
 			require.EqualError(t, err, tt.want)
@@ -430,7 +436,7 @@ func TestClient_Events401Refresh(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		writeJSON(w, http.StatusOK, readTestdata(t, "events_user_page.json"))
+		writeJSON(t, w, http.StatusOK, readTestdata(t, "events_user_page.json"))
 	})
 	h.auth.tokens = []string{"expired-token", testToken}
 
@@ -522,7 +528,7 @@ func TestClient_EventsRequestTimeout(t *testing.T) {
 			}
 			return
 		}
-		writeJSON(w, http.StatusOK, []byte(`{"entries":[]}`))
+		writeJSON(t, w, http.StatusOK, []byte(`{"entries":[]}`))
 	}, func(c *Config) { c.RequestTimeout = 30 * time.Second })
 	t.Cleanup(func() { close(release) })
 
@@ -541,7 +547,7 @@ func TestClient_Secrets(t *testing.T) {
 		name string
 		run  func(t *testing.T, h *harness) error
 	}{
-		{name: "5xx give up", run: func(t *testing.T, h *harness) error {
+		{name: "5xx give up", run: func(_ *testing.T, h *harness) error {
 			h.handle(func(w http.ResponseWriter, r *http.Request) {
 				// Echo the Authorization header, as a misbehaving proxy might.
 				http.Error(w, r.Header.Get("Authorization"), http.StatusInternalServerError)
@@ -551,36 +557,36 @@ func TestClient_Secrets(t *testing.T) {
 			return err
 		}},
 		{name: "401 twice", run: func(t *testing.T, h *harness) error {
-			h.handle(func(w http.ResponseWriter, r *http.Request) {
-				writeJSON(w, http.StatusUnauthorized, []byte(`{"type":"error","status":401,"code":"unauthorized","message":"Unauthorized"}`))
+			h.handle(func(w http.ResponseWriter, _ *http.Request) {
+				writeJSON(t, w, http.StatusUnauthorized, []byte(`{"type":"error","status":401,"code":"unauthorized","message":"Unauthorized"}`))
 			})
 			_, err := h.client.RealtimeServer(context.Background())
 			return err
 		}},
-		{name: "long poll error status", run: func(t *testing.T, h *harness) error {
-			h.handle(func(w http.ResponseWriter, r *http.Request) {
+		{name: "long poll error status", run: func(_ *testing.T, h *harness) error {
+			h.handle(func(w http.ResponseWriter, _ *http.Request) {
 				w.WriteHeader(http.StatusBadGateway)
 			})
 			_, err := h.client.LongPoll(context.Background(), RealtimeServer{URL: h.srv.URL + "/subscribe?channel=" + channel}, "1")
 			return err
 		}},
 		{name: "long poll network error", run: func(t *testing.T, h *harness) error {
-			h.handle(func(w http.ResponseWriter, r *http.Request) { resetConnection(t, w) })
+			h.handle(func(w http.ResponseWriter, _ *http.Request) { resetConnection(t, w) })
 			_, err := h.client.LongPoll(context.Background(), RealtimeServer{URL: h.srv.URL + "/subscribe?channel=" + channel}, "1")
 			return err
 		}},
 		{name: "long poll malformed", run: func(t *testing.T, h *harness) error {
-			h.handle(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = w.Write([]byte("{nope"))
+			h.handle(func(w http.ResponseWriter, _ *http.Request) {
+				writeBody(t, w, []byte("{nope"))
 			})
 			_, err := h.client.LongPoll(context.Background(), RealtimeServer{URL: h.srv.URL + "/subscribe?channel=" + channel}, "1")
 			return err
 		}},
-		{name: "long poll invalid url", run: func(t *testing.T, h *harness) error {
+		{name: "long poll invalid url", run: func(_ *testing.T, h *harness) error {
 			_, err := h.client.LongPoll(context.Background(), RealtimeServer{URL: "ftp://x/subscribe?channel=" + channel}, "1")
 			return err
 		}},
-		{name: "realtime server printed", run: func(t *testing.T, h *harness) error {
+		{name: "realtime server printed", run: func(*testing.T, *harness) error {
 			return errors.New(RealtimeServer{URL: "https://2.realtime.services.box.net/subscribe?channel=" + channel, TTL: 10}.String())
 		}},
 	}

@@ -220,7 +220,9 @@ func newAPIError(cl *call, resp *http.Response, now time.Time) *APIError {
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
 		e.RetryAfter = d
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	// A read error is not reported: the status code is the error, and the part of the body that
+	// arrived is described like a whole one.
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody)) //nolint:errcheck // deliberately ignored, see above
 	body = bytes.TrimSpace(body)
 	switch {
 	case len(body) == 0:
@@ -261,7 +263,9 @@ func describe(method, where, params string) string {
 // stripURL drops the *url.Error layers that net/http adds, because they quote the full URL.
 func stripURL(err error) error {
 	for {
-		urlErr, ok := err.(*url.Error)
+		// Only the outer layers are net/http's: errors.As would also strip a *url.Error wrapped
+		// deeper, dropping the text around it.
+		urlErr, ok := err.(*url.Error) //nolint:errorlint // outer layers only, see above
 		if !ok {
 			return err
 		}
@@ -289,16 +293,16 @@ func mediaType(contentType string) string {
 }
 
 // clean makes server-provided text fit for a log line: control characters become spaces, the
-// text is trimmed, ends without a period and holds at most max bytes.
-func clean(s string, max int) string {
+// text is trimmed, ends without a period and holds at most maxBytes bytes.
+func clean(s string, maxBytes int) string {
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
 			return ' '
 		}
 		return r
 	}, s)
-	if len(s) > max {
-		cut := max
+	if len(s) > maxBytes {
+		cut := maxBytes
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

@@ -183,7 +183,7 @@ func decodePage(r io.Reader, sizeHint int) (*Page, error) {
 		return nil, unexpectedEOF(err)
 	}
 	if page.Entries == nil {
-		page.Entries = []Event{}
+		page.Entries = make([]Event, 0)
 	}
 	return page, nil
 }
@@ -224,6 +224,7 @@ type entrySlot struct {
 	ok bool
 }
 
+// UnmarshalJSON parses one entry into the slot's event, recording whether it was usable.
 func (s *entrySlot) UnmarshalJSON(data []byte) error {
 	s.ok = parseEvent(data, s.ev)
 	return nil

@@ -188,10 +188,18 @@ func readTestdata(t testing.TB, name string) []byte {
 }
 
 // writeJSON answers status with body as JSON.
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
+func writeJSON(t testing.TB, w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	writeBody(t, w, body)
+}
+
+// writeBody writes body to the answer. A failed write is logged, not fatal: it means the client
+// hung up, which some tests make it do (an oversized body, a timeout).
+func writeBody(t testing.TB, w http.ResponseWriter, body []byte) {
+	if _, err := w.Write(body); err != nil {
+		t.Logf("test server: writing answer: %v", err)
+	}
 }
 
 // resetConnection hijacks the request's connection and resets it (RST) without answering.
@@ -202,7 +210,9 @@ func resetConnection(t *testing.T, w http.ResponseWriter) {
 		return
 	}
 	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
+		if err := tcp.SetLinger(0); err != nil {
+			t.Errorf("set linger: %v", err)
+		}
 	}
 	_ = conn.Close()
 }

@@ -250,6 +250,7 @@ func jsonKind(v []byte) string {
 // flexString is a lenient string for small wire structs: strings, numbers, booleans and null.
 type flexString string
 
+// UnmarshalJSON accepts any JSON scalar; see lenientString.
 func (s *flexString) UnmarshalJSON(b []byte) error {
 	*s = flexString(lenientString(b))
 	return nil
@@ -259,6 +260,7 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 // including non-integers, decodes as 0 so that the caller applies its default.
 type flexInt int
 
+// UnmarshalJSON accepts an integer as a JSON number or string, and anything else as 0.
 func (n *flexInt) UnmarshalJSON(b []byte) error {
 	v, err := strconv.Atoi(strings.TrimSpace(lenientString(b)))
 	if err != nil {
@@ -271,4 +273,5 @@ func (n *flexInt) UnmarshalJSON(b []byte) error {
 // discard skips a JSON value without allocating.
 type discard struct{}
 
+// UnmarshalJSON ignores the value, which the decoder has already validated.
 func (*discard) UnmarshalJSON([]byte) error { return nil }

@@ -198,7 +198,7 @@ func (c *Client) LongPoll(ctx context.Context, srv RealtimeServer, pos StreamPos
 	if err != nil {
 		return c.longPollFailed(ctx, pctx, cl, err)
 	}
-	defer drainAndClose(resp.Body)
+	defer drainAndClose(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if resp.StatusCode == http.StatusUnauthorized {
 			c.auth.Invalidate(token)
@@ -222,7 +222,7 @@ func (c *Client) LongPoll(ctx context.Context, srv RealtimeServer, pos StreamPos
 }
 
 // longPollFailed maps a failed long poll: our deadline is MessageTimeout, not an error.
-func (c *Client) longPollFailed(ctx, pctx context.Context, cl *call, err error) (string, error) {
+func (*Client) longPollFailed(ctx, pctx context.Context, cl *call, err error) (string, error) {
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}

@@ -31,7 +31,7 @@ func TestClient_RealtimeServer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-				writeJSON(w, http.StatusOK, []byte(tt.body))
+				writeJSON(t, w, http.StatusOK, []byte(tt.body))
 			}, func(c *Config) { c.AsUser = "777" })
 			got, err := h.client.RealtimeServer(context.Background())
 			require.NoError(t, err)
@@ -59,14 +59,15 @@ func TestClient_RealtimeServerErrors(t *testing.T) {
 		{name: "empty url", body: `{"entries":[{"type":"realtime_server","url":""}]}`, wantErr: "realtime server url is empty"},
 		{name: "not http", body: `{"entries":[{"type":"realtime_server","url":"ws://rt.example/sub?channel=SECRET"}]}`,
 			wantErr: "OPTIONS /2.0/events: decoding response: realtime server url is not an absolute http or https url"},
-		{name: "relative url", body: `{"entries":[{"type":"realtime_server","url":"/subscribe?channel=SECRET"}]}`, wantErr: "not an absolute http or https url"},
+		{name: "relative url", body: `{"entries":[{"type":"realtime_server","url":"/subscribe?channel=SECRET"}]}`,
+			wantErr: "not an absolute http or https url"},
 		{name: "entries not an array", body: `{"entries":{"url":"https://x"}}`, wantErr: "cannot unmarshal object"},
 		{name: "html", body: `<html></html>`, wantErr: "invalid character '<'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-				writeJSON(w, http.StatusOK, []byte(tt.body))
+				writeJSON(t, w, http.StatusOK, []byte(tt.body))
 			})
 			_, err := h.client.RealtimeServer(context.Background())
 			require.ErrorContains(t, err, tt.wantErr)
@@ -96,7 +97,8 @@ func TestLongPollURL(t *testing.T) {
 		want string
 	}{
 		{name: "query kept in order", in: "http://2.realtime.services.box.net/subscribe?channel=cc807c9c4869ffb1c81a&stream_type=all",
-			pos: "1348790499819", want: "http://2.realtime.services.box.net/subscribe?channel=cc807c9c4869ffb1c81a&stream_type=all&stream_position=1348790499819"},
+			pos:  "1348790499819",
+			want: "http://2.realtime.services.box.net/subscribe?channel=cc807c9c4869ffb1c81a&stream_type=all&stream_position=1348790499819"},
 		{name: "no query", in: "https://rt.example/subscribe", pos: "5", want: "https://rt.example/subscribe?stream_position=5"},
 		{name: "empty query", in: "https://rt.example/subscribe?", pos: "5", want: "https://rt.example/subscribe?stream_position=5"},
 		{name: "existing position replaced", in: "https://rt.example/s?stream_position=1&channel=a", pos: "9",
@@ -127,7 +129,7 @@ func TestClient_LongPollMessages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-				writeJSON(w, http.StatusOK, []byte(tt.body))
+				writeJSON(t, w, http.StatusOK, []byte(tt.body))
 			}, func(c *Config) { c.AsUser = "777" })
 			srv := RealtimeServer{Type: "realtime_server", URL: h.srv.URL + "/subscribe?channel=abc&stream_type=all", RetryTimeout: 610}
 			got, err := h.client.LongPoll(context.Background(), srv, "1152922976252290886")
@@ -167,14 +169,14 @@ func TestClient_LongPollErrors(t *testing.T) {
 	})
 	t.Run("no message", func(t *testing.T) {
 		h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, []byte(`{"version":1}`))
+			writeJSON(t, w, http.StatusOK, []byte(`{"version":1}`))
 		})
 		_, err := h.client.LongPoll(context.Background(), RealtimeServer{URL: h.srv.URL + "/s?channel=SECRET"}, "12")
 		require.EqualError(t, err, "GET "+h.srv.URL+"/s (stream_position=12): decoding response: answer has no message")
 	})
 	t.Run("oversized", func(t *testing.T) {
 		h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, []byte(`{"message":"`+strings.Repeat("x", maxLongPollBody)+`"}`))
+			writeJSON(t, w, http.StatusOK, []byte(`{"message":"`+strings.Repeat("x", maxLongPollBody)+`"}`))
 		})
 		_, err := h.client.LongPoll(context.Background(), RealtimeServer{URL: h.srv.URL + "/s"}, "12")
 		require.ErrorContains(t, err, "response body exceeds 64 KiB")
