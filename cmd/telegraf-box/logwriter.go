@@ -30,7 +30,7 @@ func (w *levelWriter) Write(p []byte) (int, error) {
 		} else {
 			p = nil
 		}
-		line = stripTimestamp(line)
+		line = tidyLine(stripTimestamp(line))
 		if !w.debug && (bytes.HasPrefix(line, []byte("D! ")) || bytes.HasPrefix(line, []byte("T! "))) {
 			continue
 		}
@@ -39,6 +39,34 @@ func (w *levelWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// source names the plugin in every line, as Telegraf itself would.
+const source = "[inputs.box_events] "
+
+// tidyLine replaces what Telegraf's redirected logger writes after the level
+// (an optional "[prefix]" and an attribute group such as
+// "(category=,plugin=)", in random order) with the plugin's name, so lines
+// read "E! [inputs.box_events] message".
+func tidyLine(line []byte) []byte {
+	if len(line) < 3 || line[1] != '!' || line[2] != ' ' {
+		return line
+	}
+	rest := line[3:]
+	if bytes.HasPrefix(rest, []byte("[")) {
+		if i := bytes.Index(rest, []byte("] ")); i >= 0 {
+			rest = rest[i+2:]
+		}
+	}
+	if bytes.HasPrefix(rest, []byte("(")) {
+		if i := bytes.Index(rest, []byte(") ")); i >= 0 && bytes.IndexByte(rest[:i], '=') >= 0 {
+			rest = rest[i+2:]
+		}
+	}
+	out := make([]byte, 0, 3+len(source)+len(rest))
+	out = append(out, line[:3]...)
+	out = append(out, source...)
+	return append(out, rest...)
 }
 
 // stripTimestamp drops a leading timestamp field when a level indicator

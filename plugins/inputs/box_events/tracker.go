@@ -18,7 +18,7 @@ type page struct {
 	tracked bool                     // false when every event was a repeat: nothing to wait for
 	next    boxevents.StreamPosition // position to commit once delivered; "" keeps the previous one
 	ids     []string                 // event ids emitted with the page
-	done    bool                     // delivered, waiting for older pages
+	done    bool                     // delivered (its slot is free), waiting for older pages or the commit delay
 	doneAt  time.Time                // when it was delivered
 	stale   bool                     // dropped by a rewind; only its delivery notice is awaited
 }
@@ -42,8 +42,10 @@ type tracker struct {
 	byID      map[telegraf.TrackingID]*page
 	rewinds   int
 
-	// slots bounds the pages in flight (and so the notices the tracking
-	// accumulator may have to queue: more than it was sized for panics).
+	// slots bounds the pages not yet delivered (and so the notices the
+	// tracking accumulator may have to queue: more than it was sized for
+	// panics). A page gives its slot back when delivered, not when
+	// committed: waiting out commit_delay must not stop reading.
 	slots chan struct{}
 	// rewound is signalled after a rewind so a fetcher waiting on a long poll
 	// with a position that is no longer current can give up on it.
@@ -128,6 +130,7 @@ func (t *tracker) push(gen uint64, next boxevents.StreamPosition, ids []string, 
 		t.byID[p.id] = p
 	} else {
 		p.done, p.doneAt = true, t.clock.Now()
+		t.release()
 		t.advance()
 	}
 	return true
@@ -157,6 +160,7 @@ func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound boo
 		return false, true
 	}
 	p.done, p.doneAt = true, t.clock.Now()
+	t.release()
 	return t.advance(), false
 }
 
@@ -184,7 +188,6 @@ func (t *tracker) advance() bool {
 			t.committed = p.next
 			moved = true
 		}
-		t.release()
 	}
 	return moved
 }
@@ -192,11 +195,7 @@ func (t *tracker) advance() bool {
 // drop forgets every page in flight. Called locked.
 func (t *tracker) drop() {
 	for _, p := range t.queue {
-		switch {
-		case !p.tracked, p.done:
-			// Nothing more will arrive for these pages.
-			t.release()
-		default:
+		if !p.done {
 			// Its notice will still come; the slot is freed then.
 			p.stale = true
 		}

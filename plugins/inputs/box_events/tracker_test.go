@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
@@ -146,4 +147,25 @@ func TestIDWindow(t *testing.T) {
 	require.False(t, w.Contains("1"))
 	require.True(t, w.Contains("2"))
 	require.Equal(t, []string{"2", "3", "4"}, w.IDs())
+}
+
+func TestTracker_CommitDelayDoesNotHoldSlots(t *testing.T) {
+	mock := clock.NewMock()
+	tr := newTracker(mock, 30*time.Second, 1, 100)
+	tr.start("1")
+	first := pushPage(t, tr, "2", "a")
+	moved, _ := tr.delivered(first, true)
+	require.False(t, moved, "delivered, but not for commit_delay yet")
+	require.Empty(t, tr.slots, "a delivered page no longer counts against max_undelivered_pages")
+	second := pushPage(t, tr, "3", "b")
+	moved, _ = tr.delivered(second, true)
+	require.False(t, moved)
+
+	mock.Add(29 * time.Second)
+	require.False(t, tr.commitAged())
+	mock.Add(time.Second)
+	require.True(t, tr.commitAged())
+	committed, ids := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("3"), committed)
+	require.Equal(t, []string{"a", "b"}, ids)
 }
