@@ -1,0 +1,67 @@
+// Command telegrafrun is test tooling for plugin_test: it runs Telegraf's own
+// agent with the box_events input compiled in (no inputs.execd, no shim), so
+// that the end-to-end tests can check the in-process mode, where the agent's
+// statefile and the outputs' delivery tracking reach the plugin directly.
+//
+// It is deliberately minimal: one config file, the file and influxdb outputs,
+// logging to stderr, and SIGINT/SIGTERM for a clean stop (the agent then
+// flushes its outputs and writes the statefile). It is not a Telegraf
+// replacement and is not shipped.
+//
+// Usage: telegrafrun -config telegraf.conf
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/influxdata/telegraf/agent"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/logger"
+	_ "github.com/influxdata/telegraf/plugins/outputs/file"
+	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
+
+	_ "github.com/telegraf-box/telegraf-box/plugins/inputs/box_events"
+)
+
+func main() {
+	configFile := flag.String("config", "", "Telegraf configuration file")
+	debug := flag.Bool("debug", false, "log debug messages")
+	flag.Parse()
+	if err := run(*configFile, *debug); err != nil {
+		fmt.Fprintf(os.Stderr, "E! telegrafrun: %s\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(configFile string, debug bool) error {
+	if configFile == "" {
+		return errors.New("-config is required")
+	}
+	cfg := config.NewConfig()
+	if err := cfg.LoadConfig(configFile); err != nil {
+		return err
+	}
+	// The same logging set-up as cmd/telegraf: level-prefixed lines on stderr
+	// (or the agent's logfile), so the tests can look for "E!" and panics.
+	if err := logger.SetupLogging(&logger.Config{
+		Debug:     cfg.Agent.Debug || debug,
+		Quiet:     cfg.Agent.Quiet,
+		LogTarget: cfg.Agent.LogTarget,
+		LogFormat: cfg.Agent.LogFormat,
+		Logfile:   cfg.Agent.Logfile,
+	}); err != nil {
+		return err
+	}
+
+	// SIGINT/SIGTERM end Run the way they end a real Telegraf: inputs stop,
+	// outputs flush, then the statefile is written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return agent.NewAgent(cfg).Run(ctx)
+}
