@@ -1,0 +1,106 @@
+package box_events
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/secretstores"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+)
+
+// memoryStore is a secret store holding its secrets in memory and counting
+// the lookups, standing in for vault/jose/os in compiled-in mode.
+type memoryStore struct {
+	mu      sync.Mutex
+	secrets map[string]string
+	lookups int
+}
+
+func (*memoryStore) SampleConfig() string { return "" }
+func (*memoryStore) Init() error          { return nil }
+
+func (s *memoryStore) Get(key string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lookups++
+	v, ok := s.secrets[key]
+	if !ok {
+		return nil, errors.New("not found")
+	}
+	return []byte(v), nil
+}
+
+func (s *memoryStore) Set(key, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets[key] = value
+	return nil
+}
+
+func (s *memoryStore) List() ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.secrets))
+	for k := range s.secrets {
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func (s *memoryStore) GetResolver(key string) (telegraf.ResolveFunc, error) {
+	return func() ([]byte, bool, error) {
+		v, err := s.Get(key)
+		return v, true, err // dynamic: looked up at every use, like a rotating secret
+	}, nil
+}
+
+// TestSecretStore_CompiledIn loads the plugin from a Telegraf config whose
+// client_secret is a secret-store reference, links it the way the agent
+// does, and reads events: the secret is fetched from the store when a token
+// is requested, never copied into the configuration.
+func TestSecretStore_CompiledIn(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 30})
+	evs := sim.EmitEnterprise(3)
+	store := &memoryStore{secrets: map[string]string{"box_client_secret": boxsim.DefaultClientSecret}}
+	secretstores.Add("boxevents_memory", func(string) telegraf.SecretStore { return store })
+
+	cfg := config.NewConfig()
+	conf := fmt.Sprintf(`
+[[secretstores.boxevents_memory]]
+  id = "vault"
+
+[[inputs.box_events]]
+  base_url = %q
+  stream_type = "admin_logs_streaming"
+  start_position = "beginning"
+  client_id = %q
+  client_secret = "@{vault:box_client_secret}"
+  subject_id = %q
+  poll_interval = "1s"
+`, sim.URL(), boxsim.DefaultClientID, boxsim.DefaultEnterpriseID)
+	require.NoError(t, cfg.LoadConfigData([]byte(conf), config.EmptySourcePath))
+	require.NoError(t, cfg.LinkSecrets()) // Telegraf calls each resolver once here
+	linked := store.lookups
+	require.Len(t, cfg.Inputs, 1)
+	require.NoError(t, cfg.Inputs[0].Init())
+	p, ok := cfg.Inputs[0].Input.(*BoxEvents)
+	require.True(t, ok)
+	require.Equal(t, linked, store.lookups, "Init reads no secret")
+
+	acc := &testutil.Accumulator{}
+	require.NoError(t, p.Start(acc))
+	defer p.Stop()
+	waitCommitted(t, p, &output{acc: acc}, sim.HeadPosition(boxsim.StreamAdminLogsStreaming))
+	require.Equal(t, eventIDsOf(evs), eventIDs(acc.GetTelegrafMetrics()))
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	require.Greater(t, store.lookups, linked, "the token request read the secret from the store")
+}
