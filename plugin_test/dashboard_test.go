@@ -1,0 +1,81 @@
+package plugin_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// dashboard is the part of a Grafana dashboard JSON the test needs.
+type dashboard struct {
+	Panels []struct {
+		Title   string `json:"title"`
+		Targets []struct {
+			Query string `json:"query"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+// grafanaMacros stands in for what Grafana substitutes before sending a query:
+// the dashboard's time range, the group-by interval and the "All" value of the
+// template variables.
+var grafanaMacros = strings.NewReplacer(
+	"$timeFilter", "time > now() - 1d",
+	"$__interval", "1m",
+	"$stream_type", ".*",
+	"$user", ".*",
+)
+
+// TestIntegrationDashboardQueries fills a real InfluxDB through Telegraf's agent
+// with the plugin compiled in, then runs every query of dashboards/box_events.json:
+// each must be valid InfluxQL over the tags and fields the plugin writes, and the
+// panels fed by the event types the simulator produces must show data.
+func TestIntegrationDashboardQueries(t *testing.T) {
+	requireIntegration(t)
+	runner := runnerBinary(t)
+	requireInfluxDB(t)
+	seed, _ := testSeed(t)
+	db := startInfluxDB(t)
+	sim := startSim(t, seed)
+	sim.EmitUser(200)
+	sim.EmitEnterprise(300)
+
+	buf, err := os.ReadFile(filepath.Join("..", "dashboards", "box_events.json"))
+	require.NoError(t, err)
+	var dash dashboard
+	require.NoError(t, json.Unmarshal(buf, &dash))
+	require.NotEmpty(t, dash.Panels)
+
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "telegraf.log")
+	logTailOnFailure(t, logPath)
+	const database = "box_dashboard"
+	argv := writeCompiledInConfig(t, dir, runner, filepath.Join(dir, "agent.state"), plainStreams(sim.URL()),
+		influxOutputTable(db.url, database))
+	tg := startProcess(t, "telegrafrun", logPath, argv...)
+	produced := producedIDs(sim)
+	ok, status := poll(drainTimeout, allPresent(produced, db.eventIDs(database)))
+	require.True(t, ok, "InfluxDB did not get the events: %s", status)
+	tg.stop(t)
+
+	// Panels whose event types the simulator always produces in this volume.
+	mustHaveData := map[string]bool{
+		"Events by type": true, "Logins and failed logins": true, "Downloads by user": true, "Recent events": true,
+	}
+	for _, panel := range dash.Panels {
+		for _, target := range panel.Targets {
+			q := grafanaMacros.Replace(target.Query)
+			require.NotRegexp(t, `\$[A-Za-z_]`, q, "panel %q uses a macro the test does not know", panel.Title)
+			res, err := db.query(database, q)
+			require.NoError(t, err, "panel %q", panel.Title)
+			if mustHaveData[panel.Title] {
+				require.NotEmpty(t, res.Series, "panel %q shows no data", panel.Title)
+			}
+			t.Logf("panel %q: %d series", panel.Title, len(res.Series))
+		}
+	}
+}
