@@ -171,11 +171,7 @@ func TestUserStream_EveryEventOnce(t *testing.T) {
 
 	p := newPlugin(sim, "all")
 	p.PageSize = 7 // several pages per drain
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	defer p.Stop()
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 	waitCommitted(t, p, out, sim.HeadPosition(boxsim.StreamAll))
 
 	// Events arriving live are announced by the long poll.
@@ -206,11 +202,7 @@ func TestEnterpriseStream_DuplicatesAndDisorder(t *testing.T) {
 
 	p := newPlugin(sim, "admin_logs_streaming")
 	p.PageSize = 9
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	defer p.Stop()
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 	waitCaughtUp(t, p, out, sim, boxsim.StreamAdminLogsStreaming)
 	sim.EmitEnterprise(30)
 	waitCaughtUp(t, p, out, sim, boxsim.StreamAdminLogsStreaming)
@@ -229,11 +221,7 @@ func TestStartNow_SkipsHistory(t *testing.T) {
 
 	p := newPlugin(sim, "admin_logs_streaming")
 	p.StartPosition = "now"
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	defer p.Stop()
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 	waitCommitted(t, p, out, head)
 
 	fresh := sim.EmitEnterprise(5)
@@ -251,11 +239,7 @@ func TestRejectedPageIsReadAgain(t *testing.T) {
 
 	p := newPlugin(sim, "admin_logs_streaming")
 	p.PageSize = 5
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	defer p.Stop()
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 
 	// The first pages are refused by the output.
 	acc.Wait(5)
@@ -302,10 +286,7 @@ func TestStateFile_ResumeWithoutReplay(t *testing.T) {
 
 	p := newPlugin(sim, "admin_logs_streaming")
 	p.StateFile = path
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	out := &output{acc: acc}
+	_, out := run(t, p)
 	head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
 	waitCommitted(t, p, out, head)
 	p.Stop()
@@ -340,10 +321,7 @@ func TestState_RoundTripAndAgentRestore(t *testing.T) {
 	sim := boxsim.NewTest(t, boxsim.Options{Seed: 7})
 	sim.EmitEnterprise(6)
 	p := newPlugin(sim, "admin_logs_streaming")
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 	acc.Wait(6)
 	p.Stop()
 	// The outputs' final flush happens after Stop; GetState still sees it.
@@ -376,11 +354,7 @@ func TestUserStream_NoBusyPolling(t *testing.T) {
 
 	p := newPlugin(sim, "all")
 	p.clock = mock
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	defer p.Stop()
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 	acc.Wait(3)
 	out.accept()
 	require.NoError(t, sim.WaitRequests(boxsim.EndpointLongPoll, 1, 10*time.Second))

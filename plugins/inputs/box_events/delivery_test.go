@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf/config"
-	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
@@ -35,10 +34,7 @@ func TestCommitDelay_CommitsOnlyAgedPages(t *testing.T) {
 	p.PageSize = 3
 	p.CommitDelay = config.Duration(30 * time.Second)
 	p.StateFile = path
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 	acc.Wait(6)
 	out.accept() // what the shim does once a line is on stdout
 
@@ -100,11 +96,7 @@ func TestStartTime_SkipsOlderEvents(t *testing.T) {
 
 	p := newPlugin(sim, "all")
 	p.StartPosition = t0.Add(30 * time.Minute).Format(time.RFC3339)
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	defer p.Stop()
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 	waitCommitted(t, p, out, sim.HeadPosition(boxsim.StreamAll))
 	require.Equal(t, eventIDsOf(fresh), eventIDs(acc.GetTelegrafMetrics()))
 	require.Equal(t, t0.Add(30*time.Minute).UTC().Format(time.RFC3339Nano), p.GetState().(State).NotBefore)
@@ -127,11 +119,7 @@ func TestBackfill_AdminLogsThenStreaming(t *testing.T) {
 	p.StartPosition = start.Format(time.RFC3339)
 	p.PageSize = 3
 	p.StateFile = path
-	require.NoError(t, p.Init())
-	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
-	defer p.Stop()
-	out := &output{acc: acc}
+	acc, out := run(t, p)
 
 	// The admin_logs part arrives first; the handover then continues the
 	// streaming position taken when the backfill began.
@@ -183,11 +171,7 @@ func TestInvalidPosition_Policies(t *testing.T) {
 			p.StateFile = path
 			p.OnInvalidPosition = tt.policy
 			p.InvalidPositionLookback = config.Duration(time.Hour)
-			require.NoError(t, p.Init())
-			acc := &testutil.Accumulator{}
-			require.NoError(t, p.Start(acc))
-			defer p.Stop()
-			out := &output{acc: acc}
+			acc, out := run(t, p)
 
 			acc.WaitError(1)
 			require.ErrorContains(t, acc.FirstError(), "stream_position")

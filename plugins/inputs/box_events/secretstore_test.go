@@ -87,13 +87,27 @@ func TestSecretStore_CompiledIn(t *testing.T) {
   poll_interval = "1s"
 `, sim.URL(), boxsim.DefaultClientID, boxsim.DefaultEnterpriseID)
 	require.NoError(t, cfg.LoadConfigData([]byte(conf), config.EmptySourcePath))
-	require.NoError(t, cfg.LinkSecrets()) // Telegraf calls each resolver once here
-	linked := store.lookups
 	require.Len(t, cfg.Inputs, 1)
-	require.NoError(t, cfg.Inputs[0].Init())
 	p, ok := cfg.Inputs[0].Input.(*BoxEvents)
 	require.True(t, ok)
+	// What cfg.LinkSecrets does, for this plugin's secret only: Telegraf keeps
+	// the unlinked secrets of every config loaded in the process in one
+	// package-level list, so linking them all would trip over other tests'.
+	resolvers := make(map[string]telegraf.ResolveFunc)
+	for _, ref := range p.ClientSecret.GetUnlinked() {
+		require.Equal(t, "@{vault:box_client_secret}", ref)
+		resolver, err := cfg.SecretStores["vault"].GetResolver("box_client_secret")
+		require.NoError(t, err)
+		resolvers[ref] = resolver
+	}
+	require.NoError(t, p.ClientSecret.Link(resolvers)) // Telegraf calls each resolver once here
+	store.mu.Lock()
+	linked := store.lookups
+	store.mu.Unlock()
+	require.NoError(t, cfg.Inputs[0].Init())
+	store.mu.Lock()
 	require.Equal(t, linked, store.lookups, "Init reads no secret")
+	store.mu.Unlock()
 
 	acc := &testutil.Accumulator{}
 	require.NoError(t, p.Start(acc))
