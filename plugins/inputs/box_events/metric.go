@@ -64,20 +64,12 @@ func addString(m telegraf.Metric, key, value string) {
 // eventTime returns created_at (or recorded_at) truncated to the second plus
 // the event's deterministic sub-second offset.
 func eventTime(ev *boxevents.Event) (time.Time, error) {
-	raw := ev.CreatedAt
-	if raw == "" {
-		raw = ev.RecordedAt
-	}
-	t, err := time.Parse(time.RFC3339Nano, raw)
-	if err != nil {
-		if raw2 := ev.RecordedAt; raw2 != "" && raw2 != raw {
-			if t2, err2 := time.Parse(time.RFC3339Nano, raw2); err2 == nil {
-				return t2.Truncate(time.Second).Add(subSecond(ev.EventID)), nil
-			}
+	for _, raw := range [...]string{ev.CreatedAt, ev.RecordedAt} {
+		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
+			return t.Truncate(time.Second).Add(subSecond(ev.EventID)), nil
 		}
-		return time.Time{}, fmt.Errorf("event %q has no usable created_at (%q): using the time it was read", ev.EventID, ev.CreatedAt)
 	}
-	return t.Truncate(time.Second).Add(subSecond(ev.EventID)), nil
+	return time.Time{}, fmt.Errorf("event %q has no usable created_at (%q): using the time it was read", ev.EventID, ev.CreatedAt)
 }
 
 // subSecond maps an event id to a stable offset in [0, 1s).

@@ -40,7 +40,6 @@ type tracker struct {
 	inflight  map[string]struct{}      // ids of pages not yet committed
 	queue     []*page                  // pages in flight, oldest first
 	byID      map[telegraf.TrackingID]*page
-	rewinds   int
 
 	// slots bounds the pages not yet delivered (and so the notices the
 	// tracking accumulator may have to queue: more than it was sized for
@@ -203,7 +202,6 @@ func (t *tracker) drop() {
 	t.queue = t.queue[:0]
 	clear(t.inflight)
 	t.gen++
-	t.rewinds++
 	select {
 	case t.rewound <- struct{}{}:
 	default:
