@@ -3,6 +3,7 @@ package boxevents
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -390,6 +391,50 @@ func TestClient_EventsErrorBody(t *testing.T) {
 	require.Equal(t, "bad_request", apiErr.Code)
 	require.Equal(t, "http://developers.box.com/docs/#errors", apiErr.HelpURL)
 	require.Contains(t, string(apiErr.ContextInfo), `"name":"stream_position"`)
+	require.True(t, IsPositionRejected(err))
+	require.False(t, IsRetryable(err))
+	require.Len(t, h.requests(), 1)
+}
+
+// TestIsPositionRejected covers the wordings Box uses for an unusable stream position: the
+// parameter name (in code, message or context_info), and the "Invalid stream position" message
+// that Box really answers for an expired or unknown position (elastic/integrations#18413).
+func TestIsPositionRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{name: "parameter in context_info", err: &APIError{StatusCode: 400, Code: "bad_request", Message: "Bad Request",
+			ContextInfo: []byte(`{"errors":[{"name":"stream_position"}]}`)}, want: true},
+		{name: "parameter in message", err: &APIError{StatusCode: 400, Message: "stream_position is invalid"}, want: true},
+		{name: "parameter in code", err: &APIError{StatusCode: 400, Code: "invalid_stream_position"}, want: true},
+		{name: "words in message", err: &APIError{StatusCode: 400, Code: "bad_request", Message: "Invalid stream position"}, want: true},
+		{name: "words, other case", err: &APIError{StatusCode: 400, Message: "STREAM POSITION expired"}, want: true},
+		{name: "words in context_info", err: &APIError{StatusCode: 400, ContextInfo: []byte(`{"reason":"unknown Stream Position"}`)}, want: true},
+		{name: "wrapped", err: fmt.Errorf("page: %w", &APIError{StatusCode: 400, Message: "Invalid stream position"}), want: true},
+		{name: "other 400", err: &APIError{StatusCode: 400, Code: "bad_request", Message: "Bad Request"}},
+		{name: "not a 400", err: &APIError{StatusCode: 404, Message: "Invalid stream position"}},
+		{name: "words split", err: &APIError{StatusCode: 400, Message: "stream at position 5"}},
+		{name: "not an APIError", err: errors.New("Invalid stream position")},
+		{name: "nil"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, IsPositionRejected(tt.err))
+		})
+	}
+}
+
+// TestClient_EventsInvalidStreamPosition is Box's answer to an expired or unknown position:
+// code bad_request and the message "Invalid stream position", with no stream_position token.
+func TestClient_EventsInvalidStreamPosition(t *testing.T) {
+	h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(t, w, http.StatusBadRequest, readTestdata(t, "error_400_invalid_stream_position.json"))
+	})
+	_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "1152922976252290886"})
+	require.EqualError(t, err, "GET /2.0/events (stream_type=all, stream_position=1152922976252290886): "+
+		"400 bad_request: Invalid stream position (request_id 0a1b2c3d4e5f6a7b)")
 	require.True(t, IsPositionRejected(err))
 	require.False(t, IsRetryable(err))
 	require.Len(t, h.requests(), 1)

@@ -154,15 +154,24 @@ func IsAuth(err error) bool {
 	return errors.As(err, &authErr)
 }
 
-// IsPositionRejected reports whether Box refused the request with a 400 that mentions
-// stream_position: the checkpoint is unusable and must be replaced (for example by "now").
+// IsPositionRejected reports whether Box refused the request with a 400 that mentions the stream
+// position ("stream_position" or "stream position", any case, in the code, message or
+// context_info): the checkpoint is unusable and must be replaced (for example by "now").
 func IsPositionRejected(err error) bool {
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest {
 		return false
 	}
-	return strings.Contains(strings.ToLower(apiErr.Code+" "+apiErr.Message), "stream_position") ||
-		bytes.Contains(bytes.ToLower(apiErr.ContextInfo), []byte("stream_position"))
+	return mentionsPosition([]byte(apiErr.Code+" "+apiErr.Message)) || mentionsPosition(apiErr.ContextInfo)
+}
+
+// mentionsPosition reports whether b names the stream position. Box's real answer to an expired
+// or unknown position is 400 bad_request "Invalid stream position", words with a space and no
+// parameter name (elastic/integrations#18413); a collector that only looked for the parameter
+// name stopped for good on it.
+func mentionsPosition(b []byte) bool {
+	b = bytes.ToLower(b)
+	return bytes.Contains(b, []byte("stream_position")) || bytes.Contains(b, []byte("stream position"))
 }
 
 // requestError is a round trip that failed before a status arrived, or whose body could not be
