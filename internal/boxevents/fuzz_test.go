@@ -145,7 +145,8 @@ func FuzzDecodeRealtimeServers(f *testing.F) {
 
 func FuzzStreamPosition(f *testing.F) {
 	for _, s := range []string{`"1152922976252290886"`, `1152922976252290886`, `30000000000000001234567`,
-		`null`, `"now"`, `"0"`, `0`, `-0.5e-3`, `true`, `"\u00e9"`} {
+		`null`, `"now"`, `"0"`, `0`, `-0.5e-3`, `true`, `"\u00e9"`,
+		`"007"`, `"000"`, `"-1"`, `1.15e+18`, `"1152922976252290886 "`, `12345678901234567890123456789012345678901`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -159,6 +160,14 @@ func FuzzStreamPosition(f *testing.F) {
 		var back StreamPosition
 		require.NoError(t, back.UnmarshalJSON(b))
 		require.Equal(t, p, back)
+
+		// Resumable is exactly "1 to 40 ASCII digits, not all zeros", and implies Usable.
+		s := string(p)
+		want := len(s) >= 1 && len(s) <= 40 && strings.Trim(s, "0123456789") == "" && strings.Trim(s, "0") != ""
+		require.Equal(t, want, p.Resumable(), "Resumable(%q)", s)
+		if p.Resumable() {
+			require.True(t, p.Usable())
+		}
 	})
 }
 

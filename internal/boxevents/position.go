@@ -17,10 +17,33 @@ type StreamPosition string
 // PositionNow asks Box for no events and the latest position; it initialises a stream.
 const PositionNow StreamPosition = "now"
 
-// Usable reports whether p can be stored as a checkpoint and sent back to Box: it is non-empty and
-// neither "0" (Box's "all events", also what empty enterprise pages answer) nor "now".
+// Usable reports whether p is a position Box answered with rather than a placeholder: it is
+// non-empty and neither "0" (Box's "all events", also what empty enterprise pages answer) nor
+// "now". Whether it may be checkpointed is Resumable's stricter question.
 func (p StreamPosition) Usable() bool {
 	return p != "" && p != "0" && p != PositionNow
+}
+
+// maxPositionDigits bounds a resumable position. Box's positions are about 1e15 to 3e18 (19
+// digits); 40 leaves room for growth while keeping a checkpoint file from holding anything long.
+const maxPositionDigits = 40
+
+// Resumable reports whether p may be checkpointed and later sent back as stream_position: an
+// unsigned decimal integer of 1 to 40 ASCII digits that is not all zeros. It rejects "", "0"
+// (which would restart from the oldest retained event), "now" (which would skip everything
+// since), signs, fractions, exponents ("1.15e+18", a float64's rendering that names another
+// position) and anything else a proxy or a broken decoder might produce. Leading zeros are
+// accepted: unusual, but still the same decimal position.
+func (p StreamPosition) Resumable() bool {
+	if len(p) == 0 || len(p) > maxPositionDigits || !isDigits(string(p)) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] != '0' {
+			return true
+		}
+	}
+	return false
 }
 
 // String returns the position text.

@@ -2,6 +2,7 @@ package boxevents
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -89,6 +90,41 @@ func TestStreamPosition_Usable(t *testing.T) {
 	require.False(t, StreamPosition("").Usable())
 	require.False(t, StreamPosition("0").Usable())
 	require.False(t, PositionNow.Usable())
+}
+
+func TestStreamPosition_Resumable(t *testing.T) {
+	tests := []struct {
+		in   StreamPosition
+		want bool
+	}{
+		{in: "1152922976252290886", want: true},
+		{in: "30000000000000001234567", want: true},
+		{in: "1", want: true},
+		{in: "007", want: true}, // leading zeros are unusual but still a decimal position
+		{in: StreamPosition(strings.Repeat("9", 40)), want: true},
+		{in: StreamPosition(strings.Repeat("9", 41))},
+		{in: ""},
+		{in: "0"},
+		{in: "000"},
+		{in: PositionNow},
+		{in: "-1"},
+		{in: "+5"},
+		{in: "1.15e+18"},
+		{in: "1e3"},
+		{in: "12.0"},
+		{in: " 12"},
+		{in: "12\n"},
+		{in: "１２"}, // fullwidth digits
+		{in: "0x1F"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.in), func(t *testing.T) {
+			require.Equal(t, tt.want, tt.in.Resumable())
+			if tt.want {
+				require.True(t, tt.in.Usable(), "what can be resumed from is usable")
+			}
+		})
+	}
 }
 
 func TestParseStreamType(t *testing.T) {
