@@ -66,3 +66,15 @@ func retryWait(err error, attempt int, jitter float64) (time.Duration, bool) {
 	}
 	return backoff(attempt, jitter), true
 }
+
+// RetryAfter returns the wait that the Retry-After header of the *APIError in err's chain asked
+// for, or 0 when err carries none. A request waits out a Retry-After of up to 5 minutes itself;
+// a longer one (Box has sent half an hour) comes back to the caller, whose loop must then wait
+// at least this long (max of its own backoff and RetryAfter) before asking again.
+func RetryAfter(err error) time.Duration {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return max(apiErr.RetryAfter, 0)
+	}
+	return 0
+}

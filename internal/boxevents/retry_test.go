@@ -1,6 +1,7 @@
 package boxevents
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -120,3 +121,39 @@ func TestIsRetryable(t *testing.T) {
 }
 
 func errorsJoin(err error) error { return errors.Join(errors.New("context"), err) }
+
+func TestRetryAfter(t *testing.T) {
+	require.Equal(t, 30*time.Minute, RetryAfter(&APIError{StatusCode: 429, RetryAfter: 30 * time.Minute}))
+	require.Equal(t, 30*time.Minute, RetryAfter(fmt.Errorf("giving up: %w", &APIError{StatusCode: 503, RetryAfter: 30 * time.Minute})))
+	require.Zero(t, RetryAfter(&APIError{StatusCode: 429}))
+	require.Zero(t, RetryAfter(errors.New("reset")))
+	require.Zero(t, RetryAfter(nil))
+}
+
+// TestClient_EventsRetryAfterBeyondRequest: a Retry-After longer than a request waits itself
+// comes back to the caller, who reads it with RetryAfter, in both header forms.
+func TestClient_EventsRetryAfterBeyondRequest(t *testing.T) {
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		header string
+	}{
+		{name: "seconds", header: "1800"},
+		{name: "http date", header: start.Add(30 * time.Minute).Format(http.TimeFormat)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Retry-After", tt.header)
+				writeJSON(t, w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
+			})
+			h.clock.Set(start)
+			_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAdminLogsStreaming, StreamPosition: "5"})
+			require.Error(t, err)
+			require.Equal(t, 30*time.Minute, RetryAfter(err))
+			require.True(t, IsRetryable(err))
+			require.Len(t, h.requests(), 1, "the request does not wait half an hour itself")
+			h.noWaits(t)
+		})
+	}
+}
