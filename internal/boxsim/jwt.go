@@ -8,11 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
 
-// boxAudience is accepted as a JWT "aud" besides "<base URL>/oauth2/token".
+// boxAudience is the only JWT "aud" Box accepts: its token URL, wherever the assertion
+// is posted (here, the simulator's own URL).
 const boxAudience = "https://api.box.com/oauth2/token"
 
 // maxAssertionLife is how far in the future Box accepts a JWT's exp.
@@ -47,8 +49,10 @@ type jwtClaims struct {
 }
 
 // verifyAssertionLocked checks a JWT bearer assertion (signature, then claims) and
-// consumes its jti. It returns the token subject.
-func (s *Server) verifyAssertionLocked(assertion string, now time.Time, base string) (Subject, string, *oauthError) {
+// consumes its jti. It returns the token subject. Like Box, it accepts only
+// boxAudience as aud (a string, or an array containing it), not the URL the assertion
+// was posted to.
+func (s *Server) verifyAssertionLocked(assertion string, now time.Time) (Subject, string, *oauthError) {
 	invalid := func(msg string) (Subject, string, *oauthError) {
 		return "", "", &oauthError{"invalid_grant", msg}
 	}
@@ -99,7 +103,7 @@ func (s *Server) verifyAssertionLocked(assertion string, now time.Time, base str
 	if !s.validSubject(subject, claims.Sub) {
 		return invalid(msgSub)
 	}
-	if !audienceOK(claims.Aud, base+"/oauth2/token", boxAudience) {
+	if !audienceOK(claims.Aud, boxAudience) {
 		return invalid(msgAud)
 	}
 	exp, ok := numericDate(claims.Exp)
@@ -146,8 +150,8 @@ func numericDate(n json.Number) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
-// audienceOK reports whether aud (a string or an array of strings) names an accepted URL.
-func audienceOK(aud json.RawMessage, accepted ...string) bool {
+// audienceOK reports whether aud (a string or an array of strings) names want.
+func audienceOK(aud json.RawMessage, want string) bool {
 	var list []string
 	var one string
 	if json.Unmarshal(aud, &one) == nil {
@@ -155,12 +159,5 @@ func audienceOK(aud json.RawMessage, accepted ...string) bool {
 	} else if json.Unmarshal(aud, &list) != nil {
 		return false
 	}
-	for _, a := range list {
-		for _, ok := range accepted {
-			if a == ok {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.Contains(list, want)
 }

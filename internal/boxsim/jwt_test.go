@@ -88,12 +88,21 @@ func TestServer_TokenJWT(t *testing.T) {
 		{name: "user subject", alg: "RS256", kid: "k1", key: keys[0], mutate: func(c map[string]any, _ time.Time, _ string) {
 			c["sub"], c["box_sub_type"] = DefaultUserID, "user"
 		}},
-		{name: "aud is the simulator", alg: "RS256", kid: "k1", key: keys[0], mutate: func(c map[string]any, _ time.Time, base string) {
-			c["aud"] = base + "/oauth2/token"
-		}},
 		{name: "aud array", alg: "RS256", kid: "k1", key: keys[0], mutate: func(c map[string]any, _ time.Time, _ string) {
 			c["aud"] = []string{"https://api.box.com/oauth2/token"}
 		}},
+		{name: "aud array with others", alg: "RS256", kid: "k1", key: keys[0], mutate: func(c map[string]any, _ time.Time, base string) {
+			c["aud"] = []string{base + "/oauth2/token", "https://api.box.com/oauth2/token"}
+		}},
+		// Box checks aud against its own token URL, not the URL the assertion was posted to.
+		{name: "aud is the simulator's token URL", alg: "RS256", kid: "k1", key: keys[0], wantDesc: msgAud,
+			mutate: func(c map[string]any, _ time.Time, base string) { c["aud"] = base + "/oauth2/token" }},
+		{name: "aud array of the simulator's token URL", alg: "RS256", kid: "k1", key: keys[0], wantDesc: msgAud,
+			mutate: func(c map[string]any, _ time.Time, base string) { c["aud"] = []string{base + "/oauth2/token"} }},
+		{name: "aud without scheme", alg: "RS256", kid: "k1", key: keys[0], wantDesc: msgAud,
+			mutate: func(c map[string]any, _ time.Time, _ string) { c["aud"] = "api.box.com/oauth2/token" }},
+		{name: "aud missing", alg: "RS256", kid: "k1", key: keys[0], wantDesc: msgAud,
+			mutate: func(c map[string]any, _ time.Time, _ string) { delete(c, "aud") }},
 		{name: "signed by another key", alg: "RS256", kid: "k1", key: keys[1], wantDesc: msgSignature},
 		{name: "unknown kid", alg: "RS256", kid: "k9", key: keys[0], wantDesc: msgKid},
 		{name: "unsupported alg", alg: "HS256", kid: "k1", key: keys[0], wantDesc: msgAlgorithm},

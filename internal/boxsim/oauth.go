@@ -114,9 +114,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	base := s.baseURL(r) // takes s.mu itself
 	s.mu.Lock()
-	resp, oerr := s.grantLocked(f, base)
+	resp, oerr := s.grantLocked(f)
 	s.mu.Unlock()
 	if oerr != nil {
 		writeJSON(w, http.StatusBadRequest, oerr)
@@ -126,7 +125,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) grantLocked(f url.Values, base string) (*tokenResponse, *oauthError) {
+func (s *Server) grantLocked(f url.Values) (*tokenResponse, *oauthError) {
 	now := s.clock.Now()
 	switch grant := f.Get("grant_type"); grant {
 	case GrantClientCredentials:
@@ -136,7 +135,7 @@ func (s *Server) grantLocked(f url.Values, base string) (*tokenResponse, *oauthE
 		}
 		return s.issueLocked(grant, subject, f.Get("box_subject_id"), false), nil
 	case GrantJWT:
-		subject, id, oerr := s.verifyAssertionLocked(f.Get("assertion"), now, base)
+		subject, id, oerr := s.verifyAssertionLocked(f.Get("assertion"), now)
 		if oerr != nil {
 			return nil, oerr
 		}
