@@ -605,7 +605,7 @@ func TestClient_Secrets(t *testing.T) {
 			h.handle(func(w http.ResponseWriter, _ *http.Request) {
 				writeJSON(t, w, http.StatusUnauthorized, []byte(`{"type":"error","status":401,"code":"unauthorized","message":"Unauthorized"}`))
 			})
-			_, err := h.client.RealtimeServer(context.Background())
+			_, err := h.client.RealtimeServer(context.Background(), StreamAll)
 			return err
 		}},
 		{name: "long poll error status", run: func(_ *testing.T, h *harness) error {

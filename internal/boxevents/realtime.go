@@ -80,12 +80,31 @@ func (s *RealtimeServer) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// RealtimeServer asks OPTIONS /2.0/events for a long-poll server and returns the first entry of
-// type "realtime_server" (or the first entry if none has that type). It fails with a
-// *DecodeError when there is no entry or its URL is not an absolute http(s) URL.
+// RealtimeServer asks OPTIONS /2.0/events for a long-poll server for the user stream stream and
+// returns the first entry of type "realtime_server" (or the first entry if none has that type).
+// A non-empty stream is sent as stream_type, as Box's Python legacy and .NET SDKs do: a channel
+// opened for "all" announces changes that a "changes" or "sync" stream does not show, which
+// would wake the caller for pages without news. An empty stream sends no parameter (Box's
+// default, all). Enterprise streams have no long poll and fail without a request. It fails with
+// a *DecodeError when there is no entry or its URL is not an absolute http(s) URL.
 // Retries are as for Events.
-func (c *Client) RealtimeServer(ctx context.Context) (RealtimeServer, error) {
-	cl := c.apiCall(http.MethodOptions, nil, "")
+func (c *Client) RealtimeServer(ctx context.Context, stream StreamType) (RealtimeServer, error) {
+	var (
+		v      url.Values
+		params string
+	)
+	if stream != "" {
+		t, err := ParseStreamType(string(stream))
+		if err != nil {
+			return RealtimeServer{}, fmt.Errorf("realtime server: %w", err)
+		}
+		if t.Enterprise() {
+			return RealtimeServer{}, fmt.Errorf("realtime server: stream type %q has no long poll (want all, changes or sync)", t)
+		}
+		v = url.Values{"stream_type": {string(t)}}
+		params = "stream_type=" + string(t)
+	}
+	cl := c.apiCall(http.MethodOptions, v, params)
 	var srv RealtimeServer
 	err := c.do(ctx, cl, func(r io.Reader) error {
 		entries, err := decodeRealtimeServers(r)

@@ -33,18 +33,61 @@ func TestClient_RealtimeServer(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 				writeJSON(t, w, http.StatusOK, []byte(tt.body))
 			}, func(c *Config) { c.AsUser = "777" })
-			got, err := h.client.RealtimeServer(context.Background())
+			got, err := h.client.RealtimeServer(context.Background(), StreamAll)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
 			reqs := h.requests()
 			require.Len(t, reqs, 1)
 			require.Equal(t, http.MethodOptions, reqs[0].Method)
 			require.Equal(t, "/2.0/events", reqs[0].Path)
-			require.Empty(t, reqs[0].RawQuery)
+			require.Equal(t, "stream_type=all", reqs[0].RawQuery)
 			require.Equal(t, "Bearer "+testToken, reqs[0].Header.Get("Authorization"))
 			require.Equal(t, "777", reqs[0].Header.Get("As-User"))
 		})
 	}
+}
+
+// TestClient_RealtimeServerStreamType: OPTIONS names the stream, as Box's Python legacy and .NET
+// SDKs do, because a channel for "all" announces changes a changes or sync stream does not show.
+func TestClient_RealtimeServerStreamType(t *testing.T) {
+	tests := []struct {
+		stream    StreamType
+		wantQuery string
+		wantErr   string
+	}{
+		{stream: StreamAll, wantQuery: "stream_type=all"},
+		{stream: StreamChanges, wantQuery: "stream_type=changes"},
+		{stream: StreamSync, wantQuery: "stream_type=sync"},
+		{stream: "", wantQuery: ""},
+		{stream: StreamAdminLogsStreaming, wantErr: `realtime server: stream type "admin_logs_streaming" has no long poll (want all, changes or sync)`},
+		{stream: "everything", wantErr: `unknown stream type "everything"`},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.stream), func(t *testing.T) {
+			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+				writeJSON(t, w, http.StatusOK, readTestdata(t, "realtime_servers.json"))
+			})
+			_, err := h.client.RealtimeServer(context.Background(), tt.stream)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.Empty(t, h.requests(), "nothing is sent")
+				return
+			}
+			require.NoError(t, err)
+			reqs := h.requests()
+			require.Len(t, reqs, 1)
+			require.Equal(t, http.MethodOptions, reqs[0].Method)
+			require.Equal(t, tt.wantQuery, reqs[0].RawQuery)
+		})
+	}
+
+	t.Run("named in errors", func(t *testing.T) {
+		h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(t, w, http.StatusOK, []byte(`{"entries":[]}`))
+		})
+		_, err := h.client.RealtimeServer(context.Background(), StreamChanges)
+		require.EqualError(t, err, "OPTIONS /2.0/events (stream_type=changes): decoding response: no realtime server in the answer")
+	})
 }
 
 func TestClient_RealtimeServerErrors(t *testing.T) {
@@ -69,7 +112,7 @@ func TestClient_RealtimeServerErrors(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
 				writeJSON(t, w, http.StatusOK, []byte(tt.body))
 			})
-			_, err := h.client.RealtimeServer(context.Background())
+			_, err := h.client.RealtimeServer(context.Background(), "")
 			require.ErrorContains(t, err, tt.wantErr)
 			require.NotContains(t, err.Error(), "SECRET")
 			var decErr *DecodeError
