@@ -13,6 +13,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"golang.org/x/oauth2"
+
+	"github.com/telegraf-box/telegraf-box/internal/safefile"
 )
 
 // RefreshConfig configures 3-legged OAuth2 with Box's rotating refresh tokens.
@@ -119,7 +121,7 @@ func newRefresher(cfg RefreshConfig) (*refresher, error) {
 		tokenURL:     tokenURL,
 		hc:           cfg.HTTPClient,
 		file:         sharedRefreshFile(path),
-		save:         writeFileAtomic,
+		save:         safefile.WriteAtomic,
 	}, nil
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-box/telegraf-box/internal/safefile"
 )
 
 // rotatingBox is a fake token endpoint with Box's refresh-token rules: each
@@ -108,7 +110,7 @@ func TestRefreshToken_PersistsRotatedTokenBeforeReturning(t *testing.T) {
 	}
 	var saves []seen
 	r.save = func(p string, data []byte, perm os.FileMode) error {
-		if err := writeFileAtomic(p, data, perm); err != nil {
+		if err := safefile.WriteAtomic(p, data, perm); err != nil {
 			return err
 		}
 		st, err := os.Stat(path)
@@ -221,7 +223,7 @@ func TestRefreshToken_CrashAfterWrite(t *testing.T) {
 	written, killed := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() { close(killed) })
 	r.save = func(p string, data []byte, perm os.FileMode) error {
-		err := writeFileAtomic(p, data, perm)
+		err := safefile.WriteAtomic(p, data, perm)
 		close(written)
 		<-killed // the process dies here: the access token is never returned
 		return err
@@ -293,7 +295,7 @@ func TestRefreshToken_SaveFailure(t *testing.T) {
 	require.Equal(t, "rt-0", readFile(t, path))
 
 	// Once the disk recovers, the token kept in memory is used and saved.
-	r.save = writeFileAtomic
+	r.save = safefile.WriteAtomic
 	tok, err := s.Token(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "at-2", tok)
