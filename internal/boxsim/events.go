@@ -150,6 +150,13 @@ func parseEventsQuery(r *http.Request) (eventsQuery, string) {
 }
 
 // pageLocked selects the entries of one page and the next_stream_position to answer.
+// Like Box, the position advances over whatever the scan looked at, matching or not
+// (events of the user log outside changes or sync, admin events outside event_type or
+// the created_after/created_before window): the page ends at its limit-th match, or,
+// when the log ran out first, at the last entry scanned. When no entry at all lies
+// after the requested position it echoes that position (or answers the head for
+// position 0 or absent); "now" answers the head; an empty admin_logs page answers 0
+// under EmptyPageZeroPosition.
 func (s *Server) pageLocked(q eventsQuery) ([]json.RawMessage, uint64) {
 	st := &s.store
 	if q.stream == StreamAdminLogsStreaming {
@@ -166,20 +173,22 @@ func (s *Server) pageLocked(q eventsQuery) ([]json.RawMessage, uint64) {
 	}
 	var (
 		entries []json.RawMessage
-		last    uint64
+		last    uint64 // the last entry scanned
+		scanned bool
 	)
 	for i := l.indexAfter(q.from); i < len(l.entries) && len(entries) < limit; i++ {
-		if e := &l.entries[i]; q.matches(e) {
+		e := &l.entries[i]
+		last, scanned = e.pos, true
+		if q.matches(e) {
 			entries = append(entries, e.raw)
-			last = e.pos
 		}
 	}
 
 	switch {
-	case len(entries) > 0:
-		return entries, last
-	case q.stream == StreamAdminLogs && s.opts.EmptyPageZeroPosition:
+	case len(entries) == 0 && q.stream == StreamAdminLogs && s.opts.EmptyPageZeroPosition:
 		return nil, 0
+	case scanned:
+		return entries, last
 	case q.echo:
 		return nil, q.from
 	default:

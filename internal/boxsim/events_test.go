@@ -397,6 +397,118 @@ func TestServer_Retention(t *testing.T) {
 	require.Equal(t, produced[70:75], p.ids())
 }
 
+func TestServer_PositionAdvancesOverChangesFilter(t *testing.T) {
+	h := newHarness(t, Options{})
+	token := h.sim.IssueToken(SubjectUser)
+	changes := func(pos, limit string) page {
+		return h.mustPage(token, url.Values{"stream_type": {"changes"}, "stream_position": {pos}, "limit": {limit}})
+	}
+	start := h.sim.HeadPosition(StreamAll)
+	previews := []Event{
+		h.sim.EmitType(StreamAll, "ITEM_PREVIEW"),
+		h.sim.EmitType(StreamAll, "ITEM_PREVIEW"),
+		h.sim.EmitType(StreamAll, "ITEM_PREVIEW"),
+	}
+	require.Empty(t, h.sim.Events(StreamChanges))
+
+	// Only traffic the changes stream does not show: an empty page that moves on.
+	p := changes(start, "100")
+	require.Empty(t, p.Entries)
+	require.Equal(t, previews[2].Position, p.digits())
+	p = changes(p.digits(), "100")
+	require.Empty(t, p.Entries)
+	require.Equal(t, previews[2].Position, p.digits(), "nothing after it: the position is echoed")
+	p = changes("0", "100")
+	require.Empty(t, p.Entries)
+	require.Equal(t, previews[2].Position, p.digits())
+
+	up1 := h.sim.EmitType(StreamAll, "ITEM_UPLOAD")
+	h.sim.EmitType(StreamAll, "ITEM_PREVIEW")
+	up2 := h.sim.EmitType(StreamAll, "ITEM_TRASH")
+	tail := h.sim.EmitType(StreamAll, "ITEM_PREVIEW")
+
+	// A page with limit matches ends at the last match ...
+	p = changes(previews[2].Position, "1")
+	require.Equal(t, []string{up1.ID}, p.ids())
+	require.Equal(t, up1.Position, p.digits())
+	p = changes(p.digits(), "1")
+	require.Equal(t, []string{up2.ID}, p.ids())
+	require.Equal(t, up2.Position, p.digits())
+	// ... one that ran out of log at the last entry scanned, match or not.
+	p = changes(previews[2].Position, "100")
+	require.Equal(t, []string{up1.ID, up2.ID}, p.ids())
+	require.Equal(t, tail.Position, p.digits())
+	p = changes(up2.Position, "100")
+	require.Empty(t, p.Entries)
+	require.Equal(t, tail.Position, p.digits())
+
+	// The long poll agrees: nothing new for changes after the tail preview.
+	h.sim.mu.Lock()
+	pending := h.sim.store.hasAfter(StreamChanges, mustUint(t, tail.Position))
+	h.sim.mu.Unlock()
+	require.False(t, pending)
+}
+
+func TestServer_PositionAdvancesOverAdminFilters(t *testing.T) {
+	h := newHarness(t, Options{})
+	token := h.sim.IssueToken(SubjectEnterprise)
+	start := h.sim.HeadPosition(StreamAdminLogs)
+	login := h.sim.EmitType(StreamAdminLogs, "LOGIN")
+	h.clock.Add(time.Minute)
+	upload := h.sim.EmitType(StreamAdminLogs, "UPLOAD")
+	h.clock.Add(time.Minute)
+	last := h.sim.EmitType(StreamAdminLogs, "UPLOAD")
+	head := h.sim.HeadPosition(StreamAdminLogs)
+	require.Equal(t, last.Position, head)
+
+	tests := []struct {
+		name    string
+		query   url.Values
+		wantIDs []string
+		wantPos string
+	}{
+		{"type filter ends at the log's end", url.Values{"event_type": {"LOGIN"}, "stream_position": {start}},
+			[]string{login.ID}, head},
+		{"type filter skips to the limit-th match", url.Values{"event_type": {"UPLOAD"}, "stream_position": {start}, "limit": {"1"}},
+			[]string{upload.ID}, upload.Position},
+		{"nothing matches", url.Values{"event_type": {"FAILED_LOGIN"}, "stream_position": {start}}, nil, head},
+		{"nothing after the position", url.Values{"event_type": {"FAILED_LOGIN"}, "stream_position": {head}}, nil, head},
+		{"created_before", url.Values{"created_before": {login.CreatedAt.Add(time.Second).Format(time.RFC3339)},
+			"stream_position": {start}}, []string{login.ID}, head},
+		{"created_after", url.Values{"created_after": {last.CreatedAt.Add(time.Second).Format(time.RFC3339)},
+			"stream_position": {start}}, nil, head},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.query.Set("stream_type", "admin_logs")
+			p := h.mustPage(token, tt.query)
+			require.Equal(t, tt.wantIDs, nilIfEmpty(p.ids()))
+			require.Equal(t, tt.wantPos, p.digits())
+		})
+	}
+
+	t.Run("streaming", func(t *testing.T) {
+		p := h.mustPage(token, url.Values{"stream_type": {"admin_logs_streaming"}, "event_type": {"FAILED_LOGIN"},
+			"stream_position": {"0"}})
+		require.Empty(t, p.Entries)
+		require.Equal(t, h.sim.HeadPosition(StreamAdminLogsStreaming), p.digits())
+	})
+
+	t.Run("EmptyPageZeroPosition", func(t *testing.T) {
+		old := newHarness(t, Options{EmptyPageZeroPosition: true})
+		token := old.sim.IssueToken(SubjectEnterprise)
+		start := old.sim.HeadPosition(StreamAdminLogs)
+		login := old.sim.EmitType(StreamAdminLogs, "LOGIN")
+		old.sim.EmitType(StreamAdminLogs, "UPLOAD")
+		p := old.mustPage(token, url.Values{"stream_type": {"admin_logs"}, "event_type": {"FAILED_LOGIN"}, "stream_position": {start}})
+		require.Empty(t, p.Entries)
+		require.Equal(t, "0", p.digits(), "an empty admin_logs page still answers 0")
+		p = old.mustPage(token, url.Values{"stream_type": {"admin_logs"}, "event_type": {"LOGIN"}, "stream_position": {start}})
+		require.Equal(t, []string{login.ID}, p.ids())
+		require.Equal(t, old.sim.HeadPosition(StreamAdminLogs), p.digits())
+	})
+}
+
 func TestServer_StreamingDuplicatesAndDisorder(t *testing.T) {
 	h := newHarness(t, Options{Seed: 5, StreamingDuplicateRate: 0.2, StreamingDisorder: true})
 	token := h.sim.IssueToken(SubjectEnterprise)
