@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // errDeveloperTokenExpired is returned once the API refused a developer token.
@@ -23,6 +24,7 @@ type StaticSource struct {
 
 	mu      sync.Mutex
 	revoked map[[sha256.Size]byte]struct{} // hashes only: no token is kept
+	closed  atomic.Bool
 }
 
 // DeveloperToken returns a StaticSource for a developer token. token is called
@@ -32,8 +34,11 @@ func DeveloperToken(token Secret) *StaticSource {
 }
 
 // Token returns the developer token, or an error matching ErrRefused if the
-// API has refused it.
+// API has refused it, or ErrClosed after Close.
 func (s *StaticSource) Token(ctx context.Context) (string, error) {
+	if s.closed.Load() {
+		return "", ErrClosed
+	}
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("box access token: %w", err)
 	}
@@ -66,4 +71,13 @@ func (s *StaticSource) Invalidate(token string) {
 	s.mu.Lock()
 	s.revoked[sha256.Sum256([]byte(token))] = struct{}{}
 	s.mu.Unlock()
+}
+
+// Close makes later Token calls fail with ErrClosed, like Source.Close. A
+// developer token holds nothing and fetches nothing, so Close does not wait
+// and always returns nil; it exists so that callers can treat every source
+// alike.
+func (s *StaticSource) Close(context.Context) error {
+	s.closed.Store(true)
+	return nil
 }

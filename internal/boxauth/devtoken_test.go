@@ -56,3 +56,13 @@ func TestDeveloperToken_Errors(t *testing.T) {
 		})
 	}
 }
+
+func TestDeveloperToken_Close(t *testing.T) {
+	s := DeveloperToken(secretOf("dev-token"))
+	_, err := s.Token(ctxT(t))
+	require.NoError(t, err)
+	require.NoError(t, s.Close(ctxT(t)))
+	require.NoError(t, s.Close(ctxT(t)))
+	_, err = s.Token(ctxT(t))
+	require.ErrorIs(t, err, ErrClosed)
+}

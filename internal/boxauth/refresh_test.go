@@ -28,11 +28,18 @@ type rotatingBox struct {
 	issued     int
 	rejected   int
 	dropAnswer bool // rotate, then cut the connection before answering
+	// hold, if set, keeps each request at the endpoint until it is closed;
+	// arrived is told when one is held.
+	hold, arrived chan struct{}
 }
 
 func newRotatingBox(t *testing.T, initial string) *rotatingBox {
 	b := &rotatingBox{valid: map[string]bool{initial: true}}
 	b.tokenServer = newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
+		if b.hold != nil {
+			b.arrived <- struct{}{}
+			<-b.hold
+		}
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if form.Get("grant_type") != "refresh_token" || form.Get("client_id") != "cid" || form.Get("client_secret") != "csecret" {
@@ -365,4 +372,36 @@ func TestRefreshToken_RefreshAhead(t *testing.T) {
 		return err == nil && tok == "at-2"
 	}, 5*time.Second, time.Millisecond)
 	require.Equal(t, "rt-2\n", readFile(t, path))
+}
+
+// TestRefreshToken_CloseWaitsForRotation: a refresh is held at the token
+// endpoint when the process is asked to stop. Close with a context already
+// done returns at once; Close with time waits until the rotated refresh
+// token is on disk, so the process may exit then.
+func TestRefreshToken_CloseWaitsForRotation(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	box.hold, box.arrived = make(chan struct{}), make(chan struct{}, 1)
+	path := tokenFile(t, "rt-0", 0o600)
+	s, err := RefreshToken(box.config(path))
+	require.NoError(t, err)
+	tokc := make(chan error, 1)
+	go func() {
+		_, err := s.Token(ctxT(t))
+		tokc <- err
+	}()
+	<-box.arrived
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, s.Close(done), context.Canceled)
+	require.Equal(t, "rt-0", readFile(t, path))
+
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close(ctxT(t)) }()
+	close(box.hold)
+	require.NoError(t, <-closed)
+	require.Equal(t, "rt-1\n", readFile(t, path), "the rotated token was saved before Close returned")
+	require.NoError(t, <-tokc)
+	_, err = s.Token(ctxT(t))
+	require.ErrorIs(t, err, ErrClosed)
 }

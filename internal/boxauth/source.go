@@ -6,12 +6,17 @@
 //	Token(ctx context.Context) (string, error)
 //	Invalidate(token string)
 //
+// and has Close(ctx context.Context) error, to be called when the source is
+// no longer needed (a refresh-token rotation in flight must reach the disk
+// before the process exits).
+//
 // No source puts a secret, token, assertion or key into an error string.
 package boxauth
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -23,6 +28,9 @@ import (
 
 // DefaultTokenURL is Box's token endpoint.
 const DefaultTokenURL = "https://api.box.com/oauth2/token" //nolint:gosec // G101 false positive: a public endpoint URL, not a credential
+
+// ErrClosed is returned by Token once Close has been called.
+var ErrClosed = errors.New("box token source is closed")
 
 // Secret returns a credential at the moment it is needed. It is called at each
 // use and its result is not kept, so a rotated value in a secret store is
@@ -54,6 +62,7 @@ type Source struct {
 	expireAt  time.Time  // from here on the token is no longer handed out
 	retryAt   time.Time  // earliest next refresh-ahead attempt after a failure
 	call      *fetchCall // the fetch in flight, nil if none
+	closed    bool       // Close was called: no token is handed out, no fetch started
 }
 
 type fetchCall struct {
@@ -82,9 +91,14 @@ func NewSource(fetch func(ctx context.Context) (*oauth2.Token, error), clk clock
 // every 30 s. Without a usable token, callers wait for the single fetch in
 // flight or until ctx is done. The fetch itself is not cancelled when a caller
 // gives up (a refresh-token rotation must not be cut in half); it is bounded by
-// a one-minute timeout on the Source's clock.
+// a one-minute timeout on the Source's clock. After Close, Token fails with
+// ErrClosed.
 func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return "", ErrClosed
+	}
 	now := s.clk.Now()
 	if s.token != "" && now.Before(s.expireAt) {
 		tok := s.token
@@ -124,6 +138,29 @@ func (s *Source) Invalidate(token string) {
 	}
 }
 
+// Close stops the Source: from now on Token fails with ErrClosed and no
+// fetch is started. A fetch in flight is waited for until ctx is done, so a
+// rotated refresh token is on disk when Close returns nil. If ctx ends
+// first, Close returns its error; the fetch goes on (bounded by its own
+// one-minute timeout) and is not cut in half. Close may be called more than
+// once, and by several goroutines.
+func (s *Source) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.token = ""
+	c := s.call
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing box token source: a token request is still in flight: %w", ctx.Err())
+	}
+}
+
 // start launches a fetch; s.mu must be held. The fetch's context keeps ctx's
 // values but not its cancellation, and gets its own timeout from s.clk
 // (AfterFunc rather than WithTimeout: a mock clock's deadline would otherwise
@@ -140,11 +177,13 @@ func (s *Source) start(ctx context.Context) *fetchCall {
 		tok, life, err := s.fetchToken(fctx)
 		s.mu.Lock()
 		s.call = nil
-		if err == nil {
+		switch {
+		case s.closed: // nothing is handed out any more; keep no token
+		case err == nil:
 			s.token = tok
 			s.refreshAt, s.expireAt = schedule(started, life)
 			s.retryAt = time.Time{}
-		} else {
+		default:
 			s.retryAt = s.clk.Now().Add(aheadRetryInterval)
 		}
 		c.token, c.err = tok, err

@@ -298,3 +298,78 @@ func TestLifetime(t *testing.T) {
 		})
 	}
 }
+
+// closer is what a caller needs to stop any source alike.
+type closer interface {
+	Close(ctx context.Context) error
+}
+
+var (
+	_ closer = (*Source)(nil)
+	_ closer = (*StaticSource)(nil)
+)
+
+func TestSource_CloseWaitsForFetchInFlight(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var fetches atomic.Int32
+	s := NewSource(func(context.Context) (*oauth2.Token, error) {
+		fetches.Add(1)
+		close(started)
+		<-release
+		return &oauth2.Token{AccessToken: "in-flight", ExpiresIn: 3600}, nil
+	}, clock.NewMock())
+	tokc := make(chan string, 1)
+	go func() {
+		tok, err := s.Token(ctxT(t))
+		if err != nil {
+			tok = err.Error()
+		}
+		tokc <- tok
+	}()
+	<-started
+
+	// A context already done: Close returns at once, with its error.
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Close(done)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorContains(t, err, "a token request is still in flight")
+
+	// Closed: no token, not even from the fetch in flight.
+	_, err = s.Token(ctxT(t))
+	require.ErrorIs(t, err, ErrClosed)
+	require.EqualError(t, err, "box token source is closed")
+
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close(ctxT(t)) }()
+	select {
+	case err := <-closed:
+		require.Failf(t, "Close returned while a fetch was in flight", "error: %v", err)
+	default:
+	}
+	close(release)
+	require.NoError(t, <-closed)
+	require.Equal(t, "in-flight", <-tokc, "a caller already waiting gets the fetch's result")
+
+	require.NoError(t, s.Close(ctxT(t)), "Close is idempotent")
+	_, err = s.Token(ctxT(t))
+	require.ErrorIs(t, err, ErrClosed)
+	require.EqualValues(t, 1, fetches.Load())
+}
+
+func TestSource_CloseWithCachedToken(t *testing.T) {
+	ctx := ctxT(t)
+	mock := clock.NewMock()
+	f := &countingFetch{life: time.Hour}
+	s := NewSource(f.fetch, mock)
+	_, err := s.Token(ctx)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Close(ctx), "nothing in flight: Close returns at once")
+	mock.Add(55 * time.Minute) // in the refresh-ahead window
+	_, err = s.Token(ctx)
+	require.ErrorIs(t, err, ErrClosed, "the cached token is not handed out")
+	s.Invalidate("tok-1")
+	require.True(t, s.idle())
+	require.EqualValues(t, 1, f.n.Load(), "no refresh after Close")
+}
