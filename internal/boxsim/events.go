@@ -61,6 +61,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	if s.positionExpiredLocked(q) {
+		s.mu.Unlock()
+		s.writeInvalidPosition(w)
+		return
+	}
 	entries, next := s.pageLocked(q)
 	pos := s.formatPositionLocked(next)
 	s.mu.Unlock()
@@ -149,6 +154,16 @@ func parseEventsQuery(r *http.Request) (eventsQuery, string) {
 	return q, ""
 }
 
+// positionExpiredLocked reports whether Options.RejectExpiredPositions refuses q's
+// position: a numeric one below the newest event trimmed from the stream's log.
+func (s *Server) positionExpiredLocked(q eventsQuery) bool {
+	if !s.opts.RejectExpiredPositions || !q.echo {
+		return false
+	}
+	s.store.expire(s.clock.Now())
+	return q.from < s.store.log(q.stream).trimmed
+}
+
 // pageLocked selects the entries of one page and the next_stream_position to answer.
 // Like Box, the position advances over whatever the scan looked at, matching or not
 // (events of the user log outside changes or sync, admin events outside event_type or
@@ -162,6 +177,7 @@ func (s *Server) pageLocked(q eventsQuery) ([]json.RawMessage, uint64) {
 	if q.stream == StreamAdminLogsStreaming {
 		st.flushHeld(s.positionStepLocked)
 	}
+	st.expire(s.clock.Now())
 	l := st.log(q.stream)
 	if q.now {
 		return nil, l.head

@@ -397,6 +397,128 @@ func TestServer_Retention(t *testing.T) {
 	require.Equal(t, produced[70:75], p.ids())
 }
 
+func TestServer_TrimmedThrough(t *testing.T) {
+	h := newHarness(t, Options{MaxEvents: 10})
+	for _, stream := range []Stream{StreamAll, StreamChanges, StreamAdminLogs, StreamAdminLogsStreaming} {
+		require.Empty(t, h.sim.TrimmedThrough(stream), "nothing trimmed yet")
+	}
+	user := h.sim.EmitUser(10)
+	require.Empty(t, h.sim.TrimmedThrough(StreamAll), "exactly MaxEvents are all retained")
+	user = append(user, h.sim.EmitUser(5)...)
+	require.Equal(t, user[4].Position, h.sim.TrimmedThrough(StreamAll))
+	require.Equal(t, user[4].Position, h.sim.TrimmedThrough(StreamChanges), "changes and sync share the user log")
+	require.Equal(t, idsOf(user[5:]), idsOf(h.sim.Events(StreamAll)))
+	require.Empty(t, h.sim.TrimmedThrough(StreamAdminLogs), "each log trims on its own")
+}
+
+func TestServer_RejectExpiredPositions(t *testing.T) {
+	h := newHarness(t, Options{MaxEvents: 10, RejectExpiredPositions: true})
+	token := h.sim.IssueToken(SubjectEnterprise)
+	before := h.sim.HeadPosition(StreamAll)
+	admin := h.sim.EmitEnterprise(3)
+
+	// Before anything was trimmed every position is good, even one older than the log.
+	p := h.mustPage(token, url.Values{"stream_position": {before}})
+	require.Empty(t, p.Entries)
+
+	user := h.sim.EmitUser(15)
+	trimmed := h.sim.TrimmedThrough(StreamAll)
+	require.Equal(t, user[4].Position, trimmed)
+
+	tests := []struct {
+		name     string
+		stream   Stream
+		position string
+		wantIDs  []string // nil: 400 Invalid stream position
+	}{
+		{"older than the window", StreamAll, user[3].Position, nil},
+		{"before the first event", StreamAll, before, nil},
+		{"changes shares the user log", StreamChanges, user[0].Position, nil},
+		{"the newest trimmed event", StreamAll, trimmed, idsOf(user[5:])},
+		{"retained", StreamAll, user[9].Position, idsOf(user[10:])},
+		{"zero", StreamAll, "0", idsOf(user[5:])},
+		{"now", StreamAll, "now", make([]string, 0)},
+		{"enterprise log untrimmed", StreamAdminLogs, admin[0].Position, idsOf(admin[1:])},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, header, body := h.do(t.Context(), http.MethodGet, "/2.0/events?"+url.Values{
+				"stream_type": {string(tt.stream)}, "stream_position": {tt.position},
+			}.Encode(), bearer(token), nil)
+			if tt.wantIDs == nil {
+				requireInvalidPosition(t, status, header, body)
+				return
+			}
+			require.Equal(t, http.StatusOK, status, string(body))
+			require.Equal(t, tt.wantIDs, decodePage(t, body).ids())
+		})
+	}
+
+	// By default an expired position silently reads from the oldest retained event.
+	lenient := newHarness(t, Options{MaxEvents: 10})
+	events := lenient.sim.EmitUser(15)
+	p = lenient.mustPage(lenient.sim.IssueToken(SubjectUser), url.Values{"stream_position": {events[0].Position}})
+	require.Equal(t, idsOf(events[5:]), p.ids())
+}
+
+// requireInvalidPosition checks Box's answer to an expired or unknown stream position
+// (elastic/integrations#18413): no "stream_position" token anywhere in it.
+func requireInvalidPosition(t *testing.T, status int, header http.Header, body []byte) {
+	t.Helper()
+	require.Equal(t, http.StatusBadRequest, status, string(body))
+	require.Equal(t, "application/json", header.Get("Content-Type"))
+	var e map[string]any
+	require.NoError(t, json.Unmarshal(body, &e), string(body))
+	require.Equal(t, map[string]any{
+		"type":       "error",
+		"status":     float64(http.StatusBadRequest),
+		"code":       "bad_request",
+		"message":    "Invalid stream position",
+		"help_url":   "http://developers.box.com/docs/#errors",
+		"request_id": header.Get("Box-Request-Id"),
+	}, e)
+	require.NotContains(t, string(body), "stream_position")
+}
+
+func TestServer_RetentionByAge(t *testing.T) {
+	h := newHarness(t, Options{Retention: time.Hour, RejectExpiredPositions: true, TokenTTL: 24 * time.Hour})
+	token := h.sim.IssueToken(SubjectEnterprise)
+	old := h.sim.EmitUser(3)
+	oldAdmin := h.sim.EmitEnterprise(2)
+	h.clock.Add(30 * time.Minute)
+	young := h.sim.EmitUser(2)
+	youngAdmin := h.sim.EmitEnterprise(1)
+	require.Len(t, h.sim.Events(StreamAll), 5, "nothing is an hour old yet")
+	require.Empty(t, h.sim.TrimmedThrough(StreamAll))
+
+	h.clock.Add(31 * time.Minute) // the first events are now 61 minutes old; nothing appends
+	require.Equal(t, idsOf(young), idsOf(h.sim.Events(StreamAll)), "trimmed on read")
+	require.Equal(t, old[2].Position, h.sim.TrimmedThrough(StreamAll))
+	require.Equal(t, oldAdmin[1].Position, h.sim.TrimmedThrough(StreamAdminLogs))
+	require.NotEmpty(t, h.sim.TrimmedThrough(StreamAdminLogsStreaming))
+	require.Equal(t, idsOf(youngAdmin), idsOf(h.sim.Events(StreamAdminLogsStreaming)))
+	require.Equal(t, append(idsOf(old), idsOf(young)...), h.sim.ProducedIDs(StreamAll), "ProducedIDs keeps trimmed events")
+
+	// A checkpoint older than Box keeps.
+	status, header, body := h.do(t.Context(), http.MethodGet, "/2.0/events?stream_position="+old[1].Position, bearer(token), nil)
+	requireInvalidPosition(t, status, header, body)
+	p := h.mustPage(token, url.Values{"stream_position": {old[2].Position}})
+	require.Equal(t, idsOf(young), p.ids())
+
+	// The log stays a contiguous window: an event created long ago but appended after
+	// younger ones waits behind them; on an emptied log it goes at once.
+	ancient := json.RawMessage(`{"event_id":"ancient","created_at":"2012-12-12T10:53:43-08:00"}`)
+	_, err := h.sim.AddUserEvent(ancient)
+	require.NoError(t, err)
+	require.Equal(t, append(idsOf(young), "ancient"), idsOf(h.sim.Events(StreamAll)))
+	h.clock.Add(time.Hour)
+	require.Empty(t, h.sim.Events(StreamAll))
+	e, err := h.sim.AddUserEvent(ancient)
+	require.NoError(t, err)
+	require.Empty(t, h.sim.Events(StreamAll))
+	require.Equal(t, e.Position, h.sim.TrimmedThrough(StreamAll))
+}
+
 func TestServer_PositionAdvancesOverChangesFilter(t *testing.T) {
 	h := newHarness(t, Options{})
 	token := h.sim.IssueToken(SubjectUser)
@@ -507,6 +629,69 @@ func TestServer_PositionAdvancesOverAdminFilters(t *testing.T) {
 		require.Equal(t, []string{login.ID}, p.ids())
 		require.Equal(t, old.sim.HeadPosition(StreamAdminLogs), p.digits())
 	})
+}
+
+func TestServer_AddRawEvent(t *testing.T) {
+	// Every duplicate and disorder knob at its maximum: raw events ignore them all.
+	h := newHarness(t, Options{UserDuplicateRate: 1, StreamingDisorder: true, StreamingDuplicateRate: 1})
+	token := h.sim.IssueToken(SubjectEnterprise)
+
+	empty, err := h.sim.AddRawEvent(StreamAll, json.RawMessage(`{}`))
+	require.NoError(t, err)
+	require.Equal(t, Event{Position: h.sim.HeadPosition(StreamAll), CreatedAt: h.clock.Now(), JSON: json.RawMessage(`{}`)}, empty)
+
+	upload, err := h.sim.AddRawEvent(StreamChanges, json.RawMessage(` { "type" : "event", "event_type" : "ITEM_UPLOAD" } `))
+	require.NoError(t, err)
+	require.Empty(t, upload.ID)
+	require.Equal(t, "ITEM_UPLOAD", upload.Type)
+	require.JSONEq(t, `{"type":"event","event_type":"ITEM_UPLOAD"}`, string(upload.JSON))
+	require.NotContains(t, string(upload.JSON), " ", "compacted")
+
+	numeric, err := h.sim.AddRawEvent(StreamSync, json.RawMessage(`{"event_id":42,"event_type":"ITEM_PREVIEW","created_at":"yesterday"}`))
+	require.NoError(t, err)
+	require.Empty(t, numeric.ID)
+	require.Equal(t, h.clock.Now(), numeric.CreatedAt)
+
+	withID, err := h.sim.AddRawEvent(StreamAll, json.RawMessage(`{"event_id":"raw-1","created_at":"2024-01-02T03:04:05Z"}`))
+	require.NoError(t, err)
+	require.Equal(t, "raw-1", withID.ID)
+	require.Equal(t, time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), withID.CreatedAt)
+
+	require.Equal(t, []Event{empty, upload, numeric, withID}, h.sim.Events(StreamAll), "each appended once, in order")
+	require.Equal(t, []Event{upload}, h.sim.Events(StreamChanges), "changes by event_type, whatever stream was named")
+	require.Empty(t, h.sim.Events(StreamSync))
+	require.Equal(t, []string{"raw-1"}, h.sim.ProducedIDs(StreamAll), "events without an id are not recorded")
+	require.Empty(t, h.sim.ProducedIDs(StreamChanges))
+
+	p := h.mustPage(token, url.Values{"stream_position": {"0"}})
+	require.Equal(t, []map[string]any{
+		{}, {"type": "event", "event_type": "ITEM_UPLOAD"},
+		{"event_id": json.Number("42"), "event_type": "ITEM_PREVIEW", "created_at": "yesterday"},
+		{"event_id": "raw-1", "created_at": "2024-01-02T03:04:05Z"},
+	}, p.Entries)
+	require.Equal(t, withID.Position, p.digits())
+
+	// Enterprise: both logs, in order, once each.
+	a, err := h.sim.AddRawEvent(StreamAdminLogsStreaming, json.RawMessage(`{}`))
+	require.NoError(t, err)
+	b, err := h.sim.AddRawEvent(StreamAdminLogs, json.RawMessage(`{"event_id":"raw-2","event_type":"LOGIN"}`))
+	require.NoError(t, err)
+	require.Equal(t, []Event{a, b}, h.sim.Events(StreamAdminLogs))
+	streaming := h.sim.Events(StreamAdminLogsStreaming)
+	require.Len(t, streaming, 2)
+	require.Equal(t, []string{"", "raw-2"}, idsOf(streaming))
+	require.Equal(t, []string{"raw-2"}, h.sim.ProducedIDs(StreamAdminLogsStreaming))
+	p = h.mustPage(token, url.Values{"stream_type": {"admin_logs_streaming"}, "stream_position": {"0"}})
+	require.Len(t, p.Entries, 2)
+	require.Empty(t, p.Entries[0])
+
+	for _, raw := range []string{``, `not json`, `[1,2]`, `"event"`, `42`, `null`, `{"a":1} {}`} {
+		_, err := h.sim.AddRawEvent(StreamAll, json.RawMessage(raw))
+		require.Error(t, err, raw)
+	}
+	_, err = h.sim.AddRawEvent("admin", json.RawMessage(`{}`))
+	require.Error(t, err)
+	require.Len(t, h.sim.Events(StreamAll), 4, "errors append nothing")
 }
 
 func TestServer_StreamingDuplicatesAndDisorder(t *testing.T) {

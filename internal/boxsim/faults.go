@@ -37,6 +37,19 @@ const (
 	FaultNoAccessToken FaultKind = "no_access_token"
 	// FaultMalformedJSON answers 200 with a body that is not valid JSON.
 	FaultMalformedJSON FaultKind = "malformed_json"
+	// FaultInvalidPosition answers as Box does for an expired or unknown
+	// stream_position: 400 with the ClientError body {"type":"error","status":400,
+	// "code":"bad_request","message":"Invalid stream position","help_url":...,
+	// "request_id":...}, whose text never contains the token "stream_position"
+	// (elastic/integrations#18413). Meant for EndpointEvents (see also
+	// Options.RejectExpiredPositions); other endpoints answer the same body.
+	FaultInvalidPosition FaultKind = "invalid_position"
+)
+
+// Box's answer to an expired or unknown stream position (FaultInvalidPosition).
+const (
+	codeInvalidPosition = "bad_request"
+	msgInvalidPosition  = "Invalid stream position"
 )
 
 // defaultOversize is just above the events client's default 32 MiB body bound.
@@ -182,6 +195,8 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, ep Endpoint,
 			body = `{"expires_in":3600,"restricted_to":[],"token_type":"bearer"}`
 		}
 		writeBody(w, http.StatusOK, "application/json", []byte(body))
+	case FaultInvalidPosition:
+		s.writeInvalidPosition(w)
 	case FaultMalformedJSON:
 		body := s.cannedBody(ep)
 		// Drop the comma after the first member: plausible-looking but not JSON.
@@ -191,6 +206,12 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, ep Endpoint,
 		s.writeError(w, http.StatusInternalServerError, "internal_server_error",
 			fmt.Sprintf("boxsim: unknown fault kind %q", f.Kind), nil)
 	}
+}
+
+// writeInvalidPosition answers 400 bad_request "Invalid stream position", as Box does
+// for an expired or unknown stream position.
+func (s *Server) writeInvalidPosition(w http.ResponseWriter) {
+	s.writeError(w, http.StatusBadRequest, codeInvalidPosition, msgInvalidPosition, nil)
 }
 
 const proxyErrorPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" +

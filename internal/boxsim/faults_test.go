@@ -259,3 +259,18 @@ func TestServer_UnknownFaultKind(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, r.status)
 	require.NotErrorIs(t, r.readErr, io.ErrUnexpectedEOF)
 }
+
+func TestServer_FaultInvalidPosition(t *testing.T) {
+	h := newHarness(t, Options{})
+	token := h.sim.IssueToken(SubjectUser)
+	h.sim.EmitUser(2)
+	h.sim.InjectFault(EndpointEvents, Fault{Kind: FaultInvalidPosition})
+	r := h.raw(t.Context(), http.MethodGet, "/2.0/events?stream_position="+h.sim.HeadPosition(StreamAll), bearer(token), "")
+	requireInvalidPosition(t, r.status, r.header, r.body)
+	last, ok := h.sim.LastRequest(EndpointEvents)
+	require.True(t, ok)
+	require.Equal(t, FaultInvalidPosition, last.Fault)
+
+	status, _ := h.getEvents(token, url.Values{"stream_position": {h.sim.HeadPosition(StreamAll)}})
+	require.Equal(t, http.StatusOK, status, "the position itself is fine")
+}

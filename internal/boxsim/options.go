@@ -120,8 +120,25 @@ type Options struct {
 	// positions", box-node-sdk).
 	UserDuplicateRate float64
 	// MaxEvents is how many events each log retains (default DefaultMaxEvents).
-	// Older events are trimmed; a position before them reads from the oldest retained.
+	// Older events are trimmed; a position before them reads from the oldest retained
+	// unless RejectExpiredPositions.
 	MaxEvents int
+	// Retention, when positive, also trims events by age, as Box keeps user events for
+	// 21 to 31 days and admin_logs_streaming for 14 (stream-types.md). An event whose
+	// created time (its created_at, or the clock's time when it was added without a
+	// parseable one) is more than Retention before the clock's now is trimmed, lazily,
+	// on the next append or read. Each log stays a contiguous window: it is trimmed from
+	// its oldest position while the oldest retained event is too old, so in
+	// admin_logs_streaming with StreamingDisorder an old event can outlive Retention
+	// behind a newer one. Zero means no time-based trimming.
+	Retention time.Duration
+	// RejectExpiredPositions answers GET /2.0/events with a numeric stream_position
+	// from before the log's retained window (below the position of the newest event
+	// trimmed from that log, see TrimmedThrough) with Box's 400 bad_request "Invalid
+	// stream position" (see FaultInvalidPosition), as elastic/integrations#18413
+	// observed. Otherwise (the default) such a position silently reads from the oldest
+	// retained event. Positions 0 and now are never rejected.
+	RejectExpiredPositions bool
 	// MaxProducedIDs bounds each stream's ProducedIDs record (default DefaultMaxProducedIDs).
 	MaxProducedIDs int
 

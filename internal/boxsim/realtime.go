@@ -97,6 +97,7 @@ func (s *Server) handleLongPoll(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	s.store.expire(s.clock.Now())
 	now := s.clock.Now()
 	ch := s.realtime.channels[q.Get("channel")]
 	if ch == nil || !now.Before(ch.expires) {

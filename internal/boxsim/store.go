@@ -40,10 +40,12 @@ func (e *entry) event() Event {
 	}
 }
 
-// eventLog is an append-only, position-ordered list of events that keeps the newest max.
+// eventLog is an append-only, position-ordered list of events that keeps the newest max
+// (and, with a retention, those young enough): a contiguous window of positions.
 type eventLog struct {
 	entries []entry
 	head    uint64 // position of the newest event ever appended, PositionBase when none
+	trimmed uint64 // position of the newest event trimmed from the log, 0 when none
 	max     int
 }
 
@@ -53,11 +55,28 @@ func (l *eventLog) append(e entry, step uint64) Event {
 	e.pos = l.head
 	l.entries = append(l.entries, e)
 	if n := len(l.entries) - l.max; n > 0 {
-		// Later appends reallocate and copy only the live tail, so memory stays bounded.
-		clear(l.entries[:n])
-		l.entries = l.entries[n:]
+		l.drop(n)
 	}
 	return e.event()
+}
+
+// expire trims the oldest entries while they were created before cutoff.
+func (l *eventLog) expire(cutoff time.Time) {
+	n := 0
+	for n < len(l.entries) && l.entries[n].createdAt.Before(cutoff) {
+		n++
+	}
+	if n > 0 {
+		l.drop(n)
+	}
+}
+
+// drop trims the n oldest entries.
+func (l *eventLog) drop(n int) {
+	l.trimmed = l.entries[n-1].pos
+	// Later appends reallocate and copy only the live tail, so memory stays bounded.
+	clear(l.entries[:n])
+	l.entries = l.entries[n:]
 }
 
 // indexAfter returns the index of the first entry with a position above pos.
@@ -76,9 +95,10 @@ func newIDRecord(limit int) *idRecord {
 	return &idRecord{seen: make(map[string]struct{}), max: limit}
 }
 
-// add records id unless it is already recorded (a scripted or simulated duplicate).
+// add records id unless it is empty (AddRawEvent) or already recorded (a scripted or
+// simulated duplicate).
 func (r *idRecord) add(id string) {
-	if _, dup := r.seen[id]; dup {
+	if _, dup := r.seen[id]; dup || id == "" {
 		return
 	}
 	r.seen[id] = struct{}{}
@@ -103,16 +123,18 @@ type store struct {
 	held     []entry
 	produced map[Stream]*idRecord
 	// changed is closed and replaced whenever an event is appended (long-poll wake-up).
-	changed chan struct{}
+	changed   chan struct{}
+	retention time.Duration // Options.Retention
 }
 
-func newStore(maxEvents, maxIDs int) store {
+func newStore(maxEvents, maxIDs int, retention time.Duration) store {
 	st := store{
 		user:      eventLog{head: PositionBase, max: maxEvents},
 		admin:     eventLog{head: PositionBase, max: maxEvents},
 		streaming: eventLog{head: PositionBase, max: maxEvents},
 		produced:  make(map[Stream]*idRecord),
 		changed:   make(chan struct{}),
+		retention: retention,
 	}
 	for _, s := range []Stream{StreamAll, StreamChanges, StreamSync, StreamAdminLogs} {
 		st.produced[s] = newIDRecord(maxIDs)
@@ -129,6 +151,17 @@ func (st *store) log(stream Stream) *eventLog {
 		return &st.streaming
 	default:
 		return &st.user
+	}
+}
+
+// expire applies Options.Retention to every log at now.
+func (st *store) expire(now time.Time) {
+	if st.retention <= 0 {
+		return
+	}
+	cutoff := now.Add(-st.retention)
+	for _, l := range []*eventLog{&st.user, &st.admin, &st.streaming} {
+		l.expire(cutoff)
 	}
 }
 
@@ -172,7 +205,8 @@ func (st *store) flushHeld(step func() uint64) {
 // stream "all". raw must be a JSON object with a non-empty string event_id; it is served
 // as given (compacted). The event is also in "changes" when its event_type changes the
 // file tree (ITEM_UPLOAD, ITEM_TRASH, COLLAB_*, ...), and in "sync" when it is in changes
-// and its source, or the source's parent, has "sync_state":"synced".
+// and its source, or the source's parent, has "sync_state":"synced". UserDuplicateRate
+// applies.
 func (s *Server) AddUserEvent(raw json.RawMessage) (Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -197,6 +231,32 @@ func (s *Server) AddEnterpriseEvent(raw json.RawMessage) (Event, error) {
 	return s.appendEnterpriseLocked([]entry{e})[0], nil
 }
 
+// AddRawEvent appends any JSON object, served exactly as given (compacted), even one
+// without event_id, event_type or created_at, or {}: the near-empty and odd entries a
+// client must survive. For stream all, changes or sync it goes to the user log: it is
+// in "all", and in changes and sync by AddUserEvent's rules, whichever of the three
+// was named. For admin_logs or admin_logs_streaming it goes to both enterprise logs.
+// It is appended once, in order: UserDuplicateRate, StreamingDisorder and
+// StreamingDuplicateRate do not apply to it. It returns the event as served by "all" or "admin_logs" (CreatedAt is the
+// clock's time when created_at is absent or unparseable). An event without a non-empty
+// string event_id is not recorded in ProducedIDs (there is nothing to record); one with
+// an id is. Only raw that is not a JSON object, or an unknown stream, is an error.
+func (s *Server) AddRawEvent(stream Stream, raw json.RawMessage) (Event, error) {
+	if !stream.valid() {
+		return Event{}, fmt.Errorf("boxsim: unknown stream %q", stream)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := parseRawEvent(raw, s.clock.Now())
+	if err != nil {
+		return Event{}, err
+	}
+	if stream.Enterprise() {
+		return s.appendEnterpriseExactLocked(e), nil
+	}
+	return s.appendUserExactLocked(e), nil
+}
+
 // Events returns the retained entries of stream in position order, as a client paging
 // from position 0 would read them now (ids may repeat with UserDuplicateRate or on
 // admin_logs_streaming). Entries held
@@ -204,6 +264,7 @@ func (s *Server) AddEnterpriseEvent(raw json.RawMessage) (Event, error) {
 func (s *Server) Events(stream Stream) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.store.expire(s.clock.Now())
 	l := s.store.log(stream)
 	var out []Event
 	for i := range l.entries {
@@ -238,6 +299,21 @@ func (s *Server) HeadPosition(stream Stream) string {
 	return strconv.FormatUint(s.store.log(stream).head, 10)
 }
 
+// TrimmedThrough returns the decimal position of the newest event trimmed from
+// stream's log (by MaxEvents or Retention), or "" when nothing was trimmed yet: a
+// stream_position below it lies before the retained window (see
+// RejectExpiredPositions). all, changes and sync share the user log, and so this
+// position.
+func (s *Server) TrimmedThrough(stream Stream) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.store.expire(s.clock.Now())
+	if t := s.store.log(stream).trimmed; t != 0 {
+		return strconv.FormatUint(t, 10)
+	}
+	return ""
+}
+
 // appendUserLocked appends user events in order, wakes long-polls and returns the
 // events as stored. With UserDuplicateRate an event is sent again at the next position,
 // as Box's user stream sometimes does.
@@ -249,14 +325,45 @@ func (s *Server) appendUserLocked(batch []entry) []Event {
 		if s.eventRand.Float64() < s.opts.UserDuplicateRate {
 			st.user.append(e, s.positionStepLocked())
 		}
-		st.produced[StreamAll].add(e.id)
-		if e.changes {
-			st.produced[StreamChanges].add(e.id)
-		}
-		if e.sync {
-			st.produced[StreamSync].add(e.id)
-		}
+		st.recordUser(&e)
 	}
+	st.expire(s.clock.Now())
+	st.notify()
+	return out
+}
+
+// appendUserExactLocked appends one user event once, wakes long-polls and returns it
+// as stored.
+func (s *Server) appendUserExactLocked(e entry) Event {
+	st := &s.store
+	out := st.user.append(e, s.positionStepLocked())
+	st.recordUser(&e)
+	st.expire(s.clock.Now())
+	st.notify()
+	return out
+}
+
+// recordUser records a user event's id for the streams it belongs to.
+func (st *store) recordUser(e *entry) {
+	st.produced[StreamAll].add(e.id)
+	if e.changes {
+		st.produced[StreamChanges].add(e.id)
+	}
+	if e.sync {
+		st.produced[StreamSync].add(e.id)
+	}
+}
+
+// appendEnterpriseExactLocked appends one event to admin_logs and admin_logs_streaming,
+// neither delayed nor duplicated (events held back earlier follow it), wakes long-polls
+// and returns it as stored in admin_logs.
+func (s *Server) appendEnterpriseExactLocked(e entry) Event {
+	st := &s.store
+	out := st.admin.append(e, s.positionStepLocked())
+	st.produced[StreamAdminLogs].add(e.id)
+	st.streaming.append(e, s.positionStepLocked())
+	st.flushHeld(s.positionStepLocked)
+	st.expire(s.clock.Now())
 	st.notify()
 	return out
 }
@@ -291,6 +398,7 @@ func (s *Server) appendEnterpriseLocked(batch []entry) []Event {
 	}
 	st.flushHeld(s.positionStepLocked)
 	st.held = late
+	st.expire(s.clock.Now())
 	st.notify()
 	return out
 }
@@ -300,30 +408,46 @@ func (s *Server) positionStepLocked() uint64 {
 	return 1 + s.stepRand.Uint64N(255)
 }
 
-// parseEvent validates a scripted event and derives its metadata.
+// parseEvent validates a scripted event, which needs a non-empty string event_id, and
+// derives its metadata.
 func parseEvent(raw json.RawMessage, now time.Time) (entry, error) {
+	e, err := parseRawEvent(raw, now)
+	if err != nil {
+		return entry{}, err
+	}
+	if e.id == "" {
+		return entry{}, errors.New("boxsim: event needs a non-empty string event_id")
+	}
+	return e, nil
+}
+
+// parseRawEvent accepts any JSON object and derives what metadata it has: the id and
+// type when they are strings, created_at when it parses (else now), and membership of
+// changes and sync.
+func parseRawEvent(raw json.RawMessage, now time.Time) (entry, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		return entry{}, fmt.Errorf("boxsim: event is not valid JSON: %w", err)
 	}
 	var fields struct {
-		EventID   *string         `json:"event_id"`
+		EventID   json.RawMessage `json:"event_id"`
 		EventType json.RawMessage `json:"event_type"`
 		CreatedAt json.RawMessage `json:"created_at"`
 		Source    json.RawMessage `json:"source"`
 	}
-	if err := json.Unmarshal(buf.Bytes(), &fields); err != nil {
-		return entry{}, fmt.Errorf("boxsim: event must be a JSON object: %w", err)
+	if err := json.Unmarshal(buf.Bytes(), &fields); err != nil || buf.Bytes()[0] != '{' {
+		return entry{}, errors.New("boxsim: event must be a JSON object")
 	}
-	if fields.EventID == nil || *fields.EventID == "" {
-		return entry{}, errors.New("boxsim: event needs a non-empty string event_id")
+	e := entry{createdAt: now, raw: buf.Bytes()}
+	// Odd values (a numeric id, an unknown type, a date in another layout) are served
+	// as given; they just carry no metadata.
+	var id, eventType, created string
+	if json.Unmarshal(fields.EventID, &id) == nil {
+		e.id = id
 	}
-	e := entry{id: *fields.EventID, createdAt: now, raw: buf.Bytes()}
-	var eventType string
-	if json.Unmarshal(fields.EventType, &eventType) == nil { // odd or unknown types are allowed
+	if json.Unmarshal(fields.EventType, &eventType) == nil {
 		e.eventType = eventType
 	}
-	var created string
 	if json.Unmarshal(fields.CreatedAt, &created) == nil {
 		if t, err := time.Parse(time.RFC3339, created); err == nil {
 			e.createdAt = t
