@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,21 @@ const (
 	FaultNoAccessToken FaultKind = "no_access_token"
 	// FaultMalformedJSON answers 200 with a body that is not valid JSON.
 	FaultMalformedJSON FaultKind = "malformed_json"
+	// FaultRedirect answers Fault.Status (default 307 Temporary Redirect; any 3xx) with
+	// "Location: Fault.Location" and an empty body, on any endpoint, the token endpoint
+	// included. Point Location at a server of the test's own to prove that a client
+	// does not re-post client_secret, a refresh token or a JWT assertion, or forward
+	// Authorization or As-User, to another host. Fault.Location is required and must
+	// be an absolute URL, and Status a 3xx; otherwise the request is answered 500.
+	FaultRedirect FaultKind = "redirect"
+	// FaultDelay serves the request normally, but only after Fault.Delay of REAL
+	// (wall-clock) time, not time on the simulated clock, which a test holding a
+	// request in flight (a token refresh, say) is typically not moving. The request is
+	// dropped unanswered if the client goes away first, and the connection is dropped
+	// if the server closes first. It is recorded on arrival (Request.Fault FaultDelay)
+	// and not again when served, so WaitRequests sees it while it is held; a delayed
+	// long-poll therefore counts before its timer is armed.
+	FaultDelay FaultKind = "delay"
 	// FaultInvalidPosition answers as Box does for an expired or unknown
 	// stream_position: 400 with the ClientError body {"type":"error","status":400,
 	// "code":"bad_request","message":"Invalid stream position","help_url":...,
@@ -60,7 +76,8 @@ type Fault struct {
 	Kind FaultKind
 	// Times is how many consecutive requests the fault answers (0 means 1).
 	Times int
-	// Status is the status of FaultServerError: 500 (default), 502, 503, ...
+	// Status is the status of FaultServerError: 500 (default), 502, 503, ...; and of
+	// FaultRedirect: 307 (default), 301, 302, 303, 308.
 	Status int
 	// RetryAfter is FaultRateLimit's wait, sent in whole seconds (default 1s).
 	RetryAfter time.Duration
@@ -68,6 +85,11 @@ type Fault struct {
 	RetryAfterDate bool
 	// Size is FaultOversized's body size in bytes (default 33 MiB).
 	Size int64
+	// Location is FaultRedirect's Location header, an absolute URL (required).
+	Location string
+	// Delay is how long FaultDelay holds the request before serving it, in real
+	// (wall-clock) time.
+	Delay time.Duration
 }
 
 type randomFaults struct {
@@ -195,6 +217,8 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, ep Endpoint,
 			body = `{"expires_in":3600,"restricted_to":[],"token_type":"bearer"}`
 		}
 		writeBody(w, http.StatusOK, "application/json", []byte(body))
+	case FaultRedirect:
+		s.writeRedirect(w, f)
 	case FaultInvalidPosition:
 		s.writeInvalidPosition(w)
 	case FaultMalformedJSON:
@@ -206,6 +230,23 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, ep Endpoint,
 		s.writeError(w, http.StatusInternalServerError, "internal_server_error",
 			fmt.Sprintf("boxsim: unknown fault kind %q", f.Kind), nil)
 	}
+}
+
+// writeRedirect answers FaultRedirect: a 3xx with Location and an empty body.
+func (s *Server) writeRedirect(w http.ResponseWriter, f Fault) {
+	status := f.Status
+	if status == 0 {
+		status = http.StatusTemporaryRedirect
+	}
+	u, err := url.Parse(f.Location)
+	if err != nil || !u.IsAbs() || u.Host == "" || status < 300 || status > 399 {
+		s.writeError(w, http.StatusInternalServerError, "internal_server_error",
+			fmt.Sprintf("boxsim: FaultRedirect needs an absolute Location and a 3xx Status, got %q and %d", f.Location, status), nil)
+		return
+	}
+	w.Header().Set("Location", f.Location)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
 }
 
 // writeInvalidPosition answers 400 bad_request "Invalid stream position", as Box does

@@ -274,3 +274,130 @@ func TestServer_FaultInvalidPosition(t *testing.T) {
 	status, _ := h.getEvents(token, url.Values{"stream_position": {h.sim.HeadPosition(StreamAll)}})
 	require.Equal(t, http.StatusOK, status, "the position itself is fine")
 }
+
+func TestServer_FaultRedirect(t *testing.T) {
+	tests := []struct {
+		name       string
+		endpoint   Endpoint
+		method     string
+		path       string
+		fault      Fault
+		wantStatus int
+	}{
+		{"token default 307", EndpointToken, http.MethodPost, "/oauth2/token",
+			Fault{Kind: FaultRedirect, Location: "http://127.0.0.2:9/oauth2/token"}, http.StatusTemporaryRedirect},
+		{"events 308", EndpointEvents, http.MethodGet, "/2.0/events",
+			Fault{Kind: FaultRedirect, Status: http.StatusPermanentRedirect, Location: "https://elsewhere.example/2.0/events"},
+			http.StatusPermanentRedirect},
+		{"options 302", EndpointOptions, http.MethodOptions, "/2.0/events",
+			Fault{Kind: FaultRedirect, Status: http.StatusFound, Location: "http://elsewhere.example/"}, http.StatusFound},
+		{"longpoll 301", EndpointLongPoll, http.MethodGet, "/subscribe?channel=x",
+			Fault{Kind: FaultRedirect, Status: http.StatusMovedPermanently, Location: "http://elsewhere.example/subscribe"},
+			http.StatusMovedPermanently},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{})
+			// Report redirects instead of following them.
+			h.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			h.sim.InjectFault(tt.endpoint, tt.fault)
+			header := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "As-User": {"19283746"}}
+			r := h.raw(t.Context(), tt.method, tt.path, header, ccgForm("enterprise", DefaultEnterpriseID).Encode())
+			require.NoError(t, r.doErr)
+			require.Equal(t, tt.wantStatus, r.status)
+			require.Equal(t, tt.fault.Location, r.header.Get("Location"))
+			require.Empty(t, r.body)
+
+			last, ok := h.sim.LastRequest(tt.endpoint)
+			require.True(t, ok)
+			require.Equal(t, FaultRedirect, last.Fault)
+			require.Equal(t, "19283746", last.Header.Get("As-User"))
+			if tt.endpoint == EndpointToken {
+				require.Equal(t, DefaultClientSecret, last.Form.Get("client_secret"), "what the client posted is recorded")
+			}
+		})
+	}
+
+	t.Run("invalid", func(t *testing.T) {
+		h := newHarness(t, Options{})
+		for _, f := range []Fault{
+			{Kind: FaultRedirect},
+			{Kind: FaultRedirect, Location: "/relative"},
+			{Kind: FaultRedirect, Location: "http://ok.example/", Status: http.StatusOK},
+		} {
+			h.sim.InjectFault(EndpointEvents, f)
+			r := h.raw(t.Context(), http.MethodGet, "/2.0/events", nil, "")
+			require.Equal(t, http.StatusInternalServerError, r.status)
+			require.Contains(t, string(r.body), "FaultRedirect")
+		}
+	})
+}
+
+func TestServer_FaultDelay(t *testing.T) {
+	h := newHarness(t, Options{})
+	send := func(ctx context.Context) <-chan result {
+		done := make(chan result, 1)
+		go func() {
+			done <- h.raw(ctx, http.MethodPost, "/oauth2/token",
+				http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+				ccgForm("enterprise", DefaultEnterpriseID).Encode())
+		}()
+		return done
+	}
+
+	// Held in flight: recorded on arrival, answered only when the client gives up.
+	h.sim.InjectFault(EndpointToken, Fault{Kind: FaultDelay, Delay: time.Hour})
+	ctx, cancel := context.WithCancel(t.Context())
+	held := send(ctx)
+	require.NoError(t, h.sim.WaitRequests(EndpointToken, 1, waitTimeout))
+	last, ok := h.sim.LastRequest(EndpointToken)
+	require.True(t, ok)
+	require.Equal(t, FaultDelay, last.Fault)
+	require.Equal(t, GrantClientCredentials, last.Form.Get("grant_type"))
+	h.clock.Add(2 * time.Hour) // the simulated clock does not end a real-time delay
+	select {
+	case r := <-held:
+		t.Fatalf("a delayed request was answered early: %+v", r)
+	default:
+	}
+	cancel()
+	select {
+	case r := <-held:
+		require.ErrorIs(t, r.doErr, context.Canceled)
+	case <-time.After(waitTimeout):
+		t.Fatal("delayed request not released by the client going away")
+	}
+	require.Zero(t, h.sim.Grants(GrantClientCredentials), "a request abandoned while delayed is not served")
+
+	// A short delay, then served normally and recorded once.
+	h.sim.InjectFault(EndpointToken, Fault{Kind: FaultDelay, Delay: time.Millisecond})
+	select {
+	case r := <-send(t.Context()):
+		require.NoError(t, r.doErr)
+		require.Equal(t, http.StatusOK, r.status, string(r.body))
+		require.Contains(t, string(r.body), "access_token")
+	case <-time.After(waitTimeout):
+		t.Fatal("delayed request never served")
+	}
+	require.Equal(t, 2, h.sim.Requests(EndpointToken))
+	require.Equal(t, 1, h.sim.Grants(GrantClientCredentials))
+
+	// A malformed form is still refused after a delay.
+	h.sim.InjectFault(EndpointToken, Fault{Kind: FaultDelay})
+	r := h.raw(t.Context(), http.MethodPost, "/oauth2/token",
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, "%zz")
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Contains(t, string(r.body), "invalid_request")
+
+	// Close drops a delayed request.
+	h.sim.InjectFault(EndpointToken, Fault{Kind: FaultDelay, Delay: time.Hour})
+	held = send(t.Context())
+	require.NoError(t, h.sim.WaitRequests(EndpointToken, 4, waitTimeout))
+	h.sim.Close()
+	select {
+	case r := <-held:
+		require.Error(t, r.doErr)
+	case <-time.After(waitTimeout):
+		t.Fatal("delayed request not released by Close")
+	}
+}

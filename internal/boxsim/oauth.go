@@ -99,6 +99,9 @@ func errInvalidGrant() *oauthError {
 // handleToken serves POST /oauth2/token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	err := r.ParseForm() // a second ParseForm (in record) is a no-op without error
+	if a, ok := r.Context().Value(recordedKey{}).(arrival); ok {
+		err = a.formErr // parsed when FaultDelay recorded it
+	}
 	s.record(EndpointToken, r, "")
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, &oauthError{"invalid_request", "Invalid request body"})

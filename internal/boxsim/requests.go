@@ -25,12 +25,16 @@ const maxLoggedRequests = 1000
 type Request struct {
 	Endpoint Endpoint
 	Method   string
+	Host     string // the Host it was sent to, e.g. "2.realtime.services.box.net:8443"
 	Path     string
 	Query    url.Values  // decoded query string
 	Header   http.Header // including Authorization and As-User
 	Form     url.Values  // POST form of token requests, nil otherwise
-	Fault    FaultKind   // the fault answered instead of serving it, "" when none
-	Time     time.Time   // arrival on the clock
+	// Fault is the fault answered instead of serving it, "" when none. A request
+	// delayed by FaultDelay is recorded on arrival with FaultDelay, then served.
+	Fault FaultKind
+	TLS   bool      // it arrived over TLS
+	Time  time.Time // arrival on the clock
 }
 
 // requestLog counts requests and keeps the latest ones. Server.mu guards it.
@@ -50,6 +54,15 @@ func newRequestLog() requestLog {
 	}
 }
 
+// recordedKey marks, in a request's context, a request already recorded on arrival
+// (FaultDelay); its value is an arrival.
+type recordedKey struct{}
+
+// arrival is what recording on arrival learnt that serving needs later.
+type arrival struct {
+	formErr error // token requests: ParseForm's error (a second ParseForm returns nil)
+}
+
 // record logs r for ep. Token requests have their form parsed (bounded by serveEndpoint).
 func (s *Server) record(ep Endpoint, r *http.Request, fault FaultKind) {
 	if ep == EndpointToken {
@@ -60,14 +73,20 @@ func (s *Server) record(ep Endpoint, r *http.Request, fault FaultKind) {
 	s.recordLocked(ep, r, fault)
 }
 
+// recordLocked logs r for ep, unless it was recorded on arrival already.
 func (s *Server) recordLocked(ep Endpoint, r *http.Request, fault FaultKind) {
+	if r.Context().Value(recordedKey{}) != nil {
+		return
+	}
 	req := Request{
 		Endpoint: ep,
 		Method:   r.Method,
+		Host:     r.Host,
 		Path:     r.URL.Path,
 		Query:    r.URL.Query(),
 		Header:   r.Header.Clone(),
 		Fault:    fault,
+		TLS:      r.TLS != nil,
 		Time:     s.clock.Now(),
 	}
 	if ep == EndpointToken && r.PostForm != nil {
@@ -86,7 +105,8 @@ func (s *Server) recordLocked(ep Endpoint, r *http.Request, fault FaultKind) {
 }
 
 // Requests returns how many requests endpoint received, faulted ones included. A
-// long-poll that is held counts only once the simulator is waiting on its timer.
+// long-poll that is held counts only once the simulator is waiting on its timer
+// (except under FaultDelay, which counts a request on arrival).
 func (s *Server) Requests(endpoint Endpoint) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,6 +1,7 @@
 package boxsim
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -188,6 +189,8 @@ func (s *Server) routes() http.Handler {
 // serveEndpoint sets the headers every Box response carries, then answers the next
 // queued or random fault, or hands the request to h. Handlers record the request
 // themselves, so the long-poll can record only once it is observably waiting.
+// FaultDelay is the exception: it records the request on arrival, waits, and then
+// lets h serve it without recording it again.
 func (s *Server) serveEndpoint(ep Endpoint, h http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	now := s.clock.Now()
@@ -199,12 +202,41 @@ func (s *Server) serveEndpoint(ep Endpoint, h http.HandlerFunc, w http.ResponseW
 	// Date comes from the simulated clock: JWT clients resync their exp from it.
 	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	w.Header().Set("Box-Request-Id", requestID)
-	if faulted {
+	if !faulted {
+		h(w, r)
+		return
+	}
+	if f.Kind != FaultDelay {
 		s.record(ep, r, f.Kind)
 		s.writeFault(w, r, ep, f)
 		return
 	}
-	h(w, r)
+	var formErr error
+	if ep == EndpointToken {
+		formErr = r.ParseForm() // handleToken's own ParseForm would no longer report it
+	}
+	s.record(ep, r, f.Kind)
+	if !s.delay(r, f.Delay) {
+		return
+	}
+	h(w, r.WithContext(context.WithValue(r.Context(), recordedKey{}, arrival{formErr: formErr})))
+}
+
+// delay waits d of real time. It reports false when the client went away first, and
+// drops the connection when the server closes first.
+func (s *Server) delay(r *http.Request, d time.Duration) bool {
+	// Real time on purpose: FaultDelay holds a request in flight while a test drives
+	// its mock clock, so it must not depend on that clock moving.
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // baseURL is the URL clients reach the simulator at: the listening URL, else the Host
