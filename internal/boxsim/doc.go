@@ -2,19 +2,40 @@
 // and the -demo mode. It serves the parts of the Box API telegraf-box uses, the way
 // Box really behaves (see BOX_API.md):
 //
-//   - POST /oauth2/token: client credentials, JWT bearer (RS256/384/512, exp, jti) and
-//     rotating refresh tokens; tokens expire on the injected clock.
+//   - POST /oauth2/token: client credentials, JWT bearer (RS256/384/512, exp, jti, and
+//     aud checked against https://api.box.com/oauth2/token only, wherever the assertion
+//     is posted) and rotating refresh tokens; tokens expire on the injected clock.
 //   - GET /2.0/events: user streams (all, changes, sync) and enterprise streams
 //     (admin_logs, admin_logs_streaming) with positions above 2^53, sent as JSON strings
 //     or bare numbers, realistic event shapes, duplicates and disorder on the streaming
-//     log, short pages and Box's 400/401/403 answers.
+//     log, short pages and Box's 400/401/403 answers. As on Box, next_stream_position
+//     advances over entries a page's filters skipped (changes and sync views,
+//     event_type, created_after/created_before), so empty pages move on too.
+//   - Retention: each log keeps the newest MaxEvents events, and with Retention only
+//     those young enough on the clock. An older position reads from the oldest retained
+//     event, or with RejectExpiredPositions gets Box's 400 "Invalid stream position"
+//     (TrimmedThrough tells where the window starts).
 //   - OPTIONS /2.0/events and GET /subscribe: realtime channels and the long poll
-//     (new_change, reconnect, max_retries) on the injected clock.
+//     (new_change, reconnect, max_retries) on the injected clock. Box's realtime server
+//     is another host (http://N.realtime.services.box.net): StartRealtime serves the
+//     long poll on a listener of its own, RealtimeHandler lets a test serve it itself
+//     (over TLS, say), and Options.RealtimeURLBase makes OPTIONS name any host. The
+//     realtime server may require a token (RealtimeRequiresAuth) or announce changes a
+//     changes or sync stream does not show (RealtimeIgnoresStreamType).
 //   - Faults per endpoint, queued or random: 429, 5xx, proxy HTML, resets, truncated,
-//     oversized and malformed bodies, hangs, 401.
+//     oversized and malformed bodies, hangs, 401, redirects to another host, answers
+//     delayed in real time, and Box's invalid-position 400.
+//   - Scripted events: AddUserEvent and AddEnterpriseEvent for events with an id, and
+//     AddRawEvent for any JSON object ({} included), served exactly as given.
+//
+// Every request is recorded (Requests, RequestLog, LastRequest, WaitRequests) with its
+// headers, form, Host and whether the realtime handler served it, so tests can check
+// what reached which host.
 //
 // It deliberately does not import internal/boxevents: it builds its JSON from its own
-// maps, so it checks the client independently.
+// maps, so it checks the client independently. Apart from FaultDelay, which waits in
+// real time by design, everything runs on the injected clock and is reproducible from
+// Options.Seed.
 //
 // A typical test:
 //

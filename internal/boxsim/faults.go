@@ -200,7 +200,7 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, ep Endpoint,
 	case FaultReset:
 		resetConnection(w)
 	case FaultTruncated:
-		writeTruncated(w, s.cannedBody(ep))
+		writeTruncated(w, s.cannedBody(ep, r))
 	case FaultOversized:
 		s.writeOversized(w, r, f.Size)
 	case FaultHang:
@@ -222,7 +222,7 @@ func (s *Server) writeFault(w http.ResponseWriter, r *http.Request, ep Endpoint,
 	case FaultInvalidPosition:
 		s.writeInvalidPosition(w)
 	case FaultMalformedJSON:
-		body := s.cannedBody(ep)
+		body := s.cannedBody(ep, r)
 		// Drop the comma after the first member: plausible-looking but not JSON.
 		body = strings.Replace(body, ",", " ", 1)
 		writeBody(w, http.StatusOK, "application/json", []byte(body))
@@ -259,12 +259,12 @@ const proxyErrorPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\
 	"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 
 // cannedBody is a realistic, complete success body for ep, used by faults that mangle it.
-func (s *Server) cannedBody(ep Endpoint) string {
+func (s *Server) cannedBody(ep Endpoint, r *http.Request) string {
 	switch ep {
 	case EndpointToken:
 		return `{"access_token":"T9cE5asGnuyYCCqIZFoWjFHvNbvVqHjl","expires_in":3600,"restricted_to":[],"token_type":"bearer"}`
 	case EndpointOptions:
-		return `{"chunk_size":1,"entries":[{"type":"realtime_server","url":"` + s.URL() +
+		return `{"chunk_size":1,"entries":[{"type":"realtime_server","url":"` + s.realtimeBase(r) +
 			`/subscribe?channel=0000000000000000dead&stream_type=all","ttl":"10","max_retries":"10","retry_timeout":610}]}`
 	case EndpointLongPoll:
 		return bodyNewChange

@@ -24,7 +24,13 @@ type result struct {
 
 func (h *harness) raw(ctx context.Context, method, path string, header http.Header, body string) result {
 	h.t.Helper()
-	req, err := http.NewRequestWithContext(ctx, method, h.sim.URL()+path, strings.NewReader(body))
+	return h.rawURL(ctx, method, h.sim.URL()+path, header, body)
+}
+
+// rawURL is raw for an absolute URL (another listener than the API's).
+func (h *harness) rawURL(ctx context.Context, method, target string, header http.Header, body string) result {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, target, strings.NewReader(body))
 	require.NoError(h.t, err)
 	for k, v := range header {
 		req.Header[k] = v

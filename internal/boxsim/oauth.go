@@ -206,21 +206,29 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (*accessToken
 	if s.opts.NoAuth {
 		return nil, true
 	}
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		writeUnauthorized(w, authMissing)
-		return nil, false
-	}
-	scheme, token, _ := strings.Cut(header, " ")
-	s.mu.Lock()
-	tok := s.auth.access[token]
-	valid := strings.EqualFold(scheme, "Bearer") && tok != nil && tok.valid(s.clock.Now())
-	s.mu.Unlock()
-	if !valid {
-		writeUnauthorized(w, authInvalid)
+	tok, challenge := s.checkToken(r)
+	if challenge != "" {
+		writeUnauthorized(w, challenge)
 		return nil, false
 	}
 	return tok, true
+}
+
+// checkToken returns r's valid bearer token, or else the WWW-Authenticate challenge
+// of Box's 401 answer.
+func (s *Server) checkToken(r *http.Request) (*accessToken, string) {
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return nil, authMissing
+	}
+	scheme, token, _ := strings.Cut(header, " ")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok := s.auth.access[token]
+	if !strings.EqualFold(scheme, "Bearer") || tok == nil || !tok.valid(s.clock.Now()) {
+		return nil, authInvalid
+	}
+	return tok, ""
 }
 
 // mayActAsAdmin reports whether tok may read enterprise streams and send As-User.

@@ -100,7 +100,8 @@ type Options struct {
 	// JWTPublicKeys maps a JWT "kid" (the app's publicKeyID) to its public key.
 	JWTPublicKeys map[string]*rsa.PublicKey
 	// NoAuth lets /2.0/events and OPTIONS accept requests without a valid token
-	// (authentication is required by default).
+	// (authentication is required by default). The realtime server's own check is
+	// RealtimeRequiresAuth.
 	NoAuth bool
 
 	// PositionFormat selects the JSON type of next_stream_position (default string).
@@ -152,6 +153,22 @@ type Options struct {
 	TTL int
 	// RealtimeFieldsAsNumbers writes ttl and max_retries as JSON numbers instead of strings.
 	RealtimeFieldsAsNumbers bool
+	// RealtimeURLBase, when set, is the scheme://host[:port] (no path) of the realtime
+	// URLs OPTIONS /2.0/events hands out, e.g. "http://2.realtime.services.box.net:8443",
+	// whatever the simulator listens on; a test resolves that name to one of its
+	// listeners with its own dialer. The realtime base is, in order of precedence:
+	// RealtimeURLBase, the URL returned by StartRealtime, the API's own base URL. New
+	// panics when it is not an absolute http or https URL without path, query or user.
+	RealtimeURLBase string
+	// RealtimeRequiresAuth makes the realtime endpoint (GET /subscribe) answer 401 with
+	// Box's WWW-Authenticate challenge to polls without a valid bearer token, NoAuth or
+	// not. By default the channel id alone identifies the subscription.
+	RealtimeRequiresAuth bool
+	// RealtimeIgnoresStreamType makes every realtime channel watch stream "all",
+	// whatever stream_type OPTIONS was asked for (its URL still names the stream asked
+	// for): the long poll then announces new_change for events a changes or sync
+	// stream does not show, as a realtime server may.
+	RealtimeIgnoresStreamType bool
 }
 
 func (o Options) withDefaults() Options {

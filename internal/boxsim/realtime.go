@@ -20,7 +20,7 @@ const maxChannels = 1024
 
 // channel is one realtime server URL handed out by OPTIONS.
 type channel struct {
-	stream  Stream
+	stream  Stream // the stream it watches: "all" under Options.RealtimeIgnoresStreamType
 	expires time.Time
 	polls   int
 }
@@ -40,7 +40,8 @@ type realtimeServer struct {
 	RetryTimeout int             `json:"retry_timeout"`
 }
 
-// handleOptions serves OPTIONS /2.0/events: a fresh realtime channel.
+// handleOptions serves OPTIONS /2.0/events: a fresh realtime channel, on the realtime
+// base (see Options.RealtimeURLBase).
 func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 	s.record(EndpointOptions, r, "")
 	if _, ok := s.authorize(w, r); !ok {
@@ -61,7 +62,11 @@ func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := randomHex(s.trafficRnd, 10)
-	s.realtime.channels[id] = &channel{stream: stream, expires: now.Add(time.Duration(s.opts.TTL) * time.Minute)}
+	watched := stream
+	if s.opts.RealtimeIgnoresStreamType {
+		watched = StreamAll
+	}
+	s.realtime.channels[id] = &channel{stream: watched, expires: now.Add(time.Duration(s.opts.TTL) * time.Minute)}
 	s.mu.Unlock()
 
 	field := func(n int) json.RawMessage {
@@ -77,7 +82,7 @@ func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 		ChunkSize: 1,
 		Entries: []realtimeServer{{
 			Type:         "realtime_server",
-			URL:          s.baseURL(r) + "/subscribe?channel=" + id + "&stream_type=" + string(stream),
+			URL:          s.realtimeBase(r) + "/subscribe?channel=" + id + "&stream_type=" + string(stream),
 			TTL:          field(s.opts.TTL),
 			MaxRetries:   field(s.opts.MaxRetries),
 			RetryTimeout: s.opts.RetryTimeout,
@@ -86,14 +91,23 @@ func (s *Server) handleOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleLongPoll serves GET /subscribe: new_change as soon as the channel's stream (the
-// one OPTIONS was asked for) has an event after stream_position, else reconnect after RetryTimeout seconds on the
-// clock; max_retries once the channel was polled MaxRetries times; reconnect for an
-// unknown or expired channel. The request is recorded only once its timer is armed, so
-// a test may advance a mock clock as soon as WaitRequests sees it.
+// one OPTIONS was asked for, or "all" under Options.RealtimeIgnoresStreamType) has an
+// event after stream_position, else reconnect after RetryTimeout seconds on the clock;
+// max_retries once the channel was polled MaxRetries times; reconnect for an unknown or
+// expired channel; 401 without a valid token under Options.RealtimeRequiresAuth. The
+// request is recorded only once its timer is armed, so a test may advance a mock clock
+// as soon as WaitRequests sees it.
 func (s *Server) handleLongPoll(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	answer := func(body string) {
 		writeBody(w, http.StatusOK, "application/json", []byte(body))
+	}
+	if s.opts.RealtimeRequiresAuth {
+		if _, challenge := s.checkToken(r); challenge != "" {
+			s.record(EndpointLongPoll, r, "")
+			writeUnauthorized(w, challenge)
+			return
+		}
 	}
 
 	s.mu.Lock()

@@ -14,7 +14,7 @@ type Endpoint string
 const (
 	EndpointEvents   Endpoint = "events"   // GET /2.0/events
 	EndpointOptions  Endpoint = "options"  // OPTIONS /2.0/events
-	EndpointLongPoll Endpoint = "longpoll" // GET /subscribe (the realtime server)
+	EndpointLongPoll Endpoint = "longpoll" // GET /subscribe (the realtime server, on either handler)
 	EndpointToken    Endpoint = "token"    // POST /oauth2/token
 )
 
@@ -33,8 +33,11 @@ type Request struct {
 	// Fault is the fault answered instead of serving it, "" when none. A request
 	// delayed by FaultDelay is recorded on arrival with FaultDelay, then served.
 	Fault FaultKind
-	TLS   bool      // it arrived over TLS
-	Time  time.Time // arrival on the clock
+	// Realtime reports that RealtimeHandler served it (StartRealtime's listener or a
+	// server of the test's own), not Handler.
+	Realtime bool
+	TLS      bool      // it arrived over TLS
+	Time     time.Time // arrival on the clock
 }
 
 // requestLog counts requests and keeps the latest ones. Server.mu guards it.
@@ -86,6 +89,7 @@ func (s *Server) recordLocked(ep Endpoint, r *http.Request, fault FaultKind) {
 		Query:    r.URL.Query(),
 		Header:   r.Header.Clone(),
 		Fault:    fault,
+		Realtime: r.Context().Value(realtimeKey{}) != nil,
 		TLS:      r.TLS != nil,
 		Time:     s.clock.Now(),
 	}

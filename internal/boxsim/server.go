@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -38,6 +39,10 @@ type Server struct {
 	ts         *httptest.Server
 	hs         *http.Server
 	serveDone  chan struct{}
+	rtURL      string       // StartRealtime's base URL
+	rtHS       *http.Server // StartRealtime's server
+	rtDone     chan struct{}
+	rtHandler  http.Handler
 	store      store
 	auth       authState
 	realtime   realtimeState
@@ -48,9 +53,18 @@ type Server struct {
 }
 
 // New returns a Server configured by opts; zero fields take the documented defaults.
-// It does not listen: use Handler, NewTest or Start.
+// It does not listen: use Handler, NewTest or Start (and RealtimeHandler or
+// StartRealtime for a realtime server on a host of its own). It panics when
+// opts.RealtimeURLBase is not a valid base URL.
 func New(opts Options) *Server {
 	opts = opts.withDefaults()
+	if opts.RealtimeURLBase != "" {
+		base, err := realtimeURLBase(opts.RealtimeURLBase)
+		if err != nil {
+			panic(err)
+		}
+		opts.RealtimeURLBase = base
+	}
 	// Simulated data must be reproducible from Seed, hence math/rand/v2 on purpose.
 	s := &Server{
 		opts:       opts,
@@ -67,7 +81,18 @@ func New(opts Options) *Server {
 	s.requests = newRequestLog()
 	s.gen = newGenerator()
 	s.handler = s.routes()
+	s.rtHandler = s.realtimeRoutes()
 	return s
+}
+
+// realtimeURLBase checks Options.RealtimeURLBase and returns it as scheme://host[:port].
+func realtimeURLBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("boxsim: Options.RealtimeURLBase %q is not scheme://host[:port]", raw)
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // NewTest returns a Server listening on an httptest.Server, closed by tb.Cleanup.
@@ -86,47 +111,100 @@ func NewTest(tb testing.TB, opts Options) *Server {
 // Start listens on addr, which must be a loopback address ("" means 127.0.0.1 on a free
 // port), and returns the base URL. It is meant for the -demo binary.
 func (s *Server) Start(addr string) (string, error) {
+	ln, err := listenLoopback(addr)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.startableLocked(s.url != ""); err != nil {
+		ln.Close()
+		return "", err
+	}
+	s.url = "http://" + ln.Addr().String()
+	s.hs, s.serveDone = serve(ln, s.handler)
+	return s.url, nil
+}
+
+// StartRealtime listens on addr, which must be a loopback address ("" means 127.0.0.1 on
+// a free port; "127.0.0.2:0" gives a host distinct from the API's), serving only the
+// realtime endpoint GET /subscribe over plain http, as Box's realtime servers
+// (http://N.realtime.services.box.net) do, and returns its base URL. From then on
+// OPTIONS /2.0/events hands out realtime URLs on this base, unless
+// Options.RealtimeURLBase is set. Close shuts it down. Requests to it are recorded
+// as EndpointLongPoll (Request.Realtime true), and faults injected for
+// EndpointLongPoll answer there.
+func (s *Server) StartRealtime(addr string) (string, error) {
+	ln, err := listenLoopback(addr)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.startableLocked(s.rtURL != ""); err != nil {
+		ln.Close()
+		return "", err
+	}
+	s.rtURL = "http://" + ln.Addr().String()
+	s.rtHS, s.rtDone = serve(ln, s.rtHandler)
+	return s.rtURL, nil
+}
+
+// startableLocked refuses to start a listener twice or after Close.
+func (s *Server) startableLocked(started bool) error {
+	select {
+	case <-s.done:
+		return errors.New("boxsim: server closed")
+	default:
+	}
+	if started {
+		return errors.New("boxsim: server already started")
+	}
+	return nil
+}
+
+// listenLoopback listens on addr after checking that it is a loopback address.
+func listenLoopback(addr string) (net.Listener, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", fmt.Errorf("boxsim: invalid listen address %q: %w", addr, err)
+		return nil, fmt.Errorf("boxsim: invalid listen address %q: %w", addr, err)
 	}
 	if host == "" {
 		host = "127.0.0.1"
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return "", fmt.Errorf("boxsim: refusing to listen on non-loopback address %q", addr)
+		return nil, fmt.Errorf("boxsim: refusing to listen on non-loopback address %q", addr)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
-		return "", fmt.Errorf("boxsim: %w", err)
+		return nil, fmt.Errorf("boxsim: %w", err)
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.url != "" {
-		ln.Close()
-		return "", errors.New("boxsim: server already started")
-	}
-	s.url = "http://" + ln.Addr().String()
-	s.hs = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	s.serveDone = make(chan struct{})
-	go func(hs *http.Server, done chan struct{}) {
-		defer close(done)
-		hs.Serve(ln) //nolint:errcheck // http.ErrServerClosed after Close; nobody to tell otherwise
-	}(s.hs, s.serveDone)
-	return s.url, nil
+	return ln, nil
 }
 
-// Close releases held requests, stops generators and shuts the listener down. It is
-// idempotent and safe to call on a Server that never listened.
+// serve serves h on ln until the returned server is closed; done is closed when
+// Serve has returned.
+func serve(ln net.Listener, h http.Handler) (*http.Server, chan struct{}) {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hs.Serve(ln) //nolint:errcheck // http.ErrServerClosed after Close; nobody to tell otherwise
+	}()
+	return hs, done
+}
+
+// Close releases held (and delayed) requests, stops generators and shuts the listeners
+// down, StartRealtime's included. It is idempotent and safe to call on a Server that
+// never listened.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.mu.Lock()
-		ts, hs, serveDone := s.ts, s.hs, s.serveDone
+		ts, hs, serveDone, rtHS, rtDone := s.ts, s.hs, s.serveDone, s.rtHS, s.rtDone
 		s.mu.Unlock()
 		if ts != nil {
 			// A handler blocked writing to a client that stopped reading would keep
@@ -137,6 +215,10 @@ func (s *Server) Close() {
 		if hs != nil {
 			_ = hs.Close()
 			<-serveDone
+		}
+		if rtHS != nil {
+			_ = rtHS.Close()
+			<-rtDone
 		}
 		s.wg.Wait()
 	})
@@ -149,9 +231,27 @@ func (s *Server) URL() string {
 	return s.url
 }
 
+// RealtimeURL returns StartRealtime's base URL, or "" before StartRealtime.
+func (s *Server) RealtimeURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rtURL
+}
+
 // Handler returns the simulator's HTTP handler, for mounting in a server of your own.
+// It serves every endpoint, GET /subscribe included, so a test that resolves
+// Options.RealtimeURLBase's host to the API's listener still reaches the long poll.
 func (s *Server) Handler() http.Handler {
 	return s.handler
+}
+
+// RealtimeHandler returns the realtime endpoint alone (GET /subscribe; anything else
+// is 404), for serving it on a host of the test's own, e.g. over TLS with
+// httptest.NewUnstartedServer and StartTLS. Its requests are recorded as
+// EndpointLongPoll with Request.Realtime true. Point OPTIONS at that server with
+// Options.RealtimeURLBase.
+func (s *Server) RealtimeHandler() http.Handler {
+	return s.rtHandler
 }
 
 func (s *Server) routes() http.Handler {
@@ -166,13 +266,7 @@ func (s *Server) routes() http.Handler {
 			s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed", nil)
 		}
 	})
-	mux.HandleFunc("/subscribe", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed", nil)
-			return
-		}
-		s.serveEndpoint(EndpointLongPoll, s.handleLongPoll, w, r)
-	})
+	mux.HandleFunc("/subscribe", s.serveSubscribe)
 	mux.HandleFunc("/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed", nil)
@@ -184,6 +278,30 @@ func (s *Server) routes() http.Handler {
 		s.writeError(w, http.StatusNotFound, "not_found", "Not Found", nil)
 	})
 	return mux
+}
+
+// realtimeRoutes is RealtimeHandler: the long poll alone.
+func (s *Server) realtimeRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/subscribe", func(w http.ResponseWriter, r *http.Request) {
+		s.serveSubscribe(w, r.WithContext(context.WithValue(r.Context(), realtimeKey{}, true)))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		s.writeError(w, http.StatusNotFound, "not_found", "Not Found", nil)
+	})
+	return mux
+}
+
+// realtimeKey marks, in a request's context, a request served by RealtimeHandler.
+type realtimeKey struct{}
+
+// serveSubscribe serves GET /subscribe, the realtime long poll.
+func (s *Server) serveSubscribe(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed", nil)
+		return
+	}
+	s.serveEndpoint(EndpointLongPoll, s.handleLongPoll, w, r)
 }
 
 // serveEndpoint sets the headers every Box response carries, then answers the next
@@ -237,6 +355,18 @@ func (s *Server) delay(r *http.Request, d time.Duration) bool {
 	case <-s.done:
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// realtimeBase is the scheme://host[:port] of the realtime URLs OPTIONS hands out:
+// Options.RealtimeURLBase, else StartRealtime's URL, else the API's base URL.
+func (s *Server) realtimeBase(r *http.Request) string {
+	if s.opts.RealtimeURLBase != "" {
+		return s.opts.RealtimeURLBase
+	}
+	if u := s.RealtimeURL(); u != "" {
+		return u
+	}
+	return s.baseURL(r)
 }
 
 // baseURL is the URL clients reach the simulator at: the listening URL, else the Host
