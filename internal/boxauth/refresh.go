@@ -7,9 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/benbjohnson/clock"
 	"golang.org/x/oauth2"
@@ -24,7 +22,9 @@ type RefreshConfig struct {
 	ClientSecret Secret // required; called at each refresh
 	// RefreshTokenFile holds the current refresh token as plain text
 	// (surrounding whitespace ignored). It is rewritten, mode 0600, after
-	// every refresh. Required; must exist and be non-empty.
+	// every refresh. Required; must exist and be non-empty. Its directory
+	// must be writable: the lock file RefreshTokenFile + ".lock" is created
+	// there (and left there) by the first Source that owns the file.
 	RefreshTokenFile string
 	HTTPClient       *http.Client // nil means http.DefaultClient
 	Clock            clock.Clock  // nil means the real clock
@@ -32,35 +32,22 @@ type RefreshConfig struct {
 
 const maxRefreshTokenFileSize = 64 << 10
 
-// refreshFiles serialises the refreshes of one refresh-token file across all
-// Sources of the process. A Box refresh token is single-use, so two Sources
-// refreshing from the same file at once would have one present a token the
-// other has just spent. This is deliberately package state: the file is a
-// process-wide resource. Keyed by absolute path with symlinks resolved.
-var refreshFiles sync.Map // string -> *refreshFile
-
-type refreshFile struct {
-	sem chan struct{} // capacity 1; held across read, request and write
-	// pending is a rotated refresh token Box returned that could not be
-	// saved; it is used (and saved again) by the next refresh. Guarded by sem.
-	pending string
-}
-
-func sharedRefreshFile(path string) *refreshFile {
-	v, _ := refreshFiles.LoadOrStore(path, &refreshFile{sem: make(chan struct{}, 1)})
-	return v.(*refreshFile)
-}
-
 // refresher performs one refresh: read the current token, exchange it, save
-// the new one, and only then hand out the access token.
+// the new one, and only then hand out the access token. It owns its file
+// (lock) for its whole life, and its Source runs at most one fetch at a
+// time, so nothing else reads or writes the file meanwhile.
 type refresher struct {
-	path         string
+	lock         *safefile.Lock
+	path         string // lock.Path(): absolute, symlinks resolved
 	clientID     string
 	clientSecret Secret
 	tokenURL     string
 	hc           *http.Client
-	file         *refreshFile
 	save         func(path string, data []byte, perm os.FileMode) error
+	// pending is a rotated refresh token Box returned that could not be
+	// saved; it is used (and saved again) by the next refresh. Only fetch
+	// touches it, and the Source never runs two fetches at once.
+	pending string
 }
 
 // RefreshToken returns a Source that obtains access tokens by refreshing the
@@ -70,20 +57,26 @@ type refresher struct {
 // new access token is returned. A crash before the request leaves the old,
 // still valid token in the file; a crash after the write leaves the new one.
 //
-// Refreshes of one file are serialised across every Source in the process
-// and each re-reads the file, so several Sources may share a file. Two
-// processes must not share one: nothing locks the file between processes. A
-// refresh whose answer is lost after Box has rotated the token (network cut,
-// the Source's one-minute fetch timeout) leaves a spent token in the file;
-// the consent flow must then be re-run.
+// A Box refresh token is single-use, so the file has one owner: the Source
+// takes an exclusive lock on it (the sidecar file RefreshTokenFile + ".lock",
+// see safefile.Acquire) and keeps it until Close. While another Source, in
+// this process or another, holds it, RefreshToken fails with an error naming
+// the file and matching safefile.ErrLocked. A refresh whose answer is lost
+// after Box has rotated the token (network cut, the Source's one-minute fetch
+// timeout) leaves a spent token in the file; the consent flow must then be
+// re-run.
 func RefreshToken(cfg RefreshConfig) (*Source, error) {
 	r, err := newRefresher(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return NewSource(r.fetch, cfg.Clock), nil
+	s := NewSource(r.fetch, cfg.Clock)
+	s.release = r.lock.Release
+	return s, nil
 }
 
+// newRefresher checks cfg and the file, then takes the file's lock; the
+// caller must release r.lock.
 func newRefresher(cfg RefreshConfig) (*refresher, error) {
 	var missing []string
 	if cfg.ClientID == "" {
@@ -102,25 +95,24 @@ func newRefresher(cfg RefreshConfig) (*refresher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("box refresh token: %w", err)
 	}
-	path, err := filepath.Abs(cfg.RefreshTokenFile)
+	// Read before locking, so a missing or empty file is reported as such
+	// and no lock file is left next to a path that holds no token.
+	if _, err := readRefreshToken(cfg.RefreshTokenFile); err != nil {
+		return nil, err
+	}
+	lock, err := safefile.Acquire(cfg.RefreshTokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("box refresh token file: %w", err)
 	}
-	// Rewrite the link's target, not the link (the rename must stay within
-	// the target's directory).
-	if resolved, err := filepath.EvalSymlinks(path); err == nil {
-		path = resolved
-	}
-	if _, err := readRefreshToken(path); err != nil {
-		return nil, err
-	}
 	return &refresher{
-		path:         path,
+		lock: lock,
+		// Rewrite the link's target, not the link (the rename must stay
+		// within the target's directory).
+		path:         lock.Path(),
 		clientID:     cfg.ClientID,
 		clientSecret: cfg.ClientSecret,
 		tokenURL:     tokenURL,
 		hc:           cfg.HTTPClient,
-		file:         sharedRefreshFile(path),
 		save:         safefile.WriteAtomic,
 	}, nil
 }
@@ -146,14 +138,7 @@ func readRefreshToken(path string) (string, error) {
 }
 
 func (r *refresher) fetch(ctx context.Context) (*oauth2.Token, error) {
-	select {
-	case r.file.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for another refresh of %s: %w", r.path, ctx.Err())
-	}
-	defer func() { <-r.file.sem }()
-
-	rt, fromMemory := r.file.pending, true
+	rt, fromMemory := r.pending, true
 	if rt == "" {
 		var err error
 		if rt, err = readRefreshToken(r.path); err != nil {
@@ -177,7 +162,7 @@ func (r *refresher) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		err = classify(err)
 		if errors.Is(err, ErrRefused) {
-			r.file.pending = "" // fall back to the file, which an operator may have renewed
+			r.pending = "" // fall back to the file, which an operator may have renewed
 			return nil, fmt.Errorf("box refused the refresh token from %s (spent, expired or revoked; "+
 				"the OAuth2 consent flow may need to be re-run): %w", r.path, err)
 		}
@@ -186,12 +171,12 @@ func (r *refresher) fetch(ctx context.Context) (*oauth2.Token, error) {
 	// oauth2 copies the old refresh token when the answer has none.
 	if tok.RefreshToken != "" && (tok.RefreshToken != rt || fromMemory) {
 		if err := r.save(r.path, []byte(tok.RefreshToken+"\n"), 0o600); err != nil {
-			r.file.pending = tok.RefreshToken
+			r.pending = tok.RefreshToken
 			return nil, fmt.Errorf("the new box refresh token could not be saved to %s; it is kept in memory "+
 				"for the next refresh, but if the process stops first the OAuth2 consent flow must be re-run: %w",
 				r.path, err)
 		}
 	}
-	r.file.pending = ""
+	r.pending = ""
 	return tok, nil
 }

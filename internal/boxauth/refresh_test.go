@@ -93,21 +93,28 @@ func readFile(t *testing.T, path string) string {
 	return string(data)
 }
 
-// restartProcess forgets what this process knows about path, as a crash does.
-func restartProcess(t *testing.T, path string) {
-	abs, err := filepath.Abs(path)
+// crash drops what a dead process held: the OS releases its lock on the
+// refresh token file, without waiting for anything in flight.
+func crash(t *testing.T, s *Source) {
+	s.mu.Lock()
+	release := s.release
+	s.mu.Unlock()
+	require.NotNil(t, release)
+	require.NoError(t, release())
+}
+
+// newTestRefresher is newRefresher whose lock is released at the end of the test.
+func newTestRefresher(t *testing.T, cfg RefreshConfig) *refresher {
+	r, err := newRefresher(cfg)
 	require.NoError(t, err)
-	if resolved, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = resolved
-	}
-	refreshFiles.Delete(abs)
+	t.Cleanup(func() { require.NoError(t, r.lock.Release()) })
+	return r
 }
 
 func TestRefreshToken_PersistsRotatedTokenBeforeReturning(t *testing.T) {
 	box := newRotatingBox(t, "rt-0")
 	path := tokenFile(t, "  rt-0\n", 0o644)
-	r, err := newRefresher(box.config(path))
-	require.NoError(t, err)
+	r := newTestRefresher(t, box.config(path))
 
 	var returned atomic.Bool
 	type seen struct {
@@ -150,7 +157,7 @@ func TestRefreshToken_PersistsRotatedTokenBeforeReturning(t *testing.T) {
 
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
-	require.Len(t, entries, 1, "no temporary files left behind")
+	require.Len(t, entries, 2, "no temporary files left behind, only the token and its lock file")
 }
 
 func TestRefreshToken_Validation(t *testing.T) {
@@ -189,9 +196,9 @@ func TestRefreshToken_CrashBeforeRequest(t *testing.T) {
 	t.Run("never used", func(t *testing.T) {
 		box := newRotatingBox(t, "rt-0")
 		path := tokenFile(t, "rt-0", 0o600)
-		_, err := RefreshToken(box.config(path))
+		a, err := RefreshToken(box.config(path))
 		require.NoError(t, err)
-		restartProcess(t, path)
+		crash(t, a)
 
 		b, err := RefreshToken(box.config(path))
 		require.NoError(t, err)
@@ -211,7 +218,7 @@ func TestRefreshToken_CrashBeforeRequest(t *testing.T) {
 		require.ErrorContains(t, err, "process killed before the request left")
 		require.NotErrorIs(t, err, ErrRefused)
 		require.Equal(t, "rt-0", readFile(t, path), "the old token, still valid, stays in the file")
-		restartProcess(t, path)
+		crash(t, a)
 
 		b, err := RefreshToken(box.config(path))
 		require.NoError(t, err)
@@ -225,8 +232,7 @@ func TestRefreshToken_CrashBeforeRequest(t *testing.T) {
 func TestRefreshToken_CrashAfterWrite(t *testing.T) {
 	box := newRotatingBox(t, "rt-0")
 	path := tokenFile(t, "rt-0", 0o600)
-	r, err := newRefresher(box.config(path))
-	require.NoError(t, err)
+	r := newTestRefresher(t, box.config(path))
 	written, killed := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() { close(killed) })
 	r.save = func(p string, data []byte, perm os.FileMode) error {
@@ -246,7 +252,7 @@ func TestRefreshToken_CrashAfterWrite(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 	require.Equal(t, "rt-1\n", readFile(t, path))
-	restartProcess(t, path)
+	require.NoError(t, r.lock.Release()) // the process died: the OS dropped its lock
 
 	b, err := RefreshToken(box.config(path))
 	require.NoError(t, err)
@@ -269,7 +275,7 @@ func TestRefreshToken_AnswerLost(t *testing.T) {
 	_, err = a.Token(ctxT(t))
 	require.ErrorContains(t, err, "box token request failed")
 	require.NotErrorIs(t, err, ErrRefused)
-	restartProcess(t, path)
+	crash(t, a)
 
 	box.mu.Lock()
 	box.dropAnswer = false
@@ -286,13 +292,12 @@ func TestRefreshToken_AnswerLost(t *testing.T) {
 func TestRefreshToken_SaveFailure(t *testing.T) {
 	box := newRotatingBox(t, "rt-0")
 	path := tokenFile(t, "rt-0", 0o600)
-	r, err := newRefresher(box.config(path))
-	require.NoError(t, err)
+	r := newTestRefresher(t, box.config(path))
 	r.save = func(string, []byte, os.FileMode) error { return errors.New("no space left on device") }
 	s := NewSource(r.fetch, clock.NewMock())
 	ctx := ctxT(t)
 
-	_, err = s.Token(ctx)
+	_, err := s.Token(ctx)
 	require.ErrorContains(t, err, "the new box refresh token could not be saved to "+path)
 	require.ErrorContains(t, err, "OAuth2 consent flow must be re-run")
 	require.ErrorContains(t, err, "no space left on device")
@@ -310,29 +315,40 @@ func TestRefreshToken_SaveFailure(t *testing.T) {
 	require.Zero(t, box.Rejected())
 }
 
-func TestRefreshToken_SourcesSharingAFileDoNotRace(t *testing.T) {
+// TestRefreshToken_OneOwnerPerFile: a Box refresh token is single-use, so
+// two instances (processes or plugin instances) refreshing from one file
+// spend each other's tokens. The second one is refused at construction,
+// whatever the spelling of the path, until the first is closed.
+func TestRefreshToken_OneOwnerPerFile(t *testing.T) {
 	box := newRotatingBox(t, "rt-0")
 	path := tokenFile(t, "rt-0", 0o600)
-	const n = 6
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		s, err := RefreshToken(box.config(path))
-		require.NoError(t, err)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.Token(ctxT(t))
-			errs <- err
-		}()
+	resolved, err := filepath.EvalSymlinks(path)
+	require.NoError(t, err)
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Symlink(path, link))
+
+	a, err := RefreshToken(box.config(path))
+	require.NoError(t, err)
+	for _, p := range []string{path, link} {
+		b, err := RefreshToken(box.config(p))
+		require.ErrorIs(t, err, safefile.ErrLocked, p)
+		require.Nil(t, b)
+		require.EqualError(t, err, "box refresh token file: "+resolved+" is in use by another instance (lock file "+
+			resolved+".lock is held)")
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	tok, err := a.Token(ctxT(t))
+	require.NoError(t, err)
+	require.Equal(t, "at-1", tok)
+
+	require.NoError(t, a.Close(ctxT(t)))
+	b, err := RefreshToken(box.config(link))
+	require.NoError(t, err, "closing the first Source released the file")
+	tok, err = b.Token(ctxT(t))
+	require.NoError(t, err)
+	require.Equal(t, "at-2", tok)
+	require.Equal(t, "rt-2\n", readFile(t, path))
 	require.Zero(t, box.Rejected())
-	require.Equal(t, fmt.Sprintf("rt-%d\n", n), readFile(t, path))
+	require.NoError(t, b.Close(ctxT(t)))
 }
 
 func TestRefreshToken_Symlink(t *testing.T) {
@@ -395,6 +411,8 @@ func TestRefreshToken_CloseWaitsForRotation(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, s.Close(done), context.Canceled)
 	require.Equal(t, "rt-0", readFile(t, path))
+	_, err = RefreshToken(box.config(path))
+	require.ErrorIs(t, err, safefile.ErrLocked, "the file stays owned while its rotation is in flight")
 
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close(ctxT(t)) }()
@@ -404,4 +422,37 @@ func TestRefreshToken_CloseWaitsForRotation(t *testing.T) {
 	require.NoError(t, <-tokc)
 	_, err = s.Token(ctxT(t))
 	require.ErrorIs(t, err, ErrClosed)
+	next, err := RefreshToken(box.config(path))
+	require.NoError(t, err, "Close released the file")
+	require.NoError(t, next.Close(ctxT(t)))
+}
+
+// TestRefreshToken_AbandonedCloseReleasesAfterFetch: when Close gives up
+// waiting, the file is released as soon as the rotation in flight ends.
+func TestRefreshToken_AbandonedCloseReleasesAfterFetch(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	box.hold, box.arrived = make(chan struct{}), make(chan struct{}, 1)
+	path := tokenFile(t, "rt-0", 0o600)
+	s, err := RefreshToken(box.config(path))
+	require.NoError(t, err)
+	tokc := make(chan error, 1)
+	go func() {
+		_, err := s.Token(ctxT(t))
+		tokc <- err
+	}()
+	<-box.arrived
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, s.Close(ctx), context.Canceled)
+
+	close(box.hold)
+	require.Eventually(t, func() bool {
+		next, err := RefreshToken(box.config(path))
+		if err != nil {
+			return false
+		}
+		return next.Close(context.Background()) == nil
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, "rt-1\n", readFile(t, path))
+	require.NoError(t, <-tokc)
 }

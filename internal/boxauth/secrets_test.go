@@ -85,8 +85,7 @@ func TestErrors_NeverCarrySecrets(t *testing.T) {
 
 	// Refresh: the new token cannot be saved.
 	box := newRotatingBox(t, refreshTok)
-	r, err := newRefresher(box.config(tokenFile(t, refreshTok, 0o600)))
-	require.NoError(t, err)
+	r := newTestRefresher(t, box.config(tokenFile(t, refreshTok, 0o600)))
 	r.save = func(string, []byte, os.FileMode) error { return errors.New("read-only file system") }
 	_, err = NewSource(r.fetch, nil).Token(ctxT(t))
 	errs = append(errs, err)

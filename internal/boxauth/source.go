@@ -63,6 +63,11 @@ type Source struct {
 	retryAt   time.Time  // earliest next refresh-ahead attempt after a failure
 	call      *fetchCall // the fetch in flight, nil if none
 	closed    bool       // Close was called: no token is handed out, no fetch started
+	// release gives up what the Source holds (the refresh token file's
+	// lock); nil if nothing. Called once, when closed and no fetch is in
+	// flight, by Close or by the fetch that Close stopped waiting for.
+	release    func() error
+	releaseErr error
 }
 
 type fetchCall struct {
@@ -140,24 +145,44 @@ func (s *Source) Invalidate(token string) {
 
 // Close stops the Source: from now on Token fails with ErrClosed and no
 // fetch is started. A fetch in flight is waited for until ctx is done, so a
-// rotated refresh token is on disk when Close returns nil. If ctx ends
+// rotated refresh token is on disk when Close returns nil; then what the
+// Source holds (a refresh token file's lock) is released. If ctx ends
 // first, Close returns its error; the fetch goes on (bounded by its own
-// one-minute timeout) and is not cut in half. Close may be called more than
-// once, and by several goroutines.
+// one-minute timeout), is not cut in half, and releases the holdings when
+// it ends. Close may be called more than once, and by several goroutines;
+// each call returns the release's result.
 func (s *Source) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.token = ""
 	c := s.call
-	s.mu.Unlock()
 	if c == nil {
-		return nil
+		defer s.mu.Unlock()
+		s.releaseLocked()
+		return s.releaseErr
 	}
+	s.mu.Unlock()
 	select {
 	case <-c.done:
-		return nil
 	case <-ctx.Done():
+		// The fetch releases what the Source holds when it ends: releasing
+		// now would let another instance take the refresh token file while
+		// this rotation may still write it.
 		return fmt.Errorf("closing box token source: a token request is still in flight: %w", ctx.Err())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseLocked()
+	return s.releaseErr
+}
+
+// releaseLocked releases what the Source holds, once, and keeps the result
+// in s.releaseErr for every Close to return; s.mu must be held and no fetch
+// in flight.
+func (s *Source) releaseLocked() {
+	if s.release != nil {
+		s.releaseErr = s.release()
+		s.release = nil
 	}
 }
 
@@ -179,6 +204,9 @@ func (s *Source) start(ctx context.Context) *fetchCall {
 		s.call = nil
 		switch {
 		case s.closed: // nothing is handed out any more; keep no token
+			// A Close that gave up waiting left the release to this
+			// fetch; an error is kept for the next Close to return.
+			s.releaseLocked()
 		case err == nil:
 			s.token = tok
 			s.refreshAt, s.expireAt = schedule(started, life)
