@@ -58,12 +58,13 @@ func ClientCredentials(cfg ClientCredentialsConfig) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("box client credentials: %w", err)
 	}
+	hc := noRedirects(cfg.HTTPClient)
 	fetch := func(ctx context.Context) (*oauth2.Token, error) {
 		secret, err := getSecret(cfg.ClientSecret, "client_secret")
 		if err != nil {
 			return nil, err
 		}
-		tok, err := retrieve(ctx, cfg.HTTPClient, &clientcredentials.Config{
+		tok, err := retrieve(ctx, hc, &clientcredentials.Config{
 			ClientID:     cfg.ClientID,
 			ClientSecret: secret,
 			TokenURL:     tokenURL,
@@ -78,13 +79,26 @@ func ClientCredentials(cfg ClientCredentialsConfig) (*Source, error) {
 	return NewSource(fetch, cfg.Clock), nil
 }
 
-// retrieve makes one token request through golang.org/x/oauth2 with hc. The
-// returned error is oauth2's, unclassified (JWT inspects it for clock skew).
+// retrieve makes one token request through golang.org/x/oauth2 with hc,
+// which must come from noRedirects. The returned error is oauth2's,
+// unclassified (JWT inspects it for clock skew).
 func retrieve(ctx context.Context, hc *http.Client, cfg *clientcredentials.Config) (*oauth2.Token, error) {
-	if hc != nil {
-		ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
+	return cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+}
+
+// noRedirects returns a copy of hc (of http.DefaultClient if hc is nil) that
+// never follows a redirect. Every token request goes through such a copy:
+// on a 307 or 308 net/http re-posts the body, client_secret, refresh token
+// or JWT assertion included, to whatever host Location names. The redirect
+// answer itself is returned, and classify reports it. The caller's client,
+// which may also carry API requests, keeps its own policy.
+func noRedirects(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = http.DefaultClient
 	}
-	return cfg.Token(ctx)
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // getSecret calls s and rejects an empty value; name is the config key.

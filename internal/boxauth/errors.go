@@ -12,8 +12,9 @@ import (
 
 // ErrRefused is matched (with errors.Is) by every error meaning that the
 // credentials themselves were refused: the token endpoint answered a 4xx
-// (invalid_grant, invalid_client, ...) or a 2xx without an access token, or a
-// developer token was revoked. Retrying without operator action will not help,
+// (invalid_grant, invalid_client, ...), a 2xx without an access token or a
+// redirect (never followed: it would hand the credentials to another host),
+// or a developer token was revoked. Retrying without operator action will not help,
 // so callers should back off for long and report the error. Errors not matching
 // ErrRefused (network failures, 5xx, 429, timeouts) are transient.
 var ErrRefused = errors.New("box credentials refused")
@@ -26,11 +27,15 @@ type TokenError struct {
 	StatusCode  int    // HTTP status of the token response
 	Code        string // OAuth2 "error", e.g. invalid_grant; may be empty
 	Description string // OAuth2 "error_description", sanitized and truncated
+	// RedirectHost is, for a 3xx answer, the host its Location names (never
+	// the whole URL, whose path and query may carry anything); empty if none.
+	RedirectHost string
 }
 
 // Refused reports whether the answer refuses the credentials (4xx other than
-// 408 and 429, or a 2xx without an access token) rather than failing
-// transiently (5xx, 408, 429).
+// 408 and 429, a 3xx, or a 2xx without an access token) rather than failing
+// transiently (5xx, 408, 429). A token endpoint that redirects is
+// misconfigured or hostile: retrying will not help.
 func (e *TokenError) Refused() bool {
 	switch {
 	case e.StatusCode == http.StatusRequestTimeout, e.StatusCode == http.StatusTooManyRequests:
@@ -46,6 +51,13 @@ func (e *TokenError) Is(target error) bool { return target == ErrRefused && e.Re
 
 // Error describes the answer: refused or failed, status, code, description.
 func (e *TokenError) Error() string {
+	if e.StatusCode >= 300 && e.StatusCode < 400 {
+		if e.RedirectHost == "" {
+			return fmt.Sprintf("box token endpoint answered HTTP %d, a redirection, which is not followed", e.StatusCode)
+		}
+		return fmt.Sprintf("box token endpoint answered HTTP %d with a redirect to %s, which is not followed",
+			e.StatusCode, e.RedirectHost)
+	}
 	var b strings.Builder
 	if e.Refused() {
 		b.WriteString("box token endpoint refused the credentials")
@@ -90,6 +102,9 @@ func classify(err error) error {
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
+		if re.Response != nil && re.Response.StatusCode >= 300 && re.Response.StatusCode < 400 {
+			return &TokenError{StatusCode: re.Response.StatusCode, RedirectHost: redirectHost(re.Response)}
+		}
 		te := &TokenError{Code: sanitize(re.ErrorCode, 64), Description: sanitize(re.ErrorDescription, 300)}
 		if re.Response != nil {
 			te.StatusCode = re.Response.StatusCode
@@ -100,6 +115,16 @@ func classify(err error) error {
 		return &TokenError{StatusCode: http.StatusOK} // the actual 2xx status is not reported by oauth2
 	}
 	return fmt.Errorf("box token request failed: %w", err)
+}
+
+// redirectHost returns the host a redirect's Location names, resolved
+// against the request's URL; empty if there is none or it does not parse.
+func redirectHost(resp *http.Response) string {
+	loc, err := resp.Location()
+	if err != nil {
+		return ""
+	}
+	return sanitize(loc.Host, 255)
 }
 
 // sanitize drops control characters and bounds s to maxRunes runes, so a

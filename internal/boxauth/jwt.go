@@ -114,7 +114,7 @@ func newJWTFetcher(cfg JWTConfig) (*jwtFetcher, error) {
 		clk = clock.New()
 	}
 	return &jwtFetcher{app: app, subType: subType, subID: subID, method: method,
-		tokenURL: tokenURL, hc: cfg.HTTPClient, clk: clk}, nil
+		tokenURL: tokenURL, hc: noRedirects(cfg.HTTPClient), clk: clk}, nil
 }
 
 func signingMethod(alg string) (*jwt.SigningMethodRSA, error) {

