@@ -35,8 +35,11 @@ type JWTConfig struct {
 	SubjectType string
 	SubjectID   string
 	// Algorithm is RS256 (default), RS384 or RS512.
-	Algorithm  string
-	TokenURL   string       // default DefaultTokenURL; also the assertion's aud
+	Algorithm string
+	// TokenURL is where assertions are posted; default DefaultTokenURL. The
+	// assertion's aud is DefaultTokenURL whatever TokenURL is: Box checks aud
+	// against its own token URL, not against the URL it was reached at.
+	TokenURL   string
 	HTTPClient *http.Client // nil means http.DefaultClient
 	Clock      clock.Clock  // nil means the real clock
 }
@@ -213,7 +216,7 @@ func (f *jwtFetcher) assertion() (string, error) {
 		"iss":          f.app.clientID,
 		"sub":          f.subID,
 		"box_sub_type": f.subType,
-		"aud":          f.tokenURL,
+		"aud":          DefaultTokenURL, // not f.tokenURL: Box rejects any other aud, even behind a proxy
 		"jti":          newJTI(),
 		"iat":          now.Unix(),
 		"exp":          now.Add(assertionLifetime).Unix(),

@@ -25,7 +25,9 @@ import (
 )
 
 // jwtServer is a fake Box token endpoint for the jwt-bearer grant. It checks
-// the assertion's signature with pub, and its exp against now (Box's clock).
+// the assertion's signature with pub, its exp against now (Box's clock), and
+// like Box its aud against https://api.box.com/oauth2/token, whatever URL
+// the request was posted to.
 type jwtServer struct {
 	*tokenServer
 	mu      sync.Mutex
@@ -40,7 +42,12 @@ func newJWTServer(t *testing.T, pub *rsa.PublicKey, alg string, now func() time.
 		w.Header().Set("Date", now().UTC().Format(http.TimeFormat))
 		tok, err := jwt.Parse(form.Get("assertion"), func(*jwt.Token) (any, error) { return pub, nil },
 			jwt.WithValidMethods([]string{alg}), jwt.WithTimeFunc(now), jwt.WithExpirationRequired(),
-			jwt.WithAudience(js.TokenURL()), jwt.WithIssuer(fixtureClientID))
+			jwt.WithAudience("https://api.box.com/oauth2/token"), jwt.WithIssuer(fixtureClientID))
+		if errors.Is(err, jwt.ErrTokenInvalidAudience) {
+			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
+				"error_description": "Please check the 'aud' claim. Should match the token URL."})
+			return
+		}
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
 				"error_description": "Current date/time MUST be before the expiration date/time listed in the 'exp' claim"})
@@ -108,7 +115,7 @@ func TestJWT_AssertionAndExchange(t *testing.T) {
 			require.Equal(t, fixtureClientID, c["iss"])
 			require.Equal(t, tt.wantSub, c["sub"])
 			require.Equal(t, tt.wantType, c["box_sub_type"])
-			require.Equal(t, srv.TokenURL(), c["aud"])
+			require.Equal(t, "https://api.box.com/oauth2/token", c["aud"])
 			require.InDelta(t, now, c["iat"], 0)
 			require.InDelta(t, now+45, c["exp"], 0)
 			jti, _ := c["jti"].(string)
@@ -116,6 +123,28 @@ func TestJWT_AssertionAndExchange(t *testing.T) {
 			require.LessOrEqual(t, len(jti), 64)
 		})
 	}
+}
+
+// TestJWT_AudienceIsBoxTokenURL: Box checks aud against its token URL, not
+// against the URL the request went to, so a proxy or test server as
+// token_url must still get aud = https://api.box.com/oauth2/token.
+func TestJWT_AudienceIsBoxTokenURL(t *testing.T) {
+	data, key := loadFixture(t)
+	mock := clock.NewMock()
+	mock.Set(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+	srv := newJWTServer(t, &key.PublicKey, "RS256", mock.Now)
+	require.NotEqual(t, DefaultTokenURL, srv.TokenURL())
+	s, err := JWT(JWTConfig{ConfigFile: writeConfig(t, data), TokenURL: srv.TokenURL(), HTTPClient: srv.Client(), Clock: mock})
+	require.NoError(t, err)
+	_, err = s.Token(ctxT(t))
+	require.NoError(t, err)
+
+	forms := srv.Forms()
+	require.Len(t, forms, 1)
+	claims := jwt.MapClaims{}
+	_, _, err = jwt.NewParser().ParseUnverified(forms[0].Get("assertion"), claims)
+	require.NoError(t, err)
+	require.Equal(t, "https://api.box.com/oauth2/token", claims["aud"])
 }
 
 func keys(v url.Values) []string {
