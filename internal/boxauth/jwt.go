@@ -48,6 +48,12 @@ const (
 	jwtBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer" //nolint:gosec // G101 false positive: a grant-type URN (RFC 7523), not a credential
 	// assertionLifetime is the exp - iat of an assertion; Box allows at most 60 s.
 	assertionLifetime = 45 * time.Second
+	// maxClockOffset bounds the correction learnt from Box's Date header. The
+	// offset dates every later assertion, so a broken or hostile Date (a
+	// proxy's, a year 2099) must not be able to date them absurdly; and a
+	// clock this far off breaks more than Box auth (TLS validity, event
+	// times), so the fix belongs to the system clock, not to this client.
+	maxClockOffset    = 15 * time.Minute
 	maxConfigFileSize = 1 << 20
 )
 
@@ -165,7 +171,8 @@ func jwtSubject(cfg JWTConfig, app *jwtApp) (typ, id string, err error) {
 
 // fetch exchanges a fresh assertion for a token. If Box rejects the assertion
 // for its exp claim and dates its answer, the clock offset is learnt and one
-// more assertion, dated by Box's clock, is sent.
+// more assertion, dated by Box's clock, is sent, provided the offset is
+// within maxClockOffset; beyond it the error asks for the clock to be fixed.
 func (f *jwtFetcher) fetch(ctx context.Context) (*oauth2.Token, error) {
 	for attempt := 0; ; attempt++ {
 		assertion, err := f.assertion()
@@ -186,6 +193,15 @@ func (f *jwtFetcher) fetch(ctx context.Context) (*oauth2.Token, error) {
 			return tok, nil
 		}
 		if off, ok := f.clockSkew(err); ok && attempt == 0 {
+			if off > maxClockOffset || off < -maxClockOffset {
+				dir := "behind"
+				if off < 0 {
+					dir = "ahead"
+				}
+				return nil, fmt.Errorf("box JWT: the local clock differs from Box's by about %s (it is %s), beyond the "+
+					"%d-minute bound on clock correction; fix the system clock (NTP): %w",
+					approxDuration(off), dir, int(maxClockOffset/time.Minute), classify(err))
+			}
 			f.offset.Store(int64(off))
 			continue
 		}
@@ -206,6 +222,31 @@ func (f *jwtFetcher) clockSkew(err error) (time.Duration, bool) {
 		return 0, false
 	}
 	return date.Sub(f.clk.Now()), true
+}
+
+// approxDuration renders |d| for a person: minutes, hours and minutes, or
+// days from 48 hours on.
+func approxDuration(d time.Duration) string {
+	if d < 0 {
+		d = max(-d, -(d + 1)) // -MinInt64 overflows; time.Sub saturates there
+	}
+	const day = 24 * time.Hour
+	if d >= 2*day {
+		days := d / day
+		if d%day >= day/2 {
+			days++
+		}
+		return fmt.Sprintf("%d days", days)
+	}
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%dm", h, m)
 }
 
 // assertion signs a new assertion with a unique jti, dated by the local clock

@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -55,6 +56,12 @@ func newJWTServer(t *testing.T, pub *rsa.PublicKey, alg string, now func() time.
 		}
 		if err != nil {
 			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant", "error_description": "bad assertion"})
+			return
+		}
+		// Box also refuses an exp more than 60 s after its own now.
+		if exp, err := tok.Claims.GetExpirationTime(); err != nil || exp.Sub(now()) > time.Minute {
+			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
+				"error_description": "Please check the 'exp' claim. Should be at most 60 seconds after the current time."})
 			return
 		}
 		js.mu.Lock()
@@ -202,14 +209,14 @@ func TestJWT_ClockSkewRetryLimits(t *testing.T) {
 		date      bool
 		wantCount int
 	}{
-		{"persistent skew: exactly one retry", true, 2},
+		{"persistent skew within the bound: exactly one retry", true, 2},
 		{"no Date header: no retry", false, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, _ url.Values) {
 				if tt.date {
-					w.Header().Set("Date", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
+					w.Header().Set("Date", time.Now().Add(10*time.Minute).UTC().Format(http.TimeFormat))
 				} else {
 					w.Header()["Date"] = nil
 				}
@@ -223,6 +230,75 @@ func TestJWT_ClockSkewRetryLimits(t *testing.T) {
 			require.ErrorContains(t, err, "invalid_grant: Please check the 'exp' claim.")
 			require.Equal(t, tt.wantCount, srv.Count())
 		})
+	}
+}
+
+// TestJWT_ClockOffsetBound: an offset learnt from Box's Date header dates
+// every later assertion, so it is adopted only within 15 minutes; beyond,
+// the request is not retried and the error tells the operator to fix the
+// clock.
+func TestJWT_ClockOffsetBound(t *testing.T) {
+	data, key := loadFixture(t)
+	tests := []struct {
+		name   string
+		offset time.Duration // Box's clock minus ours
+		want   string        // the error; empty: the offset is adopted
+	}{
+		{name: "14 min behind Box: adopted", offset: 14 * time.Minute},
+		{name: "14 min ahead of Box: adopted", offset: -14 * time.Minute},
+		{name: "exactly 15 min: adopted", offset: 15 * time.Minute},
+		{name: "16 min behind Box", offset: 16 * time.Minute,
+			want: "box JWT: the local clock differs from Box's by about 16m (it is behind), beyond the 15-minute bound " +
+				"on clock correction; fix the system clock (NTP): box token endpoint refused the credentials: " +
+				"HTTP 400 invalid_grant: Current date/time MUST be before the expiration date/time listed in the 'exp' claim"},
+		{name: "2h30m ahead of Box", offset: -150 * time.Minute,
+			want: "the local clock differs from Box's by about 2h30m (it is ahead), beyond the 15-minute bound"},
+		{name: "Date in 2099", offset: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).Sub(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)),
+			want: "the local clock differs from Box's by about 26877 days (it is behind)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mock := clock.NewMock()
+			mock.Set(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
+			boxNow := func() time.Time { return mock.Now().Add(tt.offset) }
+			srv := newJWTServer(t, &key.PublicKey, "RS256", boxNow)
+			s, err := JWT(JWTConfig{ConfigFile: writeConfig(t, data), TokenURL: srv.TokenURL(), HTTPClient: srv.Client(), Clock: mock})
+			require.NoError(t, err)
+			ctx := ctxT(t)
+			tok, err := s.Token(ctx)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, 2, srv.Count(), "one rejected assertion, one dated by Box's clock")
+				s.Invalidate(tok)
+				_, err = s.Token(ctx)
+				require.NoError(t, err)
+				require.Equal(t, 3, srv.Count(), "the offset was kept")
+				return
+			}
+			require.ErrorIs(t, err, ErrRefused)
+			require.ErrorContains(t, err, tt.want)
+			require.Equal(t, 1, srv.Count(), "no retry with an offset beyond the bound")
+			// Nothing was learnt: the next assertion is dated by the local clock again.
+			_, err = s.Token(ctx)
+			require.ErrorContains(t, err, tt.want)
+			require.Equal(t, 2, srv.Count())
+		})
+	}
+}
+
+func TestApproxDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		16 * time.Minute:                   "16m",
+		-16*time.Minute - 20*time.Second:   "16m",
+		59*time.Minute + 40*time.Second:    "1h",
+		2*time.Hour + 30*time.Minute:       "2h30m",
+		47*time.Hour + 59*time.Minute:      "47h59m",
+		48 * time.Hour:                     "2 days",
+		-(100*24*time.Hour + 13*time.Hour): "101 days",
+		math.MaxInt64:                      "106752 days",
+		math.MinInt64:                      "106752 days",
+	} {
+		require.Equal(t, want, approxDuration(d), d.String())
 	}
 }
 

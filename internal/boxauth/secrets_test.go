@@ -35,8 +35,8 @@ func TestErrors_NeverCarrySecrets(t *testing.T) {
 		status int
 		ct     string
 	}{{400, "application/json"}, {401, "text/html"}, {500, "text/html"}, {200, "application/json"}, {200, "text/html"}}
-	// Three sources per endpoint and per redirect, then seven single failure cases.
-	errs := make([]error, 0, 3*len(endpoints)+3+7)
+	// Three sources per endpoint and per redirect, then nine single failure cases.
+	errs := make([]error, 0, 3*len(endpoints)+3+9)
 
 	echo := func(status int, contentType string) *tokenServer {
 		return newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
@@ -82,23 +82,34 @@ func TestErrors_NeverCarrySecrets(t *testing.T) {
 		errs = append(errs, err)
 	}
 
-	// JWT clock-skew path with an echoing endpoint.
-	skew := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
-		writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
-			"error_description": "check the 'exp' claim", "assertion": form.Get("assertion")})
-	})
-	jwtSrc, err := JWT(JWTConfig{ConfigFile: writeConfig(t, data), TokenURL: skew.TokenURL(), HTTPClient: skew.Client()})
-	require.NoError(t, err)
-	_, err = jwtSrc.Token(ctxT(t))
-	errs = append(errs, err)
+	// JWT clock-skew paths with an echoing endpoint: an offset within the
+	// bound (retried), and a Date far beyond it (not retried).
+	for _, date := range []string{"", "Thu, 01 Jan 2099 00:00:00 GMT"} {
+		skew := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, form url.Values) {
+			if date != "" {
+				w.Header().Set("Date", date)
+			}
+			writeJSON(t, w, http.StatusBadRequest, map[string]any{"error": "invalid_grant",
+				"error_description": "check the 'exp' claim", "assertion": form.Get("assertion")})
+		})
+		jwtSrc, err := JWT(JWTConfig{ConfigFile: writeConfig(t, data), TokenURL: skew.TokenURL(), HTTPClient: skew.Client()})
+		require.NoError(t, err)
+		_, err = jwtSrc.Token(ctxT(t))
+		errs = append(errs, err)
+	}
 
 	// Refresh: the new token cannot be saved.
 	box := newRotatingBox(t, refreshTok)
-	r := newTestRefresher(t, box.config(tokenFile(t, refreshTok, 0o600)))
+	inUse := tokenFile(t, refreshTok, 0o600)
+	r := newTestRefresher(t, box.config(inUse))
 	r.save = func(string, []byte, os.FileMode) error { return errors.New("read-only file system") }
-	_, err = NewSource(r.fetch, nil).Token(ctxT(t))
+	_, err := NewSource(r.fetch, nil).Token(ctxT(t))
 	errs = append(errs, err)
 	forbidden = append(forbidden, "rt-1", "at-1")
+
+	// Refresh: the file is owned by another instance.
+	_, err = RefreshToken(box.config(inUse))
+	errs = append(errs, err)
 
 	// JWT config files that fail to load, wrong passphrase, break inside the key string.
 	for _, cfg := range []any{
