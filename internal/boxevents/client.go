@@ -104,6 +104,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.HTTPClient.Timeout != 0 {
 		return nil, errors.New("boxevents: http client timeout must be 0 (the client sets per-request deadlines)")
 	}
+	// Redirects are never followed: net/http would forward As-User to any host, and Authorization
+	// to the same host under another path or scheme, and no Box events endpoint redirects. A
+	// shallow copy keeps the caller's client (and its transport, shared) as it was.
+	hc := *cfg.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if cfg.Clock == nil {
 		cfg.Clock = clock.New()
 	}
@@ -121,7 +126,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	return &Client{
 		events:         events,
-		http:           cfg.HTTPClient,
+		http:           &hc,
 		auth:           cfg.Auth,
 		clock:          cfg.Clock,
 		userAgent:      cfg.UserAgent,

@@ -26,7 +26,8 @@ import (
 // maxErrorBody bounds how much of an error body is read.
 const maxErrorBody = 64 << 10
 
-// APIError is a non-2xx answer from Box (or from the real-time server).
+// APIError is a non-2xx answer from Box (or from the real-time server). A 3xx is one too: the
+// client never follows redirects, and its Message names only the target host.
 type APIError struct {
 	// Method is the HTTP method.
 	Method string
@@ -38,8 +39,9 @@ type APIError struct {
 	StatusCode int
 	// Code is Box's error code, e.g. "rate_limit_exceeded"; empty when the body had none.
 	Code string
-	// Message is Box's message (bounded, control characters removed), or a note on an
-	// unreadable body such as "non-JSON error body (text/html)".
+	// Message is Box's message (bounded, control characters removed), a note on an
+	// unreadable body such as "non-JSON error body (text/html)", or for a 3xx
+	// "redirect to HOST not followed".
 	Message string
 	// RequestID is Box's request id, from the body or the box-request-id header.
 	RequestID string
@@ -59,12 +61,16 @@ func (e *APIError) Error() string {
 	b.WriteString(": ")
 	b.WriteString(strconv.Itoa(e.StatusCode))
 	b.WriteByte(' ')
-	if e.Code != "" {
+	switch {
+	case isRedirect(e.StatusCode) && e.Code == "":
+		// "307 redirect to evil.example.net not followed": the note is the whole story.
+		b.WriteString(e.Message)
+	case e.Code != "":
 		b.WriteString(e.Code)
-	} else {
+	default:
 		b.WriteString(strings.ToLower(http.StatusText(e.StatusCode)))
 	}
-	if e.Message != "" {
+	if e.Message != "" && (!isRedirect(e.StatusCode) || e.Code != "") {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
 	}
@@ -75,6 +81,9 @@ func (e *APIError) Error() string {
 	}
 	return b.String()
 }
+
+// isRedirect reports whether status is a 3xx, which the client never follows.
+func isRedirect(status int) bool { return status >= 300 && status <= 399 }
 
 // Retryable reports whether repeating the request may succeed: 429 and 5xx except 501.
 func (e *APIError) Retryable() bool {
@@ -228,6 +237,16 @@ func newAPIError(cl *call, resp *http.Response, now time.Time) *APIError {
 	e := &APIError{Method: cl.method, URL: cl.where, Params: cl.params, StatusCode: resp.StatusCode}
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
 		e.RetryAfter = d
+	}
+	if isRedirect(resp.StatusCode) {
+		// Only the target host is named: the Location's path and query may carry anything,
+		// a channel id or a token among them.
+		e.Message = "redirect not followed"
+		if loc, err := resp.Location(); err == nil && loc.Host != "" {
+			e.Message = "redirect to " + clean(loc.Host, 256) + " not followed"
+		}
+		e.RequestID = clean(resp.Header.Get("Box-Request-Id"), 64)
+		return e
 	}
 	// A read error is not reported: the status code is the error, and the part of the body that
 	// arrived is described like a whole one.
