@@ -416,7 +416,7 @@ func TestIsPositionRejected(t *testing.T) {
 		{name: "other 400", err: &APIError{StatusCode: 400, Code: "bad_request", Message: "Bad Request"}},
 		{name: "not a 400", err: &APIError{StatusCode: 404, Message: "Invalid stream position"}},
 		{name: "words split", err: &APIError{StatusCode: 400, Message: "stream at position 5"}},
-		{name: "not an APIError", err: errors.New("Invalid stream position")},
+		{name: "not an APIError", err: errors.New("invalid stream position")},
 		{name: "nil"},
 	}
 	for _, tt := range tests {
