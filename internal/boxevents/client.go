@@ -4,6 +4,10 @@
 // It knows nothing about credentials (an Authenticator supplies tokens) nor about Telegraf.
 // Every error it returns is safe to log: none contains a token, an Authorization header, a
 // client secret or a real-time channel id.
+//
+// The token goes only where it belongs: to the base URL's own host, or over https to a Box host
+// (box.com, box.net and their subdomains); never over plain http except to a loopback base URL,
+// and never after a redirect, which the client does not follow.
 package boxevents
 
 import (
@@ -15,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -49,9 +54,11 @@ type Authenticator interface {
 // Config configures a Client. Only Auth is required.
 type Config struct {
 	// BaseURL is the API root; events live at BaseURL+"/2.0/events". Default DefaultBaseURL.
+	// It must be https, except on a loopback address (a simulated Box on this machine).
 	BaseURL string
 	// HTTPClient sends the requests; TLS and proxies live in its transport. Its Timeout must be 0
-	// because the client sets its own deadlines (the long poll is held for ten minutes).
+	// because the client sets its own deadlines (the long poll is held for ten minutes). New uses
+	// a shallow copy whose CheckRedirect refuses every redirect; the given client is not changed.
 	// Default: a new http.Client using http.DefaultTransport.
 	HTTPClient *http.Client
 	// Auth supplies access tokens.
@@ -83,6 +90,9 @@ type Client struct {
 	maxAttempts    int
 	maxBody        int64
 	jitter         func() float64 // a factor in [0.5, 1.5) for backoff; tests pin it
+
+	httpsMu     sync.Mutex
+	httpsFailed map[string]time.Time // real-time host → when https to it last failed to connect
 }
 
 // New returns a Client for cfg, with defaults for zero fields.
@@ -96,6 +106,11 @@ func New(cfg Config) (*Client, error) {
 	base, err := url.Parse(cfg.BaseURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, errors.New("boxevents: base url must be an absolute http or https url")
+	}
+	if base.Scheme == "http" && !isLoopback(base.Hostname()) {
+		// Plain http would put the token on the wire in clear text; only a simulated Box on
+		// this machine (tests, the demo) may be reached that way.
+		return nil, errors.New("boxevents: base url must use https unless it is a loopback address")
 	}
 	events := &url.URL{Scheme: base.Scheme, Host: base.Host, Path: strings.TrimRight(base.Path, "/") + eventsPath}
 	if cfg.HTTPClient == nil {
@@ -135,6 +150,7 @@ func New(cfg Config) (*Client, error) {
 		maxAttempts:    cfg.MaxAttempts,
 		maxBody:        cfg.MaxBodyBytes,
 		jitter:         func() float64 { return 0.5 + rand.Float64() }, //nolint:gosec // G404: backoff jitter needs no cryptographic randomness
+		httpsFailed:    make(map[string]time.Time),
 	}, nil
 }
 
@@ -166,12 +182,16 @@ func (c *Client) newRequest(ctx context.Context, cl *call, token string) (*http.
 		// The error would quote the URL; describe the call instead.
 		return nil, fmt.Errorf("%s: cannot build request", cl)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	// The credential check is here, where every request is built, so that no path can send
+	// the token or As-User somewhere mayAuthorize does not allow.
+	if token != "" && c.mayAuthorize(cl.url) {
+		req.Header.Set("Authorization", "Bearer "+token)
+		if cl.asUser && c.asUser != "" {
+			req.Header.Set("As-User", c.asUser)
+		}
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	if cl.asUser && c.asUser != "" {
-		req.Header.Set("As-User", c.asUser)
-	}
 	return req, nil
 }
 

@@ -209,6 +209,21 @@ func (e *requestError) retryable() bool {
 // errTimeout marks a request that hit the client's own deadline.
 var errTimeout = errors.New("request timed out")
 
+// errConnectTimeout ends an https attempt that could not connect in time.
+var errConnectTimeout = errors.New("https connection not established in time")
+
+// ErrRealtimeRefused means the real-time server answered 401 or 403 to a long poll that was sent
+// without credentials, because its URL is not one the token may be sent to (see LongPoll). The
+// real-time server is then unusable for this client: fall back to polling GET /2.0/events.
+// The error matching it (errors.Is) names the status and the real-time host, nothing else.
+var ErrRealtimeRefused = errors.New("realtime server refused a long poll sent without credentials")
+
+// realtimeRefused describes a credential-less long poll answered 401 or 403.
+func realtimeRefused(u *url.URL, status int) error {
+	return fmt.Errorf("%w: %s answered %d %s", ErrRealtimeRefused, clean(u.Host, 256), status,
+		strings.ToLower(http.StatusText(status)))
+}
+
 // bodyTooLargeError is a body longer than the configured bound.
 type bodyTooLargeError struct{ limit int64 }
 

@@ -71,7 +71,9 @@ func FuzzLongPollBody(f *testing.F) {
 		require.NoError(t, err)
 		srv := RealtimeServer{
 			Type: "realtime_server",
-			URL:  "https://2.realtime.services.box.invalid/subscribe?channel=" + longPollChannel + "&stream_type=all",
+			// A Box host over https, so that the poll carries the token (and a 401 is an
+			// *APIError, not ErrRealtimeRefused); the stub transport means no network.
+			URL: "https://2.realtime.services.box.net/subscribe?channel=" + longPollChannel + "&stream_type=all",
 		}
 		msg, err := c.LongPoll(t.Context(), srv, "1152922976252290886")
 		if err != nil {

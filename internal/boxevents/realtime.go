@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -185,41 +186,100 @@ func longPollURL(u *url.URL, pos StreamPosition) *url.URL {
 // LongPoll waits on the real-time server srv for changes after pos and returns Box's message:
 // MessageNewChange, MessageReconnect, MessageMaxRetries, or any other message as sent. Without an
 // answer within srv.RetryTimeout (DefaultRetryTimeout when 0) plus 10 s it returns MessageTimeout
-// and no error. A cancelled ctx returns ctx.Err(). Non-2xx answers are *APIError (a 401 also
-// invalidates the token). The long poll is never retried here: the caller's loop decides.
+// and no error. A cancelled ctx returns ctx.Err(). The long poll is never retried here: the
+// caller's loop decides.
+//
+// The token goes only where it belongs (see Config.BaseURL): to the base URL's host, or over
+// https to a Box host; As-User never goes to the real-time server. Box documents its real-time
+// URLs as plain http on a Box host, so for those LongPoll first tries the same URL over https
+// with the token; if https cannot connect (dial, TLS or certificate failure, or no request on
+// the wire within 30 s), it polls the http URL without credentials and keeps doing so for that
+// host for an hour before trying https again. Any other URL is polled without credentials.
+//
+// Non-2xx answers are *APIError (a 401 to a poll that carried the token also invalidates it),
+// except that a 401 or 403 to a poll sent without credentials is an error matching
+// ErrRealtimeRefused: the caller should fall back to polling the events endpoint.
 func (c *Client) LongPoll(ctx context.Context, srv RealtimeServer, pos StreamPosition) (string, error) {
 	base, err := parseRealtimeURL(srv.URL)
 	if err != nil {
 		return "", fmt.Errorf("long poll: %w", err)
 	}
 	u := longPollURL(base, pos)
+	timeout := DefaultRetryTimeout
+	if srv.RetryTimeout > 0 {
+		timeout = time.Duration(srv.RetryTimeout) * time.Second
+	}
+	if c.mayAuthorize(u) {
+		return c.poll(ctx, u, pos, timeout, pollAuthorized)
+	}
+	if up, ok := upgradeURL(u); ok && c.httpsWorthTrying(up.Hostname()) {
+		msg, err := c.poll(ctx, up, pos, timeout, pollUpgrade)
+		connected := !errors.Is(err, errNoConnect)
+		c.noteHTTPS(up.Hostname(), connected)
+		if connected {
+			return msg, err
+		}
+	}
+	return c.poll(ctx, u, pos, timeout, pollAnonymous)
+}
+
+// pollMode is how one long-poll request is sent.
+type pollMode int
+
+const (
+	// pollAnonymous sends no credentials.
+	pollAnonymous pollMode = iota
+	// pollAuthorized sends the token.
+	pollAuthorized
+	// pollUpgrade sends the token over https to a Box host given as http, and reports with
+	// errNoConnect a request that never made it onto the wire.
+	pollUpgrade
+)
+
+// errNoConnect is an https upgrade attempt that could not connect; the caller falls back.
+var errNoConnect = errors.New("https upgrade could not connect")
+
+// poll sends one long-poll request to u and reads the answer.
+func (c *Client) poll(ctx context.Context, u *url.URL, pos StreamPosition, timeout time.Duration, mode pollMode) (string, error) {
 	var params string
 	if pos != "" {
 		params = "stream_position=" + safeParam(string(pos))
 	}
 	cl := &call{method: http.MethodGet, url: u, where: safeURL(u), params: params}
 
-	timeout := DefaultRetryTimeout
-	if srv.RetryTimeout > 0 {
-		timeout = time.Duration(srv.RetryTimeout) * time.Second
-	}
-	token, err := c.token(ctx)
-	if err != nil {
-		return "", err
+	var token string
+	if mode != pollAnonymous {
+		var err error
+		if token, err = c.token(ctx); err != nil {
+			return "", err
+		}
 	}
 	pctx, cancel := c.withTimeout(ctx, timeout+longPollMargin)
 	defer cancel()
-	req, err := c.newRequest(pctx, cl, token)
+	rctx := pctx
+	var wrote atomic.Bool
+	if mode == pollUpgrade {
+		var stop context.CancelFunc
+		rctx, stop = c.connectProbe(pctx, &wrote)
+		defer stop()
+	}
+	req, err := c.newRequest(rctx, cl, token)
 	if err != nil {
 		return "", err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if mode == pollUpgrade && ctx.Err() == nil && !wrote.Load() {
+			return "", errNoConnect
+		}
 		return c.longPollFailed(ctx, pctx, cl, err)
 	}
 	defer drainAndClose(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		if resp.StatusCode == http.StatusUnauthorized {
+		switch {
+		case mode == pollAnonymous && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+			return "", realtimeRefused(u, resp.StatusCode)
+		case resp.StatusCode == http.StatusUnauthorized:
 			c.auth.Invalidate(token)
 		}
 		return "", newAPIError(cl, resp, c.clock.Now())
