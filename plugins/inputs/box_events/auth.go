@@ -10,7 +10,6 @@ import (
 	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxauth"
-	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
 const (
@@ -25,8 +24,8 @@ const (
 // authenticator builds the token source for the configured auth method. No
 // token is requested here; secrets are read from their store at every token
 // request, so rotated values are picked up.
-func (b *BoxEvents) authenticator(httpClient *http.Client) (boxevents.Authenticator, error) {
-	tokenURL := b.BaseURL + "/oauth2/token"
+func (b *BoxEvents) authenticator(httpClient *http.Client) (tokenSource, error) {
+	tokenURL := b.cfg.baseURL + "/oauth2/token"
 	switch b.Auth {
 	case authClientCredentials:
 		if b.ClientID == "" {

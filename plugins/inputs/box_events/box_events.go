@@ -3,15 +3,10 @@ package box_events
 
 import (
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
-	"errors"
 	"fmt"
+	"net"
 	"net/http"
-	"net/url"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,16 +32,16 @@ const (
 	defaultMaxUndeliveredPages = 10
 	defaultStreamingInterval   = 15 * time.Second
 	defaultAdminLogsInterval   = 60 * time.Second
-	maxPageSize                = 500
 	defaultBackfillSettle      = 2 * time.Minute
+	// stopAuthTimeout bounds how long Stop waits for a token request in
+	// flight: a refresh-token rotation must reach the disk before exit.
+	stopAuthTimeout = 5 * time.Second
 
 	onInvalidFail      = "fail"
 	onInvalidNow       = "now"
 	onInvalidBeginning = "beginning"
 	onInvalidLookback  = "lookback"
 )
-
-var positionPattern = regexp.MustCompile(`^[0-9]{1,40}$`)
 
 // BoxEvents streams events from Box's Events API. User streams are read with
 // Box's long-poll protocol, enterprise streams are polled. Every event becomes
@@ -87,55 +82,75 @@ type BoxEvents struct {
 	tls.ClientConfig
 	proxy.HTTPProxy
 
-	clock     clock.Clock
-	stream    boxevents.StreamType
-	start     boxevents.StreamPosition
-	startTime time.Time // start_position given as a time
-	notBefore time.Time // events created earlier are skipped (start time, lookback)
-	backfill  *backfill // reading admin_logs before handing over to admin_logs_streaming
-	// backfillSettle is how long after the backfill began admin_logs is read
-	// a last time before the handover: Box shows admin_logs events late.
-	backfillSettle time.Duration
-	after          time.Time
-	before         time.Time
-	typeFilter     map[string]bool // user streams: Box ignores event_type there, so filter here
-	interval       time.Duration   // poll_interval, or the stream type's default
-	client         *boxevents.Client
-	tracker        *tracker
-	fileState      bool       // the state came from state_file, which wins over the agent's
-	phaseMu        sync.Mutex // guards notBefore and backfill, read by the delivery goroutine
+	// Set before Init by the factory or by tests.
+	clock           clock.Clock
+	backfillSettle  time.Duration
+	positionRefresh time.Duration
+	dialContext     func(ctx context.Context, network, addr string) (net.Conn, error) // tests only
 
-	acc      telegraf.TrackingAccumulator
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	stateMu  sync.Mutex // serialises state_file writes
-	lastGet  time.Time  // when GET /events was last sent
-	lastFull bool       // whether that page was full
+	// Built by Init; they never change afterwards.
+	cfg       *settings
+	id        identity
+	tokens    tokenSource
+	tracker   *tracker
+	reader    *reader
+	statePath *stateFile // nil without state_file
+	fileState bool       // the state came from state_file, which wins over the agent's
+
+	acc    telegraf.TrackingAccumulator
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// tokenSource is what every internal/boxauth source offers.
+type tokenSource interface {
+	boxevents.Authenticator
+	Close(ctx context.Context) error
 }
 
 func (*BoxEvents) SampleConfig() string {
 	return sampleConfig
 }
 
-func (b *BoxEvents) Init() error {
+func (b *BoxEvents) Init() (err error) {
 	if b.clock == nil {
 		b.clock = clock.New()
 	}
-	if err := b.checkOptions(); err != nil {
+	if b.cfg, err = newSettings(b); err != nil {
 		return err
 	}
+	b.id = b.identity(b.cfg)
 	httpClient, err := b.httpClient()
 	if err != nil {
 		return err
 	}
-	auth, err := b.authenticator(httpClient)
-	if err != nil {
+
+	// state_file first: a second instance on the same file fails here,
+	// before it could spend a refresh token.
+	var saved *State
+	if b.StateFile != "" {
+		if b.statePath, saved, err = openStateFile(b.StateFile); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				b.statePath.close()
+				b.statePath = nil
+			}
+		}()
+	}
+	if b.tokens, err = b.authenticator(httpClient); err != nil {
 		return err
 	}
-	b.client, err = boxevents.New(boxevents.Config{
-		BaseURL:        b.BaseURL,
+	defer func() {
+		if err != nil {
+			b.tokens.Close(context.Background()) // nothing is in flight yet, nothing to report
+		}
+	}()
+	client, err := boxevents.New(boxevents.Config{
+		BaseURL:        b.cfg.baseURL,
 		HTTPClient:     httpClient,
-		Auth:           auth,
+		Auth:           b.tokens,
 		Clock:          b.clock,
 		UserAgent:      userAgent,
 		AsUser:         b.AsUser,
@@ -144,144 +159,29 @@ func (b *BoxEvents) Init() error {
 	if err != nil {
 		return err
 	}
-	b.tracker = newTracker(b.clock, time.Duration(b.CommitDelay), b.MaxUndeliveredPages, b.DedupWindow)
-	if b.StateFile != "" {
-		st, ok, err := readStateFile(b.StateFile)
-		if err != nil {
-			return err
+	b.tracker = newTracker(b.clock, b.cfg.commitDelay, b.MaxUndeliveredPages, b.DedupWindow)
+	b.reader = newReader(b.cfg, client, b.tracker, b.clock, b.Log)
+	b.reader.committed = b.saveState
+	if saved != nil {
+		if saved.ID != "" && saved.ID != b.id.id() {
+			return fmt.Errorf("state_file %q was written for another stream (id %.12s: %s) than this configuration reads "+
+				"(id %.12s: %s); point state_file to another file, or remove it to start from start_position",
+				b.StateFile, saved.ID, saved.Stream, b.id.id(), b.id)
 		}
-		if ok {
-			if err := b.restore(st); err != nil {
-				return fmt.Errorf("state_file %q: %w", b.StateFile, err)
-			}
-			b.fileState = true
-			b.Log.Infof("Resuming %s stream at position %s from state_file %q", b.stream, st.StreamPosition, b.StateFile)
+		if err := b.restore(*saved); err != nil {
+			return fmt.Errorf("state_file %q: %w", b.StateFile, err)
 		}
+		b.fileState = true
+		b.Log.Infof("Resuming %s stream at position %s from state_file %q", b.cfg.stream, saved.StreamPosition, b.StateFile)
 	}
 	return nil
-}
-
-// checkOptions validates the configuration and fills in derived settings.
-func (b *BoxEvents) checkOptions() error {
-	u, err := url.Parse(b.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("invalid base_url %q: want an http or https URL such as %q", b.BaseURL, defaultBaseURL)
-	}
-	b.BaseURL = strings.TrimRight(b.BaseURL, "/")
-
-	if b.stream, err = boxevents.ParseStreamType(b.StreamType); err != nil {
-		return fmt.Errorf("invalid stream_type %q: want all, changes, sync, admin_logs or admin_logs_streaming", b.StreamType)
-	}
-
-	switch b.StartPosition {
-	case "now", "":
-		b.start = boxevents.PositionNow
-	case "0", "beginning":
-		b.start = "0"
-	default:
-		if t, err := time.Parse(time.RFC3339, b.StartPosition); err == nil {
-			b.start, b.startTime = "0", t
-			break
-		}
-		if !positionPattern.MatchString(b.StartPosition) {
-			return fmt.Errorf("invalid start_position %q: want \"now\", \"beginning\", a stream position (digits) or an RFC 3339 time", b.StartPosition)
-		}
-		b.start = boxevents.StreamPosition(b.StartPosition)
-	}
-
-	if b.PageSize < 1 || b.PageSize > maxPageSize {
-		return fmt.Errorf("invalid page_size %d: want 1 to %d", b.PageSize, maxPageSize)
-	}
-	if b.Timeout <= 0 {
-		return fmt.Errorf("invalid timeout %s: must be positive", time.Duration(b.Timeout))
-	}
-	if b.DedupWindow < 1 {
-		return fmt.Errorf("invalid dedup_window %d: must be at least 1", b.DedupWindow)
-	}
-	if b.MaxUndeliveredPages < 1 {
-		return fmt.Errorf("invalid max_undelivered_pages %d: must be at least 1", b.MaxUndeliveredPages)
-	}
-
-	for _, t := range b.EventTypes {
-		if strings.TrimSpace(t) == "" || strings.Contains(t, ",") {
-			return fmt.Errorf("invalid entry %q in event_types: want one event type per entry, e.g. \"LOGIN\"", t)
-		}
-	}
-	if !b.stream.Enterprise() && len(b.EventTypes) > 0 {
-		b.typeFilter = make(map[string]bool, len(b.EventTypes))
-		for _, t := range b.EventTypes {
-			b.typeFilter[t] = true
-		}
-	}
-
-	if b.CommitDelay < 0 {
-		return fmt.Errorf("invalid commit_delay %s: must not be negative", time.Duration(b.CommitDelay))
-	}
-	switch b.OnInvalidPosition {
-	case "":
-		b.OnInvalidPosition = onInvalidFail
-	case onInvalidFail, onInvalidNow, onInvalidBeginning:
-	case onInvalidLookback:
-		if b.InvalidPositionLookback <= 0 {
-			return errors.New(`on_invalid_position "lookback" needs a positive invalid_position_lookback`)
-		}
-	default:
-		return fmt.Errorf("invalid on_invalid_position %q: want %q, %q, %q or %q",
-			b.OnInvalidPosition, onInvalidFail, onInvalidNow, onInvalidBeginning, onInvalidLookback)
-	}
-
-	if b.CreatedAfter != "" || b.CreatedBefore != "" {
-		if b.stream != boxevents.StreamAdminLogs {
-			return errors.New("created_after and created_before are only supported with stream_type \"admin_logs\"")
-		}
-		if b.after, err = parseTime("created_after", b.CreatedAfter); err != nil {
-			return err
-		}
-		if b.before, err = parseTime("created_before", b.CreatedBefore); err != nil {
-			return err
-		}
-		if !b.after.IsZero() && !b.before.IsZero() && !b.after.Before(b.before) {
-			return fmt.Errorf("created_after %q must be before created_before %q", b.CreatedAfter, b.CreatedBefore)
-		}
-		if !b.startTime.IsZero() {
-			return errors.New("start_position as a time and created_after are the same thing: set only one")
-		}
-	}
-	if !b.startTime.IsZero() {
-		b.notBefore = b.startTime
-		if b.stream == boxevents.StreamAdminLogs {
-			b.after = b.startTime
-		}
-	}
-
-	b.interval = time.Duration(b.PollInterval)
-	switch {
-	case b.interval < 0:
-		return fmt.Errorf("invalid poll_interval %s: must not be negative", b.interval)
-	case b.interval > 0 && b.interval < time.Second:
-		return fmt.Errorf("invalid poll_interval %s: Box allows about 1000 requests a minute, use at least 1s", b.interval)
-	case b.interval == 0 && b.stream == boxevents.StreamAdminLogs:
-		b.interval = defaultAdminLogsInterval
-	case b.interval == 0:
-		b.interval = defaultStreamingInterval
-	}
-	return nil
-}
-
-func parseTime(option, value string) (time.Time, error) {
-	if value == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, value)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid %s %q: want an RFC 3339 time such as \"2026-01-02T15:04:05Z\"", option, value)
-	}
-	return t, nil
 }
 
 // httpClient builds the one HTTP client of the plugin, with the TLS and proxy
 // options. It has no overall timeout: the client times each request itself,
-// and long polls are held for up to Box's retry_timeout.
+// and long polls are held for up to Box's retry_timeout. It never follows a
+// redirect (the Box client and the token sources refuse them too): a
+// redirect would carry credentials to the host it names.
 func (b *BoxEvents) httpClient() (*http.Client, error) {
 	tlsConfig, err := b.ClientConfig.TLSConfig()
 	if err != nil {
@@ -294,11 +194,18 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
 	transport.Proxy = proxyFunc
-	return &http.Client{Transport: transport}, nil
+	if b.dialContext != nil {
+		transport.DialContext = b.dialContext
+	}
+	return &http.Client{
+		Transport:     transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
 }
 
 func (b *BoxEvents) Start(acc telegraf.Accumulator) error {
 	b.acc = acc.WithTracking(b.MaxUndeliveredPages)
+	b.reader.acc = b.acc
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	b.wg.Add(2)
@@ -308,10 +215,10 @@ func (b *BoxEvents) Start(acc telegraf.Accumulator) error {
 	}()
 	go func() {
 		defer b.wg.Done()
-		if b.stream.Enterprise() {
-			b.retryLoop(ctx, b.pollEnterprise)
+		if b.cfg.stream.Enterprise() {
+			b.reader.run(ctx, b.reader.pollEnterprise)
 		} else {
-			b.retryLoop(ctx, newUserStream(b).step)
+			b.reader.run(ctx, newUserStream(b.reader).step)
 		}
 	}()
 	return nil
@@ -326,40 +233,56 @@ func (b *BoxEvents) Stop() {
 		b.cancel()
 	}
 	b.wg.Wait()
-	if b.acc == nil {
-		return
+	if b.acc != nil {
+		// Commit what was delivered, and under commit_delay only what has
+		// aged: a page written to the pipe just before Telegraf died may never
+		// have reached its outputs, so it is read again after the restart.
+		b.applyPendingDeliveries()
+		if b.tracker.commitAged() {
+			b.saveState()
+		}
 	}
-	// Commit what was delivered, and under commit_delay only what has aged:
-	// a page written to the pipe just before Telegraf died may never have
-	// reached its outputs, so it is read again after the restart.
-	b.applyPendingDeliveries()
-	if b.tracker.commitAged() {
-		b.saveState()
+	if b.tokens != nil {
+		// A refresh-token rotation in flight must reach the disk (Box has
+		// spent the old token once it answers); other token requests change
+		// nothing worth waiting for.
+		ctx, cancel := context.WithTimeout(context.Background(), stopAuthTimeout)
+		if b.Auth != authOAuth2Refresh {
+			cancel()
+		}
+		if err := b.tokens.Close(ctx); err != nil && b.Auth == authOAuth2Refresh {
+			b.Log.Warnf("Stopping with a refresh of %q still in flight after %s: %v", b.RefreshToken, stopAuthTimeout, err)
+		}
+		cancel()
+	}
+	if b.statePath != nil {
+		b.statePath.close()
 	}
 }
 
 // ID identifies the plugin's saved state. It is derived from what decides
-// which events the stream holds (endpoint, stream type, subject, as-user),
-// not from options such as poll_interval or tags, so that tuning those does
-// not throw the saved position away.
+// which events the stream holds (endpoint, stream type, subject, as-user,
+// event types, time window, start position), normalised, and not from options
+// such as poll_interval or tags, so that tuning those does not throw the
+// saved position away, and two inputs that read different events never
+// share one.
 func (b *BoxEvents) ID() string {
-	h := sha256.New()
-	subject := b.SubjectType + ":" + b.SubjectID
-	if b.Auth == authJWT && b.SubjectID == "" {
-		subject = b.SubjectType + ":" + b.JWTConfigFile
+	if b.cfg != nil {
+		return b.id.id()
 	}
-	for _, part := range []string{"inputs.box_events", b.BaseURL, b.StreamType, b.Auth, subject, b.AsUser} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
+	// Before Init (Telegraf asks after it): derive without keeping anything.
+	cfg, err := newSettings(b)
+	if err != nil {
+		return ""
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return b.identity(cfg).id()
 }
 
 // GetState returns the committed position. Telegraf stores the state after
 // the outputs' last flush, which happens after Stop, so delivery notices that
 // arrived since then are applied first.
 func (b *BoxEvents) GetState() interface{} {
-	if b.tracker == nil {
+	if b.reader == nil {
 		return State{StreamType: b.StreamType}
 	}
 	b.applyPendingDeliveries()
@@ -381,16 +304,16 @@ func (b *BoxEvents) SetState(state interface{}) error {
 	if err := b.restore(st); err != nil {
 		return err
 	}
-	b.Log.Infof("Resuming %s stream at position %s", b.stream, st.StreamPosition)
+	b.Log.Infof("Resuming %s stream at position %s", b.cfg.stream, st.StreamPosition)
 	return nil
 }
 
-// restore loads saved state into the tracker.
+// restore loads saved state into the reader.
 func (b *BoxEvents) restore(st State) error {
-	if st.StreamType != "" && st.StreamType != string(b.stream) {
-		return fmt.Errorf("saved state is for stream_type %q, not %q", st.StreamType, b.stream)
+	if st.StreamType != "" && st.StreamType != string(b.cfg.stream) {
+		return fmt.Errorf("saved state is for stream_type %q, not %q", st.StreamType, b.cfg.stream)
 	}
-	if !positionPattern.MatchString(st.StreamPosition) {
+	if !boxevents.StreamPosition(st.StreamPosition).Resumable() {
 		return fmt.Errorf("saved stream_position %q is not a Box stream position", st.StreamPosition)
 	}
 	var notBefore time.Time
@@ -404,27 +327,30 @@ func (b *BoxEvents) restore(st State) error {
 	var bf *backfill
 	if st.Backfill != nil {
 		before, err := time.Parse(time.RFC3339Nano, st.Backfill.CreatedBefore)
-		if err != nil || !positionPattern.MatchString(st.Backfill.HandoverPosition) {
+		handover := boxevents.StreamPosition(st.Backfill.HandoverPosition)
+		if err != nil || !handover.Resumable() {
 			return fmt.Errorf("saved backfill %+v is not valid", *st.Backfill)
 		}
-		bf = &backfill{before: before, handover: boxevents.StreamPosition(st.Backfill.HandoverPosition)}
+		bf = &backfill{before: before, handover: handover}
 	}
-	b.phaseMu.Lock()
-	defer b.phaseMu.Unlock()
-	b.notBefore, b.backfill = notBefore, bf
-	b.tracker.restore(boxevents.StreamPosition(st.StreamPosition), st.RecentEventIDs)
+	b.reader.restore(boxevents.StreamPosition(st.StreamPosition), st.RecentEventIDs, notBefore, bf)
 	return nil
 }
 
 func (b *BoxEvents) state() State {
-	b.phaseMu.Lock()
-	defer b.phaseMu.Unlock()
-	pos, ids := b.tracker.snapshot()
-	st := State{StreamType: string(b.stream), StreamPosition: string(pos), RecentEventIDs: ids}
-	if !b.notBefore.IsZero() {
-		st.NotBefore = b.notBefore.UTC().Format(time.RFC3339Nano)
+	c := b.reader.snapshot()
+	pos, ids, notBefore, bf := c.pos, c.ids, c.notBefore, c.backfill
+	st := State{
+		ID:             b.id.id(),
+		Stream:         b.id.String(),
+		StreamType:     string(b.cfg.stream),
+		StreamPosition: string(pos),
+		RecentEventIDs: ids,
 	}
-	if bf := b.backfill; bf != nil {
+	if !notBefore.IsZero() {
+		st.NotBefore = notBefore.UTC().Format(time.RFC3339Nano)
+	}
+	if bf != nil {
 		st.Backfill = &BackfillState{
 			CreatedBefore:    bf.before.UTC().Format(time.RFC3339Nano),
 			HandoverPosition: string(bf.handover),
@@ -434,10 +360,10 @@ func (b *BoxEvents) state() State {
 }
 
 // receiveDeliveries applies the outputs' delivery notices until ctx ends.
-// Under commit_delay it also commits pages as they age.
+// Under commit_delay it also commits groups as they age.
 func (b *BoxEvents) receiveDeliveries(ctx context.Context) {
 	var aged <-chan time.Time
-	if delay := time.Duration(b.CommitDelay); delay > 0 {
+	if delay := b.cfg.commitDelay; delay > 0 {
 		ticker := b.clock.Ticker(min(delay/4+time.Millisecond, time.Second))
 		defer ticker.Stop()
 		aged = ticker.C
@@ -474,8 +400,14 @@ func (b *BoxEvents) applyPendingDeliveries() {
 func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
 	moved, rewound := b.tracker.delivered(info.ID(), info.Delivered())
 	if rewound {
-		pos, _ := b.tracker.position()
-		b.Log.Warnf("An output did not accept a page of Box events; reading the %s stream again from position %s", b.stream, pos)
+		pos := b.tracker.committedPosition()
+		wait, rejects := b.tracker.rewindWait()
+		logf := b.Log.Debugf
+		if rejects == 1 {
+			logf = b.Log.Warnf // once until the next commit
+		}
+		logf("An output did not accept a page of Box events (a full buffer?); reading the %s stream again "+
+			"from position %s in %s (rejection %d since the last commit)", b.cfg.stream, pos, wait.Round(time.Millisecond), rejects)
 	}
 	if moved {
 		b.saveState()
@@ -484,12 +416,10 @@ func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
 
 // saveState writes state_file, when configured, after a commit.
 func (b *BoxEvents) saveState() {
-	if b.StateFile == "" {
+	if b.statePath == nil {
 		return
 	}
-	b.stateMu.Lock()
-	defer b.stateMu.Unlock()
-	if err := writeStateFile(b.StateFile, b.state()); err != nil {
+	if err := b.statePath.write(b.state()); err != nil {
 		b.acc.AddError(err)
 	}
 }
@@ -497,18 +427,20 @@ func (b *BoxEvents) saveState() {
 func init() {
 	inputs.Add("box_events", func() telegraf.Input {
 		return &BoxEvents{
-			BaseURL:             defaultBaseURL,
-			StreamType:          string(boxevents.StreamAll),
-			StartPosition:       "now",
-			PageSize:            defaultPageSize,
-			Timeout:             config.Duration(defaultTimeout),
-			Auth:                authClientCredentials,
-			SubjectType:         "enterprise",
-			JWTAlgorithm:        "RS256",
-			OnInvalidPosition:   onInvalidFail,
-			backfillSettle:      defaultBackfillSettle,
-			DedupWindow:         defaultDedupWindow,
-			MaxUndeliveredPages: defaultMaxUndeliveredPages,
+			BaseURL:                 defaultBaseURL,
+			StreamType:              string(boxevents.StreamAll),
+			StartPosition:           "now",
+			PageSize:                defaultPageSize,
+			Timeout:                 config.Duration(defaultTimeout),
+			Auth:                    authClientCredentials,
+			SubjectType:             "enterprise",
+			JWTAlgorithm:            "RS256",
+			OnInvalidPosition:       onInvalidFail,
+			InvalidPositionLookback: config.Duration(24 * time.Hour),
+			backfillSettle:          defaultBackfillSettle,
+			positionRefresh:         defaultPositionRefresh,
+			DedupWindow:             defaultDedupWindow,
+			MaxUndeliveredPages:     defaultMaxUndeliveredPages,
 		}
 	})
 }

@@ -14,31 +14,26 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
 // newPlugin returns a plugin reading the simulated Box with client
-// credentials, as the factory in init() would configure it.
+// credentials: the registered constructor's defaults, so that a changed
+// default cannot drift from what the tests assume, plus the connection.
 func newPlugin(sim *boxsim.Server, stream string) *BoxEvents {
-	return &BoxEvents{
-		BaseURL:             sim.URL(),
-		StreamType:          stream,
-		StartPosition:       "0",
-		PageSize:            defaultPageSize,
-		Timeout:             config.Duration(defaultTimeout),
-		Auth:                authClientCredentials,
-		ClientID:            boxsim.DefaultClientID,
-		ClientSecret:        config.NewSecret([]byte(boxsim.DefaultClientSecret)),
-		SubjectType:         "enterprise",
-		SubjectID:           boxsim.DefaultEnterpriseID,
-		JWTAlgorithm:        "RS256",
-		DedupWindow:         defaultDedupWindow,
-		MaxUndeliveredPages: defaultMaxUndeliveredPages,
-		PollInterval:        config.Duration(time.Second),
-		Log:                 testutil.Logger{},
-	}
+	p := inputs.Inputs["box_events"]().(*BoxEvents)
+	p.BaseURL = sim.URL()
+	p.StreamType = stream
+	p.StartPosition = "0"
+	p.ClientID = boxsim.DefaultClientID
+	p.ClientSecret = config.NewSecret([]byte(boxsim.DefaultClientSecret))
+	p.SubjectID = boxsim.DefaultEnterpriseID
+	p.PollInterval = config.Duration(time.Second)
+	p.Log = testutil.Logger{}
+	return p
 }
 
 // output stands in for Telegraf's outputs: it accepts (or rejects) every
@@ -437,14 +432,13 @@ func TestAuthRefused_LongBackoff(t *testing.T) {
 	require.Never(t, func() bool { return sim.Requests(boxsim.EndpointToken) > tokens }, 200*time.Millisecond, 10*time.Millisecond)
 	// Small steps up to the retry: the token request that follows has a
 	// timeout of its own on the same clock, which must not run out under it.
+	// The retry fails again; the streak was reported once.
 	require.Eventually(t, func() bool {
-		acc.Lock()
-		errs := len(acc.Errors)
-		acc.Unlock()
-		if errs >= 2 && sim.Requests(boxsim.EndpointToken) > tokens {
+		if sim.Requests(boxsim.EndpointToken) > tokens {
 			return true
 		}
 		mock.Add(10 * time.Second)
 		return false
 	}, 30*time.Second, time.Millisecond)
+	require.Never(t, func() bool { return len(accErrors(acc)) > 1 }, 200*time.Millisecond, 10*time.Millisecond)
 }

@@ -1,6 +1,7 @@
 package box_events
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,7 +52,7 @@ func TestCommitDelay_CommitsOnlyAgedPages(t *testing.T) {
 	// New pages, then a shutdown before they aged: they are not committed
 	// and will be read again after the restart.
 	sim.EmitEnterprise(3)
-	mock.Add(p.interval)
+	mock.Add(p.cfg.interval)
 	acc.Wait(9)
 	out.accept()
 	p.Stop()
@@ -119,6 +120,7 @@ func TestBackfill_AdminLogsThenStreaming(t *testing.T) {
 	p.StartPosition = start.Format(time.RFC3339)
 	p.PageSize = 3
 	p.StateFile = path
+	p.backfillSettle = 0 // the plugin runs on the real clock: no two-minute wait for late admin_logs events
 	acc, out := run(t, p)
 
 	// The admin_logs part arrives first; the handover then continues the
@@ -126,7 +128,7 @@ func TestBackfill_AdminLogsThenStreaming(t *testing.T) {
 	want := append(eventIDsOf(old), eventIDsOf(recent)...)
 	require.Eventually(t, func() bool {
 		out.accept()
-		return len(acc.GetTelegrafMetrics()) >= len(want) && p.currentBackfill() == nil
+		return len(acc.GetTelegrafMetrics()) >= len(want) && p.reader.currentBackfill() == nil
 	}, 20*time.Second, 5*time.Millisecond)
 	live := sim.EmitEnterprise(3)
 	waitCaughtUp(t, p, out, sim, boxsim.StreamAdminLogsStreaming)
@@ -204,4 +206,84 @@ func TestCorruptSavedBackfillState(t *testing.T) {
 	require.ErrorContains(t, p.Init(), path)
 	_, err := os.Stat(path)
 	require.NoError(t, err, "the state file is left for a human to inspect")
+}
+
+// Options that change what is read are part of the ID, normalised: two
+// inputs differing only in event_types collided (and stopped Telegraf at
+// start-up), while ALL and all did not match.
+func TestID_CoversWhatIsReadNormalised(t *testing.T) {
+	sim := boxsim.New(boxsim.Options{})
+	base := func() *BoxEvents {
+		p := newPlugin(sim, "admin_logs")
+		p.BaseURL = "https://api.box.com"
+		p.EventTypes = []string{"LOGIN", "FAILED_LOGIN"}
+		return p
+	}
+	a := base()
+	for _, same := range []func(*BoxEvents){
+		func(p *BoxEvents) { p.StreamType = "ADMIN_LOGS" },
+		func(p *BoxEvents) { p.BaseURL = "https://API.box.com/" },
+		func(p *BoxEvents) { p.EventTypes = []string{"failed_login", " LOGIN", "LOGIN"} },
+		func(p *BoxEvents) { p.StartPosition = "Beginning" },
+	} {
+		p := base()
+		same(p)
+		require.Equal(t, a.ID(), p.ID())
+	}
+	for _, other := range []func(*BoxEvents){
+		func(p *BoxEvents) { p.EventTypes = []string{"LOGIN"} },
+		func(p *BoxEvents) { p.EventTypes = nil },
+		func(p *BoxEvents) { p.CreatedAfter = "2026-01-01T00:00:00Z" },
+		func(p *BoxEvents) { p.CreatedBefore = "2026-01-01T00:00:00Z" },
+		func(p *BoxEvents) { p.StartPosition = "now" },
+		func(p *BoxEvents) { p.StartPosition = "2026-01-01T00:00:00Z" },
+		func(p *BoxEvents) { p.AsUser = "42" },
+	} {
+		p := base()
+		other(p)
+		require.NotEqual(t, a.ID(), p.ID())
+	}
+	// The ID is the same before and after Init.
+	require.NoError(t, a.Init())
+	require.Equal(t, base().ID(), a.ID())
+}
+
+// state_file records the ID it was written for; another configuration
+// pointed at it must not read (and then overwrite) that stream's position.
+func TestStateFile_RecordsIDAndRefusesAnotherStream(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 97})
+	sim.EmitEnterprise(4)
+	path := filepath.Join(t.TempDir(), "box.state")
+	p := newPlugin(sim, "admin_logs_streaming")
+	p.EventTypes = []string{"LOGIN"}
+	p.StateFile = path
+	_, out := run(t, p)
+	waitCommitted(t, p, out, sim.HeadPosition(boxsim.StreamAdminLogsStreaming))
+	p.Stop()
+
+	buf, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var st State
+	require.NoError(t, json.Unmarshal(buf, &st))
+	require.Equal(t, p.ID(), st.ID)
+	require.Contains(t, st.Stream, "event_types=LOGIN")
+
+	other := newPlugin(sim, "admin_logs_streaming")
+	other.EventTypes = []string{"UPLOAD"}
+	other.StateFile = path
+	err = other.Init()
+	require.ErrorContains(t, err, path)
+	require.ErrorContains(t, err, "event_types=LOGIN")
+	require.ErrorContains(t, err, "event_types=UPLOAD")
+	require.ErrorContains(t, err, st.ID[:12])
+	require.ErrorContains(t, err, other.ID()[:12])
+
+	// A state file from before IDs were recorded is still taken.
+	legacy := filepath.Join(t.TempDir(), "legacy.state")
+	require.NoError(t, writeStateFile(legacy, State{StreamType: "admin_logs_streaming", StreamPosition: st.StreamPosition}))
+	again := newPlugin(sim, "admin_logs_streaming")
+	again.StateFile = legacy
+	require.NoError(t, again.Init())
+	require.Equal(t, st.StreamPosition, committed(again))
+	again.Stop()
 }

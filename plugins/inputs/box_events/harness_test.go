@@ -1,6 +1,15 @@
 package box_events
 
 import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +20,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+	"github.com/telegraf-box/telegraf-box/internal/safefile"
 )
 
 // Helpers shared by auth_test.go, secrets_test.go, hostile_test.go and
@@ -121,4 +131,69 @@ func requireFlow(t *testing.T, sim *boxsim.Server, p *BoxEvents, mock *clock.Moc
 	catchUp(t, sim, p, mock, out)
 	require.Equal(t, sorted(sim.ProducedIDs(simStream(p))), eventIDs(acc.GetTelegrafMetrics()))
 	require.Empty(t, errorTexts(acc))
+}
+
+// writeStateFile writes st as state_file content, as the plugin does.
+func writeStateFile(path string, st State) error {
+	buf, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return safefile.WriteAtomic(path, buf, 0o600)
+}
+
+// recorder is a server on a second loopback address that records every
+// request it receives: it stands for a host that must never see credentials.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	srv  *httptest.Server
+}
+
+func newRecorder(t *testing.T) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	require.NoError(t, err)
+	rec.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm() //nolint:errcheck // recorded as far as it parses
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, r)
+		rec.mu.Unlock()
+		w.WriteHeader(http.StatusTeapot)
+	}), ReadHeaderTimeout: 10 * time.Second}}
+	rec.srv.Start()
+	t.Cleanup(rec.srv.Close)
+	return rec
+}
+
+// url is the recorder's base URL.
+func (rec *recorder) url() string { return rec.srv.URL }
+
+// host is the recorder's host name, as an error should name it.
+func (rec *recorder) host() string {
+	u, err := url.Parse(rec.srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	return u.Hostname()
+}
+
+func (rec *recorder) count() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return len(rec.reqs)
+}
+
+// readStateFile reads state_file content; ok is false when there is none.
+func readStateFile(path string) (st State, ok bool, err error) {
+	buf, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, false, nil
+	}
+	if err != nil {
+		return State{}, false, err
+	}
+	err = json.Unmarshal(buf, &st)
+	return st, true, err
 }

@@ -3,7 +3,6 @@ package box_events
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"time"
 
@@ -15,17 +14,12 @@ import (
 
 const measurement = "box_events"
 
-// eventMetric turns one Box event into a metric. Fields Box leaves out are
-// left out. The timestamp is created_at, which Box gives to the second, plus a
-// sub-second offset derived from the event id: two events of one user and type
-// in the same second become two points in InfluxDB, and a replayed event lands
-// on the very same point. When neither created_at nor recorded_at can be
-// parsed the metric gets now and the returned error says why.
-func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, now time.Time) (telegraf.Metric, error) {
-	ts, err := eventTime(ev)
-	if err != nil {
-		ts = now
-	}
+// eventMetric turns one Box event into a metric with timestamp ts (see
+// eventTime). Fields Box leaves out are left out, except event_id, which is
+// always there (empty when Box sent none): a metric needs at least one field
+// to be written at all, and an event that carries almost nothing must still
+// be counted rather than stop the stream.
+func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time) telegraf.Metric {
 	// Tags and fields are added one by one: building maps for metric.New
 	// first would cost two maps and a sort per event.
 	m := metric.New(measurement, nil, nil, ts)
@@ -33,7 +27,7 @@ func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, now time.Time
 	if ev.EventType != "" {
 		m.AddTag("event_type", ev.EventType)
 	}
-	addString(m, "event_id", ev.EventID)
+	m.AddField("event_id", ev.EventID)
 	if u := ev.CreatedBy; u != nil {
 		if u.Login != "" {
 			m.AddTag("user", u.Login)
@@ -52,7 +46,7 @@ func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, now time.Time
 	addSource(m, ev.Source)
 	addAccessibleBy(m, ev.AccessibleBy)
 	addString(m, "additional_details", compactJSON(ev.AdditionalDetails))
-	return m, err
+	return m
 }
 
 func addString(m telegraf.Metric, key, value string) {
@@ -61,15 +55,21 @@ func addString(m telegraf.Metric, key, value string) {
 	}
 }
 
-// eventTime returns created_at (or recorded_at) truncated to the second plus
-// the event's deterministic sub-second offset.
-func eventTime(ev *boxevents.Event) (time.Time, error) {
+// eventTime returns the metric timestamp of an event: created_at (or
+// recorded_at), which Box gives to the second, truncated to the second plus
+// a sub-second offset derived from the event id. Two events of one user and
+// type in the same second then become two points in InfluxDB, and a replayed
+// event lands on the very same point. ok is false when neither time parses,
+// or when it is outside what a line-protocol timestamp can hold sensibly
+// (nanoseconds since 1970 in an int64 end in 2262; InfluxDB refuses points
+// beyond): such an event from a confused Box must not fail an output's batch.
+func eventTime(ev *boxevents.Event) (ts time.Time, ok bool) {
 	for _, raw := range [...]string{ev.CreatedAt, ev.RecordedAt} {
-		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
-			return t.Truncate(time.Second).Add(subSecond(ev.EventID)), nil
+		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil && t.Year() >= 1970 && t.Year() < 2200 {
+			return t.Truncate(time.Second).Add(subSecond(ev.EventID)), true
 		}
 	}
-	return time.Time{}, fmt.Errorf("event %q has no usable created_at (%q): using the time it was read", ev.EventID, ev.CreatedAt)
+	return time.Time{}, false
 }
 
 // subSecond maps an event id to a stable offset in [0, 1s).

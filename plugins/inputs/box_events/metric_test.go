@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
@@ -106,43 +107,69 @@ func TestEventMetric_Fields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := eventMetric(&tt.event, boxevents.StreamAdminLogsStreaming, time.Time{})
-			require.NoError(t, err)
+			ts, ok := eventTime(&tt.event)
+			require.True(t, ok)
+			m := eventMetric(&tt.event, boxevents.StreamAdminLogsStreaming, ts)
 			expected := testutil.MustMetric(measurement, tt.tags, tt.fields, base.Add(subSecond(tt.event.EventID)))
 			testutil.RequireMetricEqual(t, expected, m)
 		})
 	}
 }
 
-func TestEventMetric_Timestamp(t *testing.T) {
+func TestEventTime(t *testing.T) {
 	a := boxevents.Event{EventID: "a", EventType: "LOGIN", CreatedAt: "2026-03-04T10:53:43.250-08:00"}
 	b := boxevents.Event{EventID: "b", EventType: "LOGIN", CreatedAt: "2026-03-04T10:53:43-08:00"}
-	ma, err := eventMetric(&a, boxevents.StreamAdminLogs, time.Time{})
-	require.NoError(t, err)
-	mb, err := eventMetric(&b, boxevents.StreamAdminLogs, time.Time{})
-	require.NoError(t, err)
+	ta, ok := eventTime(&a)
+	require.True(t, ok)
+	tb, ok := eventTime(&b)
+	require.True(t, ok)
 	second := time.Date(2026, 3, 4, 18, 53, 43, 0, time.UTC)
 
-	require.Equal(t, second.Add(subSecond("a")), ma.Time().UTC(), "Box's own sub-second part is replaced by the id's")
-	require.Equal(t, second.Add(subSecond("b")), mb.Time().UTC())
-	require.NotEqual(t, ma.Time(), mb.Time(), "same second, different points")
+	require.Equal(t, second.Add(subSecond("a")), ta.UTC(), "Box's own sub-second part is replaced by the id's")
+	require.Equal(t, second.Add(subSecond("b")), tb.UTC())
+	require.NotEqual(t, ta, tb, "same second, different points")
 
-	again, err := eventMetric(&a, boxevents.StreamAdminLogs, time.Time{})
-	require.NoError(t, err)
-	require.Equal(t, ma.Time(), again.Time(), "a replayed event lands on the same point")
+	again, ok := eventTime(&a)
+	require.True(t, ok)
+	require.Equal(t, ta, again, "a replayed event lands on the same point")
 
 	// recorded_at stands in for a broken created_at.
 	c := boxevents.Event{EventID: "c", CreatedAt: "yesterday", RecordedAt: "2026-03-04T10:53:44-08:00"}
-	mc, err := eventMetric(&c, boxevents.StreamAll, time.Time{})
-	require.NoError(t, err)
-	require.Equal(t, second.Add(time.Second+subSecond("c")), mc.Time().UTC())
+	tc, ok := eventTime(&c)
+	require.True(t, ok)
+	require.Equal(t, second.Add(time.Second+subSecond("c")), tc.UTC())
 
-	// Neither: the read time is used and the caller is told.
+	// Neither: the caller is told.
+	_, ok = eventTime(&boxevents.Event{EventID: "d"})
+	require.False(t, ok)
+	// Times no line-protocol timestamp can carry count as none.
+	for _, raw := range []string{"9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"} {
+		_, ok = eventTime(&boxevents.Event{EventID: "e", CreatedAt: raw})
+		require.False(t, ok, raw)
+	}
+}
+
+// An event that carries almost nothing still becomes a metric that can be
+// written: without any field the influx serializer refuses it, and the execd
+// binary used to exit on that and crash-loop at the same position.
+func TestEventMetric_NearlyEmptyEventIsWritable(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	d := boxevents.Event{EventID: "d"}
-	md, err := eventMetric(&d, boxevents.StreamAll, now)
-	require.ErrorContains(t, err, `event "d" has no usable created_at`)
-	require.Equal(t, now, md.Time())
+	serializer := &influx.Serializer{}
+	require.NoError(t, serializer.Init())
+	for _, ev := range []boxevents.Event{
+		{},
+		{Type: "event"},
+		{EventType: "LOGIN"},
+		{CreatedBy: &boxevents.User{}},
+	} {
+		m := eventMetric(&ev, boxevents.StreamAll, now)
+		line, err := serializer.Serialize(m)
+		require.NoError(t, err, "%+v", ev)
+		id, ok := m.GetField("event_id")
+		require.True(t, ok, "every metric has event_id")
+		require.Equal(t, ev.EventID, id)
+		require.Contains(t, string(line), `event_id=""`)
+	}
 }
 
 func TestSubSecond(t *testing.T) {

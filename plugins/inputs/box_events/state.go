@@ -1,14 +1,18 @@
 package box_events
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
-	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+	"github.com/telegraf-box/telegraf-box/internal/safefile"
 )
 
 // State is what the plugin persists: the committed stream position (every
@@ -16,6 +20,12 @@ import (
 // events, so that Box's at-least-once repeats are still dropped after a
 // restart. Positions are kept as Box's exact decimal text.
 type State struct {
+	// ID is the plugin ID (see BoxEvents.ID) of the configuration the state
+	// belongs to, and Stream describes that configuration in words. A
+	// state_file written for another configuration is refused.
+	ID     string `json:"id,omitempty"`
+	Stream string `json:"stream,omitempty"`
+
 	StreamType     string   `json:"stream_type"`
 	StreamPosition string   `json:"stream_position"`
 	RecentEventIDs []string `json:"recent_event_ids,omitempty"`
@@ -36,68 +46,144 @@ type BackfillState struct {
 	HandoverPosition string `json:"handover_position"`
 }
 
-// readStateFile loads a state file. A missing file is not an error (ok is
-// false); an unreadable or corrupt one is, naming the file.
-func readStateFile(path string) (st State, ok bool, err error) {
-	buf, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, false, nil
-	}
-	if err != nil {
-		return State{}, false, fmt.Errorf("reading state_file %q: %w", path, err)
-	}
-	if err := json.Unmarshal(buf, &st); err != nil {
-		return State{}, false, fmt.Errorf("state_file %q is corrupt (remove it to start from start_position): %w", path, err)
-	}
-	if st.StreamPosition == "" {
-		return State{}, false, fmt.Errorf("state_file %q holds no stream_position (remove it to start from start_position)", path)
-	}
-	return st, true, nil
+// identity is what decides which events a configuration reads, normalised so
+// that spellings of one configuration agree (ALL and all, a trailing slash,
+// event types in another order or case). Its hash is the plugin ID under
+// which Telegraf saves the state, and state_file records it, so the state of
+// one stream is never applied to another.
+type identity struct {
+	parts [][2]string
 }
 
-// writeStateFile replaces path atomically: a temporary file in the same
-// directory is written, synced and renamed over it, then the directory is
-// synced, so a crash leaves either the old or the new state, never a torn one.
-func writeStateFile(path string, st State) error {
+func (b *BoxEvents) identity(s *settings) identity {
+	subject := b.SubjectType + ":" + b.SubjectID
+	if b.Auth == authJWT && b.SubjectID == "" {
+		subject = b.SubjectType + ":" + b.JWTConfigFile
+	}
+	var after, before string
+	if !s.after.IsZero() && s.startTime.IsZero() {
+		after = s.after.UTC().Format(time.RFC3339)
+	}
+	if !s.before.IsZero() {
+		before = s.before.UTC().Format(time.RFC3339)
+	}
+	return identity{parts: [][2]string{
+		{"base_url", strings.ToLower(s.baseURL)},
+		{"stream_type", string(s.stream)},
+		{"auth", b.Auth},
+		{"subject", subject},
+		{"as_user", b.AsUser},
+		{"event_types", strings.Join(s.eventTypes, ",")},
+		{"created_after", after},
+		{"created_before", before},
+		{"start_position", s.startText()},
+	}}
+}
+
+// id hashes the identity.
+func (id identity) id() string {
+	h := sha256.New()
+	h.Write([]byte("inputs.box_events"))
+	for _, p := range id.parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p[0]))
+		h.Write([]byte{'='})
+		h.Write([]byte(p[1]))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// String describes the identity for messages; it holds no secret.
+func (id identity) String() string {
+	var sb strings.Builder
+	for _, p := range id.parts {
+		if p[1] == "" {
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(p[0])
+		sb.WriteByte('=')
+		sb.WriteString(p[1])
+	}
+	return sb.String()
+}
+
+// stateFile is the optional state_file: written atomically (mode 0600) after
+// every commit, and owned by one plugin instance, which holds its lock from
+// Init to Stop.
+type stateFile struct {
+	path string
+	mu   sync.Mutex // serialises writes and guards lock
+	lock *safefile.Lock
+}
+
+// openStateFile takes the state file's lock and reads it. A missing file is
+// not an error (the state is nil); one locked by another instance,
+// unreadable or corrupt one is, naming the file.
+func openStateFile(path string) (*stateFile, *State, error) {
+	lock, err := safefile.Acquire(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state_file %q: %w", path, err)
+	}
+	f := &stateFile{path: path, lock: lock}
+	st, err := f.read()
+	if err != nil {
+		f.close()
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
+func (f *stateFile) read() (*State, error) {
+	buf, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state_file %q: %w", f.path, err)
+	}
+	var st State
+	if err := json.Unmarshal(buf, &st); err != nil {
+		return nil, fmt.Errorf("state_file %q is corrupt (remove it to start from start_position): %w", f.path, err)
+	}
+	if st.StreamPosition == "" {
+		return nil, fmt.Errorf("state_file %q holds no stream_position (remove it to start from start_position)", f.path)
+	}
+	return &st, nil
+}
+
+// write replaces the file with st. After close (the plugin stopped) the lock
+// is taken again for the write, so that a delivery notice arriving after Stop
+// (the outputs' last flush) is still saved, unless another instance owns the
+// file by then.
+func (f *stateFile) write(st State) error {
 	buf, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing state_file %q: %w", path, err)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lock == nil {
+		lock, err := safefile.Acquire(f.path)
+		if err != nil {
+			return fmt.Errorf("not saving state_file %q after stop: %w", f.path, err)
+		}
+		defer lock.Release() //nolint:errcheck // releasing a lock only closes its descriptor
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing state_file %q: %w", path, err)
-	}
-	if _, err := tmp.Write(buf); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing state_file %q: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing state_file %q: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing state_file %q: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing state_file %q: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() //nolint:errcheck // best effort: not every file system can sync a directory
-		d.Close()
+	if err := safefile.WriteAtomic(f.path, buf, 0o600); err != nil {
+		return fmt.Errorf("writing state_file %q: %w", f.path, err)
 	}
 	return nil
 }
 
-// resumable reports whether a next_stream_position can be committed: Box's
-// positions are unsigned decimal integers. Anything else ("0", "", "-1",
-// "1.15e+18", text from a proxy) would make every later request fail and
-// could not be restored, so the position stays where it was.
-func resumable(p boxevents.StreamPosition) bool {
-	return p.Usable() && positionPattern.MatchString(string(p))
+// close releases the file's lock.
+func (f *stateFile) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lock != nil {
+		f.lock.Release() //nolint:errcheck // releasing a lock only closes its descriptor
+		f.lock = nil
+	}
 }

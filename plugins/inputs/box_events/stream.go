@@ -4,146 +4,91 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
-	"github.com/influxdata/telegraf"
-
-	"github.com/telegraf-box/telegraf-box/internal/boxauth"
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
 const (
-	// minFetchSpacing keeps GET /events to at most one a second while nothing
-	// new arrives (box-java-sdk #564, box-node-sdk #165: without it clients
-	// spun at several calls a second on repeats).
-	minFetchSpacing = time.Second
-	// minPollSpacing does the same for long polls that end at once without news.
+	// minPollSpacing keeps long polls that end at once without news to one a
+	// second.
 	minPollSpacing = time.Second
-	backoffBase    = time.Second
-	backoffMax     = 5 * time.Minute
-	// authBackoff is the wait after Box refused the credentials: retrying
-	// sooner cannot help and only fills the logs (box-node-sdk #16).
-	authBackoff = 5 * time.Minute
+	// fruitlessMax caps the wait before reading after a new_change when the
+	// previous ones brought nothing: a realtime server that keeps announcing
+	// changes this stream does not show must not make the plugin poll Box
+	// once a second for ever.
+	fruitlessMax = time.Minute
+	// pollFallbackInterval is how often GET /events is read when the realtime
+	// server refuses long polls without credentials, and pollFallbackFor how
+	// long before the realtime server is tried again.
+	pollFallbackInterval = 5 * time.Second
+	pollFallbackFor      = time.Hour
+	// defaultPositionRefresh is how often a stream that showed nothing is
+	// read all the same: Box moves the position of an empty page on, and a
+	// position left alone for weeks (a quiet changes stream) would fall out
+	// of what Box keeps.
+	defaultPositionRefresh = 6 * time.Hour
 )
-
-// step does one round of reading a stream and returns how long to wait before
-// the next round.
-type step func(ctx context.Context) (time.Duration, error)
-
-// retryLoop runs step until ctx ends. Failures are reported and retried with
-// capped exponential backoff; the stream never stops on its own.
-func (b *BoxEvents) retryLoop(ctx context.Context, next step) {
-	failures := 0
-	for {
-		wait, err := next(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case err != nil && boxevents.IsPositionRejected(err) && b.OnInvalidPosition != onInvalidFail:
-			pos, _ := b.tracker.position()
-			from := b.restartStream()
-			b.acc.AddError(fmt.Errorf("box rejected position %s of the %s stream: %w; restarting from %s (on_invalid_position = %q)",
-				pos, b.stream, err, from, b.OnInvalidPosition))
-			failures, wait = 0, 0
-		case err != nil:
-			failures++
-			wait = retryDelay(err, failures)
-			b.acc.AddError(fmt.Errorf("reading the %s stream: %w (retrying in %s)", b.stream, err, wait.Round(time.Second)))
-		default:
-			failures = 0
-		}
-		if wait > 0 && !b.sleep(ctx, wait) {
-			return
-		}
-	}
-}
-
-// retryDelay is the wait after the n-th failure in a row.
-func retryDelay(err error, n int) time.Duration {
-	if errors.Is(err, boxauth.ErrRefused) {
-		return authBackoff
-	}
-	d := backoffMax
-	if n < 20 {
-		d = min(backoffBase<<(n-1), backoffMax)
-	}
-	// Full jitter in [d/2, d): instances that failed together spread out.
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // jitter needs no crypto
-}
-
-// sleep waits d on the plugin's clock; it returns false when ctx ended first.
-func (b *BoxEvents) sleep(ctx context.Context, d time.Duration) bool {
-	t := b.clock.Timer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// pollEnterprise reads an enterprise stream until caught up, then waits
-// poll_interval. Enterprise streams have no long poll.
-func (b *BoxEvents) pollEnterprise(ctx context.Context) (time.Duration, error) {
-	if err := b.ensurePosition(ctx); err != nil {
-		return 0, err
-	}
-	if err := b.drain(ctx); err != nil {
-		return 0, err
-	}
-	if bf := b.currentBackfill(); bf != nil {
-		if b.tracker.inFlight() > 0 {
-			// The last admin_logs pages must be committed before the position
-			// switches to the other stream.
-			return time.Second, nil
-		}
-		if wait := b.clock.Until(bf.before.Add(b.backfillSettle)); wait > 0 {
-			// admin_logs shows events up to a minute late: read it once more
-			// after that before handing over.
-			return wait, nil
-		}
-		b.finishBackfill(bf)
-		return 0, nil
-	}
-	return b.interval, nil
-}
 
 // userStream follows a user stream (all, changes, sync) with Box's long-poll
 // protocol: drain, OPTIONS /events for a realtime server, long-poll it, and
 // drain again on new_change.
 type userStream struct {
-	b       *BoxEvents
-	server  *boxevents.RealtimeServer
-	since   time.Time // when server was obtained
-	polls   int       // long polls sent to server
-	pending bool      // a new_change is known: drain before polling
+	r         *reader
+	server    *boxevents.RealtimeServer
+	since     time.Time // when server was obtained
+	polls     int       // long polls sent to server
+	pending   bool      // a new_change is known: drain before polling
+	fruitless int       // drains in a row after new_change that read nothing
+	// pollUntil is set when the realtime server refused a long poll without
+	// credentials (which it is never sent): the stream is polled until then.
+	pollUntil time.Time
+	warned    bool
 }
 
-func newUserStream(b *BoxEvents) *userStream {
-	return &userStream{b: b, pending: true}
+func newUserStream(r *reader) *userStream {
+	return &userStream{r: r, pending: true}
 }
 
 func (s *userStream) step(ctx context.Context) (time.Duration, error) {
-	b := s.b
-	if err := b.ensurePosition(ctx); err != nil {
+	r := s.r
+	if err := r.ensurePosition(ctx); err != nil {
 		return 0, err
 	}
+	if r.clock.Now().Before(s.pollUntil) {
+		if _, err := r.drain(ctx); err != nil {
+			return 0, err
+		}
+		return pollFallbackInterval, nil
+	}
+	if r.clock.Since(r.lastGet) >= r.cfg.positionRefresh {
+		s.pending = true
+	}
 	if s.pending {
-		if err := b.drain(ctx); err != nil {
+		if s.fruitless > 0 {
+			wait := min(minFetchSpacing<<min(s.fruitless-1, 10), fruitlessMax) - r.clock.Since(r.lastGet)
+			if wait > 0 && !sleep(ctx, r.clock, wait) {
+				return 0, ctx.Err()
+			}
+		}
+		progress, err := r.drain(ctx)
+		if err != nil {
 			return 0, err
 		}
 		s.pending = false
+		if progress {
+			s.fruitless = 0
+		} else {
+			s.fruitless++
+		}
 	}
 	if s.server == nil || s.expired() {
-		srv, err := b.client.RealtimeServer(ctx)
+		srv, err := r.client.RealtimeServer(ctx, r.cfg.stream)
 		if err != nil {
 			s.server = nil
 			return 0, fmt.Errorf("getting a realtime server: %w", err)
 		}
-		s.server, s.since, s.polls = &srv, b.clock.Now(), 0
+		s.server, s.since, s.polls = &srv, r.clock.Now(), 0
 	}
 
 	// A rejected page moves the position back; a poll still holding the
@@ -152,14 +97,14 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 	defer cancel()
 	go func() {
 		select {
-		case <-b.tracker.rewound:
+		case <-r.tracker.rewound:
 			cancel()
 		case <-pollCtx.Done():
 		}
 	}()
-	pos, _ := b.tracker.position()
-	started := b.clock.Now()
-	msg, err := b.client.LongPoll(pollCtx, *s.server, pos)
+	pos, _ := r.tracker.position()
+	started := r.clock.Now()
+	msg, err := r.client.LongPoll(pollCtx, *s.server, pos)
 	s.polls++
 	if err != nil {
 		if ctx.Err() == nil && pollCtx.Err() != nil {
@@ -167,6 +112,10 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 			return 0, nil
 		}
 		s.server = nil
+		if errors.Is(err, boxevents.ErrRealtimeRefused) {
+			s.fallBackToPolling(err)
+			return 0, nil
+		}
 		return 0, fmt.Errorf("long poll: %w", err)
 	}
 	switch msg {
@@ -181,14 +130,28 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 	case boxevents.MessageReconnect, boxevents.MessageMaxRetries:
 		s.server = nil
 	default:
-		b.Log.Debugf("Unknown long-poll message %q; getting a new realtime server", msg)
+		r.log.Debugf("Unknown long-poll message %q; getting a new realtime server", msg)
 		s.server = nil
 	}
 	// Guard against a realtime server that answers at once every time.
-	if elapsed := b.clock.Since(started); elapsed < minPollSpacing {
+	if elapsed := r.clock.Since(started); elapsed < minPollSpacing {
 		return minPollSpacing - elapsed, nil
 	}
 	return 0, nil
+}
+
+// fallBackToPolling switches to reading GET /events every few seconds: the
+// realtime server wants credentials that are never sent to it (it is not a
+// Box host reached over https). It is tried again after pollFallbackFor.
+func (s *userStream) fallBackToPolling(err error) {
+	s.pollUntil = s.r.clock.Now().Add(pollFallbackFor)
+	s.pending = true
+	if !s.warned {
+		s.warned = true
+		s.r.log.Warnf("The realtime server refused a long poll without credentials (%v); Box credentials are sent only to "+
+			"the API host or over https to Box hosts, so the %s stream is polled every %s instead, and the realtime server "+
+			"is tried again every %s", err, s.r.cfg.stream, pollFallbackInterval, pollFallbackFor)
+	}
 }
 
 // expired reports whether the realtime server must be replaced: its
@@ -197,156 +160,5 @@ func (s *userStream) expired() bool {
 	if s.server.MaxRetries > 0 && s.polls >= s.server.MaxRetries {
 		return true
 	}
-	return s.server.TTL > 0 && s.b.clock.Since(s.since) >= time.Duration(s.server.TTL)*time.Minute
-}
-
-// ensurePosition gives the stream a position to read from when it has none:
-// the start_position, with "now" resolved by asking Box for its latest one.
-func (b *BoxEvents) ensurePosition(ctx context.Context) error {
-	if pos, _ := b.tracker.position(); pos != "" {
-		return nil
-	}
-	if started, err := b.beginBackfill(ctx); started || err != nil {
-		return err
-	}
-	start := b.start
-	if b.stream == boxevents.StreamAdminLogs && !b.after.IsZero() {
-		// created_after already says where to begin.
-		start = "0"
-	}
-	if start != boxevents.PositionNow {
-		b.tracker.start(start)
-		return nil
-	}
-	page, err := b.client.Events(ctx, b.query(boxevents.PositionNow))
-	if err != nil {
-		return fmt.Errorf("getting the current stream position: %w", err)
-	}
-	if !resumable(page.NextStreamPosition) {
-		return fmt.Errorf("getting the current stream position: Box answered %q", page.NextStreamPosition)
-	}
-	b.tracker.start(page.NextStreamPosition)
-	b.Log.Infof("Starting the %s stream at the current position %s", b.stream, page.NextStreamPosition)
-	b.saveState()
-	return nil
-}
-
-func (b *BoxEvents) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
-	q := boxevents.EventsQuery{
-		StreamType:     b.stream,
-		StreamPosition: pos,
-		Limit:          b.PageSize,
-	}
-	if b.stream.Enterprise() {
-		q.EventTypes = b.EventTypes
-	}
-	if b.stream == boxevents.StreamAdminLogs {
-		q.CreatedAfter, q.CreatedBefore = b.after, b.before
-	}
-	if bf := b.currentBackfill(); bf != nil && pos != boxevents.PositionNow {
-		q.StreamType = boxevents.StreamAdminLogs
-		// created_before is sent to the second: round up so the last second
-		// before the handover position is not cut off. Later events also in
-		// the streaming part are dropped as repeats.
-		q.CreatedAfter, q.CreatedBefore = b.startTime, bf.before.Truncate(time.Second).Add(2*time.Second)
-	}
-	return q
-}
-
-// drain reads pages from the fetch position while they come back full, and
-// hands each to the accumulator. At most max_undelivered_pages are in flight:
-// while outputs are down it stops reading.
-func (b *BoxEvents) drain(ctx context.Context) error {
-	for {
-		if err := b.tracker.reserve(ctx); err != nil {
-			return err
-		}
-		if !b.lastFull {
-			if wait := minFetchSpacing - b.clock.Since(b.lastGet); wait > 0 && !b.sleep(ctx, wait) {
-				b.tracker.release()
-				return ctx.Err()
-			}
-		}
-		pos, gen := b.tracker.position()
-		b.lastGet = b.clock.Now()
-		page, err := b.client.Events(ctx, b.query(pos))
-		if err != nil {
-			b.tracker.release()
-			b.lastFull = false
-			return err
-		}
-		b.lastFull = len(page.Entries) >= b.PageSize
-		if len(page.Entries) > 0 && b.currentBackfill() != nil {
-			// admin_logs may answer short pages while more remain; a backfill
-			// must not hand over early, so it reads until a page is empty.
-			b.lastFull = true
-		}
-		advanced := b.emit(page, gen)
-		if !b.lastFull || !advanced || page.NextStreamPosition == pos {
-			return nil
-		}
-	}
-}
-
-// emit turns a page into one tracking group and records it with the tracker.
-// Events already emitted (Box repeats them) are dropped. It reports whether
-// the fetch position moved.
-func (b *BoxEvents) emit(page *boxevents.Page, gen uint64) bool {
-	var next boxevents.StreamPosition
-	if len(page.Entries) > 0 {
-		if resumable(page.NextStreamPosition) {
-			next = page.NextStreamPosition
-		} else {
-			// Never move past events on a position that cannot be resumed from.
-			b.acc.AddError(fmt.Errorf("box sent %d %s events without a usable next_stream_position (%q); the position stays where it was",
-				len(page.Entries), b.stream, page.NextStreamPosition))
-		}
-	}
-
-	now := b.clock.Now()
-	floor := b.eventFloor()
-	metrics := make([]telegraf.Metric, 0, len(page.Entries))
-	ids := make([]string, 0, len(page.Entries))
-	inPage := make(map[string]struct{}, len(page.Entries))
-	repeats := 0
-	for i := range page.Entries {
-		ev := &page.Entries[i]
-		if id := ev.EventID; id != "" {
-			if _, dup := inPage[id]; dup || b.tracker.seenBefore(id) {
-				repeats++
-				continue
-			}
-			inPage[id] = struct{}{}
-			ids = append(ids, id)
-		}
-		if b.typeFilter != nil && !b.typeFilter[ev.EventType] {
-			continue
-		}
-		if !floor.IsZero() {
-			if created, err := time.Parse(time.RFC3339, ev.CreatedAt); err == nil && created.Before(floor) {
-				continue
-			}
-		}
-		m, err := eventMetric(ev, b.stream, now)
-		if err != nil {
-			b.Log.Warn(err.Error())
-		}
-		metrics = append(metrics, m)
-	}
-	if repeats > 0 {
-		b.Log.Debugf("Dropped %d repeated events of %d in a %s page", repeats, len(page.Entries), b.stream)
-	}
-
-	pushed := b.tracker.push(gen, next, ids, func() (telegraf.TrackingID, bool) {
-		if len(metrics) == 0 {
-			return 0, false
-		}
-		return b.acc.AddTrackingMetricGroup(metrics), true
-	})
-	if !pushed {
-		// A rewind happened while the page was read: it will be read again.
-		b.tracker.release()
-		return false
-	}
-	return next != ""
+	return s.server.TTL > 0 && s.r.clock.Since(s.since) >= time.Duration(s.server.TTL)*time.Minute
 }

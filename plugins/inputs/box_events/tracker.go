@@ -12,21 +12,29 @@ import (
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
-// page is one Events API page handed to the accumulator as a tracking group.
-type page struct {
+// Backoff of reading again after an output rejected a page: the output's
+// buffer overflowed, and reading again at once would overflow it again.
+const (
+	rewindBackoffBase = time.Second
+	rewindBackoffMax  = time.Minute
+)
+
+// group is one tracking group handed to the accumulator: a Box page, or a
+// part of a page longer than page_size.
+type group struct {
 	id      telegraf.TrackingID
-	tracked bool                     // false when every event was a repeat: nothing to wait for
+	tracked bool                     // false when nothing was emitted: nothing to wait for
 	next    boxevents.StreamPosition // position to commit once delivered; "" keeps the previous one
-	ids     []string                 // event ids emitted with the page
-	done    bool                     // delivered (its slot is free), waiting for older pages or the commit delay
+	ids     []string                 // event ids read with the group (emitted or filtered)
+	done    bool                     // delivered, waiting for older groups or the commit delay
 	doneAt  time.Time                // when it was delivered
 	stale   bool                     // dropped by a rewind; only its delivery notice is awaited
 }
 
-// tracker commits stream positions in page order, the way kafka_consumer
-// commits offsets: the committed position moves only when the oldest page in
-// flight has been delivered. A rejected page rewinds the fetch position to the
-// committed one. With a commit delay, a delivered page is committed only once
+// tracker commits stream positions in order, the way kafka_consumer commits
+// offsets: the committed position moves only when the oldest group in flight
+// has been delivered. A rejected group rewinds the fetch position to the
+// committed one. With a commit delay a delivered group is committed only once
 // it has been delivered for that long (see commit_delay). It does no I/O and
 // starts no goroutines.
 type tracker struct {
@@ -36,46 +44,77 @@ type tracker struct {
 	committed boxevents.StreamPosition // delivered to every output
 	fetch     boxevents.StreamPosition // where the next page is read from
 	gen       uint64                   // bumped by every rewind
-	seen      *idWindow                // ids of committed pages
-	inflight  map[string]struct{}      // ids of pages not yet committed
-	queue     []*page                  // pages in flight, oldest first
-	byID      map[telegraf.TrackingID]*page
+	seen      *idWindow                // ids of committed groups
+	inflight  map[string]struct{}      // ids of groups not yet committed
+	queue     []*group                 // groups in flight, oldest first
+	byID      map[telegraf.TrackingID]*group
+	// rejects counts rewinds since the last commit; rejectedAt is the last.
+	rejects    int
+	rejectedAt time.Time
 
-	// slots bounds the pages not yet delivered (and so the notices the
-	// tracking accumulator may have to queue: more than it was sized for
-	// panics). A page gives its slot back when delivered, not when
-	// committed: waiting out commit_delay must not stop reading.
-	slots chan struct{}
+	// used counts the groups not yet committed, bounded by window: the
+	// events the outputs may hold without the position being saved behind
+	// them. A group frees its place when committed (under commit_delay that
+	// is commit_delay after it was written, so max_undelivered_pages ×
+	// page_size events at most sit uncommitted in Telegraf), or, once dropped
+	// by a rewind, when its notice arrived: the tracking accumulator must
+	// never have more notices queued than it was sized for (it panics).
+	used int
+	// window is how many groups may be uncommitted now: max_undelivered_pages,
+	// cut to one when an output rejected a group (its buffer overflowed) and
+	// doubled with every commit after that, so that reading again does not
+	// overflow the same buffer with the same pages for ever.
+	window, maxWindow int
+	freed             chan struct{} // closed and replaced when a place is freed
 	// rewound is signalled after a rewind so a fetcher waiting on a long poll
 	// with a position that is no longer current can give up on it.
 	rewound chan struct{}
 }
 
-func newTracker(clk clock.Clock, delay time.Duration, maxPages, window int) *tracker {
+func newTracker(clk clock.Clock, delay time.Duration, maxGroups, window int) *tracker {
 	return &tracker{
-		clock:    clk,
-		delay:    delay,
-		seen:     newIDWindow(window),
-		inflight: make(map[string]struct{}),
-		byID:     make(map[telegraf.TrackingID]*page),
-		slots:    make(chan struct{}, maxPages),
-		rewound:  make(chan struct{}, 1),
+		clock:     clk,
+		delay:     delay,
+		seen:      newIDWindow(window),
+		inflight:  make(map[string]struct{}),
+		byID:      make(map[telegraf.TrackingID]*group),
+		window:    maxGroups,
+		maxWindow: maxGroups,
+		freed:     make(chan struct{}),
+		rewound:   make(chan struct{}, 1),
 	}
 }
 
-// reserve takes a slot for one more page, waiting while maxPages are in flight.
+// reserve takes a place for one more group, waiting while the window is full.
 func (t *tracker) reserve(ctx context.Context) error {
-	select {
-	case t.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		t.mu.Lock()
+		if t.used < t.window {
+			t.used++
+			t.mu.Unlock()
+			return nil
+		}
+		freed := t.freed
+		t.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
-// release gives back a slot taken by reserve for a page that was not pushed.
+// release gives back a place taken by reserve for a group that was not pushed.
 func (t *tracker) release() {
-	<-t.slots
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.releaseLocked()
+}
+
+func (t *tracker) releaseLocked() {
+	t.used--
+	close(t.freed)
+	t.freed = make(chan struct{})
 }
 
 // position returns the position to fetch from and the generation it belongs to.
@@ -93,7 +132,7 @@ func (t *tracker) start(pos boxevents.StreamPosition) {
 	t.committed, t.fetch = pos, pos
 }
 
-// seenBefore reports whether an event id was already emitted, committed or not.
+// seenBefore reports whether an event id was already read, committed or not.
 func (t *tracker) seenBefore(id string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -104,35 +143,36 @@ func (t *tracker) seenBefore(id string) bool {
 	return ok
 }
 
-// push records a page fetched in generation gen. emit hands the page's metrics
-// to the accumulator and is called with the tracker locked, so a delivery
-// notice cannot overtake the bookkeeping; it reports false when there was
-// nothing to track. push reports false, without calling emit, when a rewind
-// happened since the page was fetched: the caller must drop the page and
+// push records a group read in generation gen, holding a slot taken with
+// reserve. emit hands the group's metrics to the accumulator and is called
+// with the tracker locked, so a delivery notice cannot overtake the
+// bookkeeping; it reports false when there was nothing to track (the group
+// is then delivered at once, and moved says whether that committed a new
+// position). push reports pushed false, without calling emit, when a rewind
+// happened since the page was read: the caller must drop the group and
 // release its slot.
-func (t *tracker) push(gen uint64, next boxevents.StreamPosition, ids []string, emit func() (telegraf.TrackingID, bool)) bool {
+func (t *tracker) push(gen uint64, next boxevents.StreamPosition, ids []string,
+	emit func() (telegraf.TrackingID, bool)) (pushed, moved bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if gen != t.gen {
-		return false
+		return false, false
 	}
-	p := &page{next: next, ids: ids}
-	p.id, p.tracked = emit()
+	g := &group{next: next, ids: ids}
+	g.id, g.tracked = emit()
 	if next != "" {
 		t.fetch = next
 	}
 	for _, id := range ids {
 		t.inflight[id] = struct{}{}
 	}
-	t.queue = append(t.queue, p)
-	if p.tracked {
-		t.byID[p.id] = p
-	} else {
-		p.done, p.doneAt = true, t.clock.Now()
-		t.release()
-		t.advance()
+	t.queue = append(t.queue, g)
+	if g.tracked {
+		t.byID[g.id] = g
+		return true, false
 	}
-	return true
+	g.done, g.doneAt = true, t.clock.Now()
+	return true, t.advance()
 }
 
 // delivered applies a delivery notice. It reports whether the committed
@@ -141,29 +181,32 @@ func (t *tracker) push(gen uint64, next boxevents.StreamPosition, ids []string, 
 func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p, found := t.byID[id]
+	g, found := t.byID[id]
 	if !found {
 		return false, false
 	}
 	delete(t.byID, id)
-	if p.stale {
-		t.release()
+	if g.stale {
+		t.releaseLocked()
 		return false, false
 	}
 	if !ok {
-		// Read again from the committed position. The rejected page's notice
-		// is in; the others still in flight are dropped.
-		t.release()
+		// Read again from the committed position, one group at a time until
+		// the next commit. The rejected group's place is free now; the others
+		// in flight are dropped.
+		t.releaseLocked()
 		t.drop()
 		t.fetch = t.committed
+		t.rejects++
+		t.rejectedAt = t.clock.Now()
+		t.window = 1
 		return false, true
 	}
-	p.done, p.doneAt = true, t.clock.Now()
-	t.release()
+	g.done, g.doneAt = true, t.clock.Now()
 	return t.advance(), false
 }
 
-// commitAged commits delivered pages that have aged past the commit delay
+// commitAged commits delivered groups that have aged past the commit delay
 // and reports whether the committed position moved.
 func (t *tracker) commitAged() bool {
 	t.mu.Lock()
@@ -171,32 +214,37 @@ func (t *tracker) commitAged() bool {
 	return t.advance()
 }
 
-// advance commits delivered pages from the front of the queue. Called locked.
+// advance commits delivered groups from the front of the queue and gives
+// their slots back. Called locked.
 func (t *tracker) advance() bool {
 	moved := false
 	now := t.clock.Now()
 	for len(t.queue) > 0 && t.queue[0].done && now.Sub(t.queue[0].doneAt) >= t.delay {
-		p := t.queue[0]
+		g := t.queue[0]
 		t.queue[0] = nil
 		t.queue = t.queue[1:]
-		for _, id := range p.ids {
+		t.releaseLocked()
+		for _, id := range g.ids {
 			delete(t.inflight, id)
 			t.seen.Add(id)
 		}
-		if p.next != "" && p.next != t.committed {
-			t.committed = p.next
+		if g.next != "" && g.next != t.committed {
+			t.committed = g.next
+			t.rejects = 0
+			t.window = min(t.window*2, t.maxWindow)
 			moved = true
 		}
 	}
 	return moved
 }
 
-// drop forgets every page in flight. Called locked.
+// drop forgets every group in flight. Called locked.
 func (t *tracker) drop() {
-	for _, p := range t.queue {
-		if !p.done {
-			// Its notice will still come; the slot is freed then.
-			p.stale = true
+	for _, g := range t.queue {
+		if g.done {
+			t.releaseLocked() // delivered, only waiting to be committed
+		} else {
+			g.stale = true // its notice will still come; the slot is freed then
 		}
 	}
 	t.queue = t.queue[:0]
@@ -208,6 +256,23 @@ func (t *tracker) drop() {
 	}
 }
 
+// rewindWait returns how much longer reading must wait after the outputs
+// rejected a group, and how many rejections happened since the last commit.
+// The wait doubles with every rejection since the last commit, so that a
+// full output buffer is not refilled at once; it ends with the next commit.
+func (t *tracker) rewindWait() (time.Duration, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.rejects == 0 {
+		return 0, 0
+	}
+	d := rewindBackoffMax
+	if t.rejects < 8 {
+		d = min(rewindBackoffBase<<(t.rejects-1), rewindBackoffMax)
+	}
+	return max(t.rejectedAt.Add(d).Sub(t.clock.Now()), 0), t.rejects
+}
+
 // snapshot returns the committed position and the committed event ids.
 func (t *tracker) snapshot() (boxevents.StreamPosition, []string) {
 	t.mu.Lock()
@@ -215,7 +280,14 @@ func (t *tracker) snapshot() (boxevents.StreamPosition, []string) {
 	return t.committed, t.seen.IDs()
 }
 
-// reset drops every page in flight and restarts from pos ("" to resolve the
+// committedPosition returns the committed position.
+func (t *tracker) committedPosition() boxevents.StreamPosition {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.committed
+}
+
+// reset drops every group in flight and restarts from pos ("" to resolve the
 // start position again), keeping the committed event ids.
 func (t *tracker) reset(pos boxevents.StreamPosition) {
 	t.mu.Lock()
@@ -224,7 +296,7 @@ func (t *tracker) reset(pos boxevents.StreamPosition) {
 	t.committed, t.fetch = pos, pos
 }
 
-// restore loads a committed position and event ids, before any page is fetched.
+// restore loads a committed position and event ids, before anything is read.
 func (t *tracker) restore(pos boxevents.StreamPosition, ids []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -234,7 +306,7 @@ func (t *tracker) restore(pos boxevents.StreamPosition, ids []string) {
 	}
 }
 
-// inFlight returns the number of pages not yet committed.
+// inFlight returns the number of groups not yet committed.
 func (t *tracker) inFlight() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

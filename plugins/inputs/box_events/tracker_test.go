@@ -21,7 +21,7 @@ func pushPage(t *testing.T, tr *tracker, next string, ids ...string) telegraf.Tr
 	require.NoError(t, tr.reserve(context.Background()))
 	_, gen := tr.position()
 	var tid telegraf.TrackingID
-	ok := tr.push(gen, boxevents.StreamPosition(next), ids, func() (telegraf.TrackingID, bool) {
+	ok, _ := tr.push(gen, boxevents.StreamPosition(next), ids, func() (telegraf.TrackingID, bool) {
 		if len(ids) == 0 {
 			return 0, false
 		}
@@ -54,7 +54,7 @@ func TestTracker_CommitsInOrder(t *testing.T) {
 	require.Equal(t, boxevents.StreamPosition("300"), committed)
 	require.Equal(t, []string{"a", "b", "c"}, ids)
 	require.Zero(t, tr.inFlight())
-	require.Empty(t, tr.slots, "every slot is given back")
+	require.Zero(t, tr.used, "every place is given back")
 }
 
 func TestTracker_RejectRewinds(t *testing.T) {
@@ -77,19 +77,53 @@ func TestTracker_RejectRewinds(t *testing.T) {
 	require.Len(t, tr.rewound, 1)
 
 	// A page fetched before the rewind is refused.
-	require.False(t, tr.push(gen-1, "999", []string{"x"}, func() (telegraf.TrackingID, bool) {
+	pushed, _ := tr.push(gen-1, "999", []string{"x"}, func() (telegraf.TrackingID, bool) {
 		t.Fatal("emit must not be called for a stale page")
 		return 0, false
-	}))
+	})
+	require.False(t, pushed)
 
-	// The third page's notice still arrives and frees its slot.
-	require.Len(t, tr.slots, 1)
+	// The third page's notice still arrives and frees its place.
+	require.Equal(t, 1, tr.used)
 	moved, rewound = tr.delivered(third, true)
 	require.False(t, moved)
 	require.False(t, rewound)
-	require.Empty(t, tr.slots)
+	require.Zero(t, tr.used)
 	committed, _ := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("200"), committed)
+
+	// Until the next commit one page at a time is read, and reading waits.
+	require.Equal(t, 1, tr.window)
+	wait, rejects := tr.rewindWait()
+	require.Equal(t, time.Second, wait)
+	require.Equal(t, 1, rejects)
+	again := pushPage(t, tr, "300", "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "the window is one page")
+	moved, _ = tr.delivered(again, true)
+	require.True(t, moved)
+	require.Equal(t, 2, tr.window, "each commit doubles the window")
+	wait, rejects = tr.rewindWait()
+	require.Zero(t, wait)
+	require.Zero(t, rejects)
+}
+
+func TestTracker_RewindBackoffDoubles(t *testing.T) {
+	mock := clock.NewMock()
+	tr := newTracker(mock, 0, 4, 100)
+	tr.start("1")
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		id := pushPage(t, tr, strconv.Itoa(i+2), "x")
+		_, rewound := tr.delivered(id, false)
+		require.True(t, rewound)
+		wait, rejects := tr.rewindWait()
+		require.Equal(t, want, wait)
+		require.Equal(t, i+1, rejects)
+		mock.Add(wait / 2)
+		wait, _ = tr.rewindWait()
+		require.Equal(t, want/2, wait, "the wait counts from the rejection")
+	}
 }
 
 func TestTracker_EmptyPageCommitsWhenItsTurnComes(t *testing.T) {
@@ -149,17 +183,21 @@ func TestIDWindow(t *testing.T) {
 	require.Equal(t, []string{"2", "3", "4"}, w.IDs())
 }
 
-func TestTracker_CommitDelayDoesNotHoldSlots(t *testing.T) {
+// Under commit_delay a delivered page keeps its place until it is committed:
+// max_undelivered_pages bounds the events Telegraf may hold uncommitted.
+func TestTracker_CommitDelayHoldsPlacesUntilCommitted(t *testing.T) {
 	mock := clock.NewMock()
-	tr := newTracker(mock, 30*time.Second, 1, 100)
+	tr := newTracker(mock, 30*time.Second, 2, 100)
 	tr.start("1")
 	first := pushPage(t, tr, "2", "a")
 	moved, _ := tr.delivered(first, true)
 	require.False(t, moved, "delivered, but not for commit_delay yet")
-	require.Empty(t, tr.slots, "a delivered page no longer counts against max_undelivered_pages")
 	second := pushPage(t, tr, "3", "b")
 	moved, _ = tr.delivered(second, true)
 	require.False(t, moved)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "two delivered pages still hold both places")
 
 	mock.Add(29 * time.Second)
 	require.False(t, tr.commitAged())
@@ -168,4 +206,5 @@ func TestTracker_CommitDelayDoesNotHoldSlots(t *testing.T) {
 	committed, ids := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("3"), committed)
 	require.Equal(t, []string{"a", "b"}, ids)
+	require.Zero(t, tr.used)
 }

@@ -1,0 +1,72 @@
+package box_events
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	serializer "github.com/influxdata/telegraf/plugins/serializers/influx"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+)
+
+// FuzzEventMetric: every event the client can decode becomes a metric that
+// Telegraf's influx serializer writes (the execd binary's stdout, and the
+// InfluxDB output's wire format) and that parses back as one line with the
+// same event_id. An unwritable metric once made the execd binary exit and
+// crash-loop at the same position.
+func FuzzEventMetric(f *testing.F) {
+	pages, err := filepath.Glob(filepath.Join("..", "..", "..", "internal", "boxevents", "testdata", "events_*.json"))
+	require.NoError(f, err)
+	for _, name := range pages {
+		data, err := os.ReadFile(name)
+		require.NoError(f, err)
+		var page struct {
+			Entries []json.RawMessage `json:"entries"`
+		}
+		require.NoError(f, json.Unmarshal(data, &page))
+		for _, e := range page.Entries {
+			f.Add([]byte(e))
+		}
+	}
+	for _, s := range []string{
+		`{}`, `{"event_id":""}`, `{"event_type":"LOGIN\\"}`, `{"event_type":" ","created_by":{"login":"a,b=c d\\"}}`,
+		`{"event_id":"x\ny\"z\\","created_at":"2026-01-02T03:04:05Z"}`, `{"created_by":{"id":12,"login":null},"source":"str"}`,
+		`{"event_type":"\u0000","ip_address":"\r\n","additional_details":{"a":[1,{"b":null}]}}`,
+		`{"created_at":"9999-12-31T23:59:59Z","event_id":"late"}`, `{"created_at":"0001-01-01T00:00:00Z"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	ser := &serializer.Serializer{}
+	require.NoError(f, ser.Init())
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ev boxevents.Event
+		if json.Unmarshal(data, &ev) != nil {
+			return // not an event the client would hand over
+		}
+		ts, ok := eventTime(&ev)
+		if !ok {
+			ts = now
+		}
+		m := eventMetric(&ev, boxevents.StreamAdminLogsStreaming, ts)
+		line, err := ser.Serialize(m)
+		require.NoError(t, err, "event %q", data)
+
+		parser := &influx.Parser{}
+		require.NoError(t, parser.Init())
+		back, err := parser.Parse(line)
+		require.NoError(t, err, "line %q", line)
+		require.Len(t, back, 1, "line %q", line)
+		id, ok := back[0].GetField("event_id")
+		require.True(t, ok, "line %q", line)
+		require.Equal(t, ev.EventID, id, "line %q", line)
+		require.Equal(t, m.Time().UnixNano(), back[0].Time().UnixNano())
+	})
+}

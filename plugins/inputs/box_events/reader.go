@@ -1,0 +1,350 @@
+package box_events
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+)
+
+// minFetchSpacing keeps GET /events to at most one a second unless the
+// previous page was full (box-java-sdk #564, box-node-sdk #165: without it
+// clients spun at several calls a second on repeats).
+const minFetchSpacing = time.Second
+
+// reader reads one stream: it owns everything that changes while the stream
+// is read (positions through the tracker, the backfill phase, where a
+// restarted stream begins, fetch spacing), so that the plugin itself holds
+// only configuration and its lifecycle.
+type reader struct {
+	cfg     *settings
+	client  *boxevents.Client
+	tracker *tracker
+	clock   clock.Clock
+	log     telegraf.Logger
+	acc     telegraf.TrackingAccumulator // set by start
+	// committed is called when the reader itself moved the committed
+	// position (a new start, an empty page, a backfill handover), to save it.
+	committed func()
+
+	mu          sync.Mutex // guards the phase, which the delivery goroutine reads for the state
+	notBefore   time.Time  // events created earlier are skipped (start time, lookback)
+	backfill    *backfill  // reading admin_logs before handing over to admin_logs_streaming
+	after       time.Time  // admin_logs created_after in use
+	startAt     boxevents.StreamPosition
+	mayBackfill bool // false once on_invalid_position restarted the stream
+
+	// Used by the fetch goroutine only.
+	lastGet  time.Time // when GET /events was last sent
+	lastFull bool      // whether that page was full
+}
+
+func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.Clock, log telegraf.Logger) *reader {
+	r := &reader{
+		cfg:         cfg,
+		client:      client,
+		tracker:     tr,
+		clock:       clk,
+		log:         log,
+		committed:   func() {},
+		notBefore:   cfg.startTime,
+		after:       cfg.after,
+		startAt:     cfg.start,
+		mayBackfill: !cfg.startTime.IsZero(),
+	}
+	if cfg.stream == boxevents.StreamAdminLogs && !cfg.after.IsZero() {
+		r.startAt = "0" // created_after already says where to begin
+	}
+	return r
+}
+
+// committedState is what a state records of the reader.
+type committedState struct {
+	pos       boxevents.StreamPosition
+	ids       []string
+	notBefore time.Time
+	backfill  *backfill
+}
+
+// snapshot returns the committed position and ids together with the phase
+// they belong to, taken at one moment: a backfill handover changes both.
+func (r *reader) snapshot() committedState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pos, ids := r.tracker.snapshot()
+	return committedState{pos: pos, ids: ids, notBefore: r.notBefore, backfill: r.backfill}
+}
+
+// restore loads a saved position, event ids and phase, before the stream is
+// read.
+func (r *reader) restore(pos boxevents.StreamPosition, ids []string, notBefore time.Time, bf *backfill) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notBefore, r.backfill = notBefore, bf
+	r.tracker.restore(pos, ids)
+}
+
+// ensurePosition gives the stream a position to read from when it has none:
+// the start position, with "now" resolved by asking Box for its latest one.
+func (r *reader) ensurePosition(ctx context.Context) error {
+	if pos, _ := r.tracker.position(); pos != "" {
+		return nil
+	}
+	if started, err := r.beginBackfill(ctx); started || err != nil {
+		return err
+	}
+	r.mu.Lock()
+	start := r.startAt
+	r.mu.Unlock()
+	if start != boxevents.PositionNow {
+		r.tracker.start(start)
+		return nil
+	}
+	page, err := r.client.Events(ctx, r.query(boxevents.PositionNow))
+	if err != nil {
+		return fmt.Errorf("getting the current stream position: %w", err)
+	}
+	if !page.NextStreamPosition.Resumable() {
+		return fmt.Errorf("getting the current stream position: Box answered %q", page.NextStreamPosition)
+	}
+	r.tracker.start(page.NextStreamPosition)
+	r.log.Infof("Starting the %s stream at the current position %s", r.cfg.stream, page.NextStreamPosition)
+	r.committed()
+	return nil
+}
+
+// query is the request for the page at pos.
+func (r *reader) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
+	q := boxevents.EventsQuery{
+		StreamType:     r.cfg.stream,
+		StreamPosition: pos,
+		Limit:          r.cfg.pageSize,
+	}
+	if r.cfg.stream.Enterprise() {
+		q.EventTypes = r.cfg.eventTypes
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfg.stream == boxevents.StreamAdminLogs {
+		q.CreatedAfter, q.CreatedBefore = r.after, r.cfg.before
+	}
+	if bf := r.backfill; bf != nil && pos != boxevents.PositionNow {
+		q.StreamType = boxevents.StreamAdminLogs
+		// created_before is sent to the second: round up so the last second
+		// before the handover position is not cut off. Later events also in
+		// the streaming part are dropped as repeats.
+		q.CreatedAfter, q.CreatedBefore = r.cfg.startTime, bf.before.Truncate(time.Second).Add(2*time.Second)
+	}
+	return q
+}
+
+// drain reads pages from the fetch position while they come back full and
+// hands each to the accumulator. At most max_undelivered_pages groups are
+// uncommitted: while the outputs do not take them it stops reading. It
+// reports whether anything was read: events, or a new position.
+func (r *reader) drain(ctx context.Context) (bool, error) {
+	progress := false
+	for {
+		if err := r.tracker.reserve(ctx); err != nil {
+			return progress, err
+		}
+		wait, rejects := r.tracker.rewindWait()
+		if rejects > 0 {
+			r.lastFull = false // an output is overflowing: no fast path
+		}
+		if !r.lastFull {
+			wait = max(wait, minFetchSpacing-r.clock.Since(r.lastGet))
+		}
+		if wait > 0 && !sleep(ctx, r.clock, wait) {
+			r.tracker.release()
+			return progress, ctx.Err()
+		}
+		pos, gen := r.tracker.position()
+		r.lastGet = r.clock.Now()
+		page, err := r.client.Events(ctx, r.query(pos))
+		if err != nil {
+			r.tracker.release()
+			r.lastFull = false
+			return progress, err
+		}
+		r.lastFull = len(page.Entries) >= r.cfg.pageSize
+		if len(page.Entries) > 0 && r.currentBackfill() != nil {
+			// admin_logs may answer short pages while more remain; a backfill
+			// must not hand over early, so it reads until a page is empty.
+			r.lastFull = true
+		}
+		advanced, err := r.emit(ctx, page, pos, gen)
+		progress = progress || advanced || len(page.Entries) > 0
+		if err != nil {
+			return progress, err
+		}
+		if !r.lastFull || !advanced {
+			return progress, nil
+		}
+	}
+}
+
+// emit hands a page read at pos in generation gen to the accumulator, holding
+// the slot drain reserved, and reports whether the fetch position moved.
+// Events already read (Box repeats them) are dropped; a page longer than
+// page_size becomes several tracking groups, so that no group is larger than
+// the outputs were sized for. An empty page that brings a new position moves
+// the stream on too: on a quiet or filtered stream the checkpoint would
+// otherwise age past what Box keeps.
+func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.StreamPosition, gen uint64) (bool, error) {
+	next := page.NextStreamPosition
+	if !next.Resumable() {
+		if len(page.Entries) > 0 {
+			// Never move past events on a position that cannot be resumed from.
+			r.acc.AddError(fmt.Errorf("box sent %d %s events without a usable next_stream_position (%q); the position stays at %s",
+				len(page.Entries), r.cfg.stream, next, pos))
+		}
+		next = ""
+	}
+	if next == pos {
+		next = ""
+	}
+	if len(page.Entries) == 0 && next == "" {
+		r.tracker.release()
+		return false, nil
+	}
+
+	b := r.newBatch(len(page.Entries))
+	size := r.cfg.pageSize
+	for first := 0; ; first += size {
+		last := min(first+size, len(page.Entries))
+		ids, metrics := b.convert(r, page.Entries[first:last])
+		groupNext := boxevents.StreamPosition("")
+		if last == len(page.Entries) {
+			groupNext = next
+		}
+		if first > 0 {
+			if err := r.tracker.reserve(ctx); err != nil {
+				return false, err
+			}
+		}
+		pushed, moved := r.tracker.push(gen, groupNext, ids, func() (telegraf.TrackingID, bool) {
+			if len(metrics) == 0 {
+				return 0, false
+			}
+			return r.acc.AddTrackingMetricGroup(metrics), true
+		})
+		if !pushed {
+			// A rewind happened while the page was read: it is read again.
+			r.tracker.release()
+			return false, nil
+		}
+		if moved {
+			r.committed()
+		}
+		if last == len(page.Entries) {
+			break
+		}
+	}
+	b.report(r, len(page.Entries))
+	return next != "", nil
+}
+
+// batch turns the events of one page into metrics and counts what deserves
+// a word in the log, which then gets one line per page, not one per event.
+type batch struct {
+	now       time.Time
+	floor     time.Time
+	inPage    map[string]struct{}
+	repeats   int
+	untimed   int
+	untimedID string
+}
+
+func (r *reader) newBatch(n int) *batch {
+	r.mu.Lock()
+	floor := r.notBefore
+	r.mu.Unlock()
+	return &batch{now: r.clock.Now(), floor: floor, inPage: make(map[string]struct{}, n)}
+}
+
+// convert returns the ids of events and the metrics of one group's events.
+func (b *batch) convert(r *reader, events []boxevents.Event) ([]string, []telegraf.Metric) {
+	ids := make([]string, 0, len(events))
+	metrics := make([]telegraf.Metric, 0, len(events))
+	for i := range events {
+		ev := &events[i]
+		if id := ev.EventID; id != "" {
+			if _, dup := b.inPage[id]; dup || r.tracker.seenBefore(id) {
+				b.repeats++
+				continue
+			}
+			b.inPage[id] = struct{}{}
+			ids = append(ids, id)
+		}
+		if r.cfg.typeFilter != nil && !r.cfg.typeFilter[ev.EventType] {
+			continue
+		}
+		ts, timed := eventTime(ev)
+		if !timed {
+			ts = b.now
+			b.untimed++
+			if b.untimedID == "" {
+				b.untimedID = ev.EventID
+			}
+		} else if !b.floor.IsZero() && ts.Before(b.floor.Truncate(time.Second)) {
+			continue
+		}
+		metrics = append(metrics, eventMetric(ev, r.cfg.stream, ts))
+	}
+	return ids, metrics
+}
+
+// report logs what the page had that is worth a line.
+func (b *batch) report(r *reader, n int) {
+	if b.repeats > 0 {
+		r.log.Debugf("Dropped %d repeated events of %d in a %s page", b.repeats, n, r.cfg.stream)
+	}
+	if b.untimed > 0 {
+		r.log.Warnf("%d of %d events in a %s page had no usable created_at (first: event %q); they are timestamped with the time they were read",
+			b.untimed, n, r.cfg.stream, b.untimedID)
+	}
+}
+
+// restart applies on_invalid_position after Box rejected the position and
+// describes where the stream continues.
+func (r *reader) restart() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.backfill = nil
+	r.mayBackfill = false // a restart goes where on_invalid_position says, never back to the start time
+	switch r.cfg.onInvalid {
+	case onInvalidNow:
+		r.startAt = boxevents.PositionNow
+		r.tracker.reset("")
+		return "the current position"
+	case onInvalidLookback:
+		r.notBefore = r.clock.Now().Add(-r.cfg.lookback)
+		if r.cfg.stream == boxevents.StreamAdminLogs {
+			r.after = r.notBefore
+		}
+		r.tracker.reset("0")
+		return "events since " + r.notBefore.UTC().Format(time.RFC3339)
+	default:
+		r.tracker.reset("0")
+		return "the oldest events Box keeps"
+	}
+}
+
+// sleep waits d on clk; it returns false when ctx ended first.
+func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
+	t := clk.Timer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
