@@ -16,7 +16,6 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/logger"
-	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
@@ -50,7 +49,7 @@ func main() {
 	useExecdDefaults()
 	interval := *pollInterval
 	if *pollDisabled {
-		interval = shim.PollIntervalDisabled
+		interval = 0
 	}
 	var err error
 	if *demo {
@@ -64,30 +63,46 @@ func main() {
 	}
 }
 
-// defaultCommitDelay is commit_delay under inputs.execd: Telegraf's default
-// flush_interval (10s) plus room for a slow output write.
-const defaultCommitDelay = 30 * time.Second
+// Defaults under inputs.execd. Telegraf's shim protocol has no
+// acknowledgement: a page counts as delivered once its lines are on stdout,
+// and its position is committed only defaultCommitDelay later (Telegraf's
+// default flush_interval of 10s plus room for a slow output write), so a
+// Telegraf killed in between makes the plugin read it again. A page keeps its
+// place among max_undelivered_pages until committed, so at most
+// page_size × max_undelivered_pages events (60,000) sit uncommitted in
+// Telegraf, and reading is capped at that many per commit_delay (2,000
+// events/s, twice what a busy enterprise sustains).
+const (
+	defaultCommitDelay         = 30 * time.Second
+	defaultMaxUndeliveredPages = 120
+)
 
-// useExecdDefaults changes the plugin's defaults for running under the shim.
-// The shim acknowledges a line as soon as it is written to stdout, long
-// before Telegraf's outputs took it, so a position is only committed once its
-// lines have been out for commit_delay; a Telegraf killed in between then
-// makes the plugin read them again instead of losing them.
+// useExecdDefaults changes the plugin's defaults for running under execd.
 func useExecdDefaults() {
 	factory := inputs.Inputs["box_events"]
 	inputs.Add("box_events", func() telegraf.Input {
 		p := factory().(*box_events.BoxEvents)
 		p.CommitDelay = config.Duration(defaultCommitDelay)
+		p.MaxUndeliveredPages = defaultMaxUndeliveredPages
 		return p
 	})
 }
 
 func run(configFile string, interval time.Duration) error {
-	s := shim.New()
-	if err := s.LoadConfig(&configFile); err != nil {
+	ri, err := loadPlugin(configFile)
+	if err != nil {
 		return fmt.Errorf("loading %q: %w", configFile, err)
 	}
-	return s.Run(interval)
+	input, ok := ri.Input.(telegraf.ServiceInput)
+	if !ok {
+		return fmt.Errorf("%s is not a service input", ri.LogName())
+	}
+	if err := ri.Init(); err != nil {
+		return fmt.Errorf("%s: %w", ri.LogName(), err)
+	}
+	r := &runner{input: input, maker: ri, log: ri.Log(), stdin: os.Stdin, stdout: os.Stdout,
+		pollInterval: interval, signals: true}
+	return r.run()
 }
 
 // runDemo starts the simulated Box on a loopback port and runs the plugin
@@ -123,9 +138,18 @@ func runDemo(stream string, interval time.Duration) error {
 	p.SubjectID = boxsim.DefaultEnterpriseID
 	p.PollInterval = config.Duration(2 * time.Second)
 
-	s := shim.New()
-	if err := s.AddInput(p); err != nil {
+	p.Log = logger.New("inputs", "box_events", "")
+	if err := p.Init(); err != nil {
 		return err
 	}
-	return s.Run(interval)
+	r := &runner{input: p, maker: demoMaker{log: p.Log}, log: p.Log, stdin: os.Stdin, stdout: os.Stdout,
+		pollInterval: interval, signals: true}
+	return r.run()
 }
+
+// demoMaker passes metrics through unchanged, as Telegraf's shim does.
+type demoMaker struct{ log telegraf.Logger }
+
+func (demoMaker) LogName() string                              { return "inputs.box_events" }
+func (demoMaker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
+func (d demoMaker) Log() telegraf.Logger                       { return d.log }

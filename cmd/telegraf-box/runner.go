@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/agent"
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
+)
+
+// maxWrite bounds the bytes of line protocol gathered into one write.
+const maxWrite = 256 << 10
+
+// runner runs a service input the way Telegraf's execd shim does: metrics go
+// to stdout as InfluxDB line protocol; stdin EOF, SIGINT or SIGTERM stop it
+// cleanly (the input's Stop runs, then what it emitted is written out). Unlike
+// the shim it writes what is ready in one write and acknowledges metrics only
+// once they reached stdout, and a metric that cannot be written as line
+// protocol is dropped with a warning instead of ending the process (which
+// under inputs.execd restarts at the same position for ever).
+type runner struct {
+	input        telegraf.ServiceInput
+	maker        agent.MetricMaker
+	log          telegraf.Logger
+	stdin        io.Reader
+	stdout       io.Writer
+	pollInterval time.Duration // 0: Gather is never called (the input pushes)
+	signals      bool          // stop on SIGINT/SIGTERM
+}
+
+// run starts the input and returns once it stopped and everything it emitted
+// was written.
+func (r *runner) run() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	metrics := make(chan telegraf.Metric, 100)
+	acc := agent.NewAccumulator(r.maker, metrics)
+	acc.SetPrecision(time.Nanosecond)
+	if err := r.input.Start(acc); err != nil {
+		return fmt.Errorf("starting the input: %w", err)
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.write(metrics, cancel)
+	}()
+	if r.signals {
+		quit := make(chan os.Signal, 1)
+		signal.Notify(quit, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(quit)
+		go func() {
+			select {
+			case <-quit:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	gather := make(chan struct{}, 1)
+	go func() {
+		// Telegraf closes stdin to stop the plugin; each line asks for a
+		// Gather (execd's signal = "STDIN").
+		scanner := bufio.NewScanner(r.stdin)
+		for scanner.Scan() {
+			select {
+			case gather <- struct{}{}:
+			default:
+			}
+		}
+		cancel()
+	}()
+
+	var tick <-chan time.Time
+	if r.pollInterval > 0 {
+		t := time.NewTicker(r.pollInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-gather:
+			r.gather(acc)
+		case <-tick:
+			r.gather(acc)
+		}
+	}
+	r.input.Stop()
+	close(metrics)
+	wg.Wait()
+	return nil
+}
+
+func (r *runner) gather(acc telegraf.Accumulator) {
+	if err := r.input.Gather(acc); err != nil {
+		acc.AddError(err)
+	}
+}
+
+// write serializes metrics as they come and writes what is ready in one
+// write. A metric is accepted only once its line was written, rejected when
+// the write failed (stdout is gone: the process stops), and dropped with a
+// warning when it cannot be serialized at all.
+func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) {
+	serializer := &influx.Serializer{}
+	if err := serializer.Init(); err != nil {
+		panic(err) // the default configuration always initialises
+	}
+	var (
+		buf     bytes.Buffer
+		pending []telegraf.Metric
+		dropped int
+		broken  bool
+	)
+	add := func(m telegraf.Metric) {
+		if broken {
+			m.Reject()
+			return
+		}
+		line, err := serializer.Serialize(m)
+		if err != nil {
+			dropped++
+			r.log.Warnf("Dropping a metric that cannot be written as line protocol (%v); %d dropped so far", err, dropped)
+			m.Drop()
+			return
+		}
+		buf.Write(line)
+		pending = append(pending, m)
+	}
+	flush := func() {
+		if buf.Len() > 0 && !broken {
+			if _, err := r.stdout.Write(buf.Bytes()); err != nil {
+				broken = true
+				r.log.Errorf("Writing to stdout failed, stopping: %v", err)
+				stop()
+			}
+		}
+		for _, m := range pending {
+			if broken {
+				m.Reject()
+			} else {
+				m.Accept()
+			}
+		}
+		buf.Reset()
+		clear(pending)
+		pending = pending[:0]
+	}
+	for m := range metrics {
+		add(m)
+		// Take what else is ready without waiting, then write it at once.
+	more:
+		for buf.Len() < maxWrite {
+			select {
+			case next, ok := <-metrics:
+				if !ok {
+					break more
+				}
+				add(next)
+			default:
+				break more
+			}
+		}
+		flush()
+	}
+}

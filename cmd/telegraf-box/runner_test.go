@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-box/telegraf-box/plugins/inputs/box_events"
+)
+
+func writeConf(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plugin.conf")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	return path
+}
+
+// The shim accepted unknown keys without a word: "stream_typ" silently read
+// the default stream. The execd binary now refuses them like Telegraf.
+func TestRun_UnknownOptionIsAnError(t *testing.T) {
+	path := writeConf(t, `[[inputs.box_events]]
+  client_id = "id"
+  client_secret = "secret"
+  subject_id = "1"
+  stream_typ = "admin_logs"
+  this_option_does_not_exist = "x"
+`)
+	done := make(chan error, 1)
+	go func() { done <- run(path, 0) }()
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "stream_typ")
+		require.ErrorContains(t, err, "this_option_does_not_exist")
+		require.ErrorContains(t, err, "line 1")
+		require.ErrorContains(t, err, "not used")
+	case <-time.After(20 * time.Second):
+		t.Fatal("telegraf-box started with a misspelt option")
+	}
+}
+
+func TestLoadPlugin(t *testing.T) {
+	t.Setenv("BOX_TEST_SECRET", "s3cr3t")
+	ri, err := loadPlugin(writeConf(t, `# comment
+[[inputs.box_events]]
+  alias = "tenant_a"
+  stream_type = "admin_logs_streaming"
+  client_id = "id"
+  client_secret = "${BOX_TEST_SECRET}"
+  subject_id = "1"
+  event_types = ["LOGIN"]
+  [inputs.box_events.tags]
+    tenant = "a"
+`))
+	require.NoError(t, err)
+	p, ok := ri.Input.(*box_events.BoxEvents)
+	require.True(t, ok)
+	require.Equal(t, "admin_logs_streaming", p.StreamType)
+	require.Equal(t, []string{"LOGIN"}, p.EventTypes)
+	secret, err := p.ClientSecret.Get()
+	require.NoError(t, err)
+	require.Equal(t, "s3cr3t", secret.String())
+	secret.Destroy()
+	require.Equal(t, "tenant_a", ri.Config.Alias)
+	m := ri.MakeMetric(metric.New("box_events", nil, map[string]interface{}{"event_id": "x"}, time.Unix(1, 0)))
+	require.Equal(t, "a", m.Tags()["tenant"], "Telegraf's per-input options apply")
+
+	for _, bad := range []string{
+		"",
+		`[[inputs.box_events]]
+[[inputs.box_events]]`,
+		`[[inputs.box_events]]
+[[outputs.file]]`,
+		`[agent]
+  interval = "1s"`,
+	} {
+		_, err := loadPlugin(writeConf(t, bad))
+		require.Error(t, err, bad)
+	}
+	_, err = loadPlugin("")
+	require.ErrorContains(t, err, "-config is required")
+}
+
+// service is a service input that emits what the test gives it.
+type service struct {
+	started chan struct{} // closed by Start, after acc is set
+	acc     telegraf.TrackingAccumulator
+	mu      sync.Mutex
+	stopped bool
+}
+
+func newService() *service { return &service{started: make(chan struct{})} }
+
+// waitStarted waits for Start.
+func (s *service) waitStarted(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the input was not started")
+	}
+}
+
+func (*service) SampleConfig() string              { return "" }
+func (*service) Gather(telegraf.Accumulator) error { return nil }
+func (s *service) Start(acc telegraf.Accumulator) error {
+	s.acc = acc.WithTracking(10)
+	close(s.started)
+	return nil
+}
+func (s *service) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+}
+
+func newRunner(in telegraf.ServiceInput, stdin io.Reader, stdout io.Writer, log telegraf.Logger) *runner {
+	return &runner{input: in, maker: demoMaker{log: log}, log: log, stdin: stdin, stdout: stdout}
+}
+
+// A metric the serializer refuses used to end the shim (and the execd child
+// crash-looped at the same position): it is dropped with a warning instead,
+// and the others are written and acknowledged.
+func TestRunner_WritesAcknowledgesAndDropsUnwritable(t *testing.T) {
+	in := newService()
+	stdinR, stdinW := io.Pipe()
+	var out syncBuffer
+	logger := &testutil.CaptureLogger{}
+	r := newRunner(in, stdinR, &out, logger)
+	done := make(chan error, 1)
+	go func() { done <- r.run() }()
+	in.waitStarted(t)
+
+	ok := metric.New("box_events", map[string]string{"user": "a"}, map[string]interface{}{"event_id": "1"}, time.Unix(1, 0))
+	empty := metric.New("box_events", map[string]string{"user": "b"}, nil, time.Unix(2, 0))
+	id := in.acc.AddTrackingMetricGroup([]telegraf.Metric{ok, empty})
+	select {
+	case info := <-in.acc.Delivered():
+		require.Equal(t, id, info.ID())
+		require.True(t, info.Delivered())
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery notice")
+	}
+	require.Equal(t, "box_events,user=a event_id=\"1\" 1000000000\n", out.String())
+	require.Len(t, logger.Warnings(), 1)
+	require.Contains(t, logger.Warnings()[0], "cannot be written as line protocol")
+
+	require.NoError(t, stdinW.Close()) // Telegraf closes stdin to stop the plugin
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("stdin EOF did not stop the runner")
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	require.True(t, in.stopped)
+}
+
+// When stdout is gone (Telegraf died), what was not written is rejected, not
+// acknowledged, and the runner stops.
+func TestRunner_WriteFailureRejects(t *testing.T) {
+	in := newService()
+	stdinR, stdinW := io.Pipe()
+	defer stdinW.Close()
+	r := newRunner(in, stdinR, failingWriter{}, &testutil.CaptureLogger{})
+	done := make(chan error, 1)
+	go func() { done <- r.run() }()
+	in.waitStarted(t)
+	m := metric.New("box_events", nil, map[string]interface{}{"event_id": "1"}, time.Unix(1, 0))
+	in.acc.AddTrackingMetricGroup([]telegraf.Metric{m})
+	select {
+	case info := <-in.acc.Delivered():
+		require.False(t, info.Delivered(), "a line that never reached stdout is not delivered")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery notice")
+	}
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a broken stdout did not stop the runner")
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Clone(b.buf.String())
+}
