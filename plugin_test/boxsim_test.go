@@ -23,21 +23,41 @@ var bothStreams = []string{userStream, enterpriseStream}
 
 // startSim starts a simulated Box on a loopback port of the test process, with the
 // quirks of the real one switched on: repeated events on both streams, out-of-order
-// streaming events, positions as strings and bare numbers, short pages.
+// streaming events, positions as strings and bare numbers, short pages, and a
+// realtime server on another host (127.0.0.2) over plain http, as Box's are.
 func startSim(t *testing.T, seed uint64) *boxsim.Server {
 	t.Helper()
-	sim := boxsim.New(boxsim.Options{
-		Seed:                   seed,
-		PositionFormat:         boxsim.PositionMixed,
-		StreamingDuplicateRate: 0.1,
-		StreamingDisorder:      true,
-		UserDuplicateRate:      0.1,
-		ShortPages:             true,
-	})
+	return startSimWith(t, boxsim.Options{Seed: seed, ShortPages: true})
+}
+
+// startSimWith is startSim with options of the test's own (Seed, MaxEvents,
+// ShortPages ...) on top of the other quirks.
+func startSimWith(t *testing.T, opts boxsim.Options) *boxsim.Server {
+	t.Helper()
+	opts.PositionFormat = boxsim.PositionMixed
+	opts.StreamingDuplicateRate = 0.1
+	opts.StreamingDisorder = true
+	opts.UserDuplicateRate = 0.1
+	sim := boxsim.New(opts)
 	_, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	_, err = sim.StartRealtime("127.0.0.2:0")
 	require.NoError(t, err)
 	t.Cleanup(sim.Close)
 	return sim
+}
+
+// requireNoRealtimeCredentials checks that the realtime host, which is not Box's API
+// host and is reached over plain http, never received a token or As-User.
+func requireNoRealtimeCredentials(t *testing.T, sim *boxsim.Server) {
+	t.Helper()
+	reqs := sim.RequestLog(boxsim.EndpointLongPoll)
+	require.NotEmpty(t, reqs, "the user stream long-polls the realtime host")
+	for _, r := range reqs {
+		require.Empty(t, r.Header.Get("Authorization"), "a bearer token went to the realtime host over plain http")
+		require.Empty(t, r.Header.Get("As-User"))
+	}
+	t.Logf("the realtime host got %d long polls, none with credentials", len(reqs))
 }
 
 // enableFaults makes a tenth of GET /2.0/events fail the way Box and its

@@ -23,6 +23,10 @@ type streamConfig struct {
 	stream      string
 	stateFile   string // plugin state_file; "" leaves it out
 	commitDelay string // execd only; "" leaves it out
+	pageSize    int    // 0: the package's pageSize
+	maxPages    int    // max_undelivered_pages; 0 leaves it out
+	eventTypes  string // event_types as TOML, e.g. `["LOGIN"]`; "" leaves it out
+	extra       string // more lines for the table, as TOML
 }
 
 // tomlString quotes s as a TOML basic string (Go's quoting is valid TOML for the paths
@@ -39,7 +43,11 @@ func boxEventsTable(c streamConfig) string {
 	fmt.Fprintf(&b, "  base_url = %s\n", tomlString(c.simURL))
 	fmt.Fprintf(&b, "  stream_type = %s\n", tomlString(c.stream))
 	fmt.Fprintf(&b, "  start_position = \"0\"\n")
-	fmt.Fprintf(&b, "  page_size = %d\n", pageSize)
+	size := pageSize
+	if c.pageSize > 0 {
+		size = c.pageSize
+	}
+	fmt.Fprintf(&b, "  page_size = %d\n", size)
 	fmt.Fprintf(&b, "  poll_interval = \"1s\"\n")
 	fmt.Fprintf(&b, "  timeout = \"10s\"\n")
 	fmt.Fprintf(&b, "  auth = \"client_credentials\"\n")
@@ -53,6 +61,13 @@ func boxEventsTable(c streamConfig) string {
 	if c.commitDelay != "" {
 		fmt.Fprintf(&b, "  commit_delay = %s\n", tomlString(c.commitDelay))
 	}
+	if c.maxPages > 0 {
+		fmt.Fprintf(&b, "  max_undelivered_pages = %d\n", c.maxPages)
+	}
+	if c.eventTypes != "" {
+		fmt.Fprintf(&b, "  event_types = %s\n", c.eventTypes)
+	}
+	b.WriteString(c.extra)
 	return b.String()
 }
 
@@ -60,28 +75,57 @@ func boxEventsTable(c streamConfig) string {
 // far larger than anything a test produces, so that no metric is dropped for space.
 // statefile "" leaves the agent's statefile out.
 func agentTable(statefile string) string {
+	return agentConfig{statefile: statefile}.table()
+}
+
+// agentConfig is the [agent] table; zero fields take agentTable's defaults.
+type agentConfig struct {
+	statefile   string
+	bufferLimit int    // metric_buffer_limit (default 100000)
+	diskBuffer  string // buffer_directory for buffer_strategy "disk"; "" keeps the memory buffer
+	hostname    string // "" omits the host tag altogether
+
+	telegraf, telegrafBox string // execd: the binaries that run it
+}
+
+func (a agentConfig) table() string {
+	limit := a.bufferLimit
+	if limit == 0 {
+		limit = 100000
+	}
 	var b strings.Builder
 	b.WriteString("[agent]\n")
 	b.WriteString("  interval = \"10s\"\n")
 	b.WriteString("  round_interval = false\n")
 	b.WriteString("  flush_interval = \"1s\"\n")
 	b.WriteString("  flush_jitter = \"0s\"\n")
-	b.WriteString("  metric_batch_size = 1000\n")
-	b.WriteString("  metric_buffer_limit = 100000\n")
-	b.WriteString("  omit_hostname = true\n")
-	if statefile != "" {
-		fmt.Fprintf(&b, "  statefile = %s\n", tomlString(statefile))
+	fmt.Fprintf(&b, "  metric_batch_size = %d\n", min(1000, limit))
+	fmt.Fprintf(&b, "  metric_buffer_limit = %d\n", limit)
+	if a.hostname == "" {
+		b.WriteString("  omit_hostname = true\n")
+	} else {
+		fmt.Fprintf(&b, "  hostname = %s\n", tomlString(a.hostname))
+	}
+	if a.statefile != "" {
+		fmt.Fprintf(&b, "  statefile = %s\n", tomlString(a.statefile))
+	}
+	if a.diskBuffer != "" {
+		b.WriteString("  buffer_strategy = \"disk\"\n")
+		fmt.Fprintf(&b, "  buffer_directory = %s\n", tomlString(a.diskBuffer))
 	}
 	return b.String()
 }
 
-// execdTable runs telegraf-box the way the README tells users to.
+// execdTable runs telegraf-box the way the README tells users to, and (as the
+// README's high-availability setup says) without the host tag, which would make two
+// collectors' points of one event two series.
 func execdTable(telegrafBox, pluginConf string) string {
 	return fmt.Sprintf(`[[inputs.execd]]
   command = [%s, "-config", %s, "-poll_interval_disabled"]
   signal = "none"
   restart_delay = "1s"
   data_format = "influx"
+  tagexclude = ["host"]
 `, tomlString(telegrafBox), tomlString(pluginConf))
 }
 
@@ -112,15 +156,22 @@ type execdSetup struct {
 // them through inputs.execd, with the given output tables.
 func writeExecdConfig(t *testing.T, dir, telegraf, telegrafBox string, streams []streamConfig, outputs ...string) execdSetup {
 	t.Helper()
+	return writeExecdConfigWith(t, dir, agentConfig{telegraf: telegraf, telegrafBox: telegrafBox}, streams, outputs...)
+}
+
+// writeExecdConfigWith is writeExecdConfig with an agent table of its own; agent
+// names the binaries too.
+func writeExecdConfigWith(t *testing.T, dir string, agent agentConfig, streams []streamConfig, outputs ...string) execdSetup {
+	t.Helper()
 	setup := execdSetup{pluginConfs: make(map[string]string, len(streams))}
-	parts := []string{agentTable("")}
+	parts := []string{agent.table()}
 	for _, s := range streams {
 		conf := writeFile(t, dir, "plugin-"+s.stream+".conf", boxEventsTable(s))
 		setup.pluginConfs[s.stream] = conf
-		parts = append(parts, execdTable(telegrafBox, conf))
+		parts = append(parts, execdTable(agent.telegrafBox, conf))
 	}
 	parts = append(parts, outputs...)
-	setup.argv = []string{telegraf, "--config", writeFile(t, dir, "telegraf.conf", parts...)}
+	setup.argv = []string{agent.telegraf, "--config", writeFile(t, dir, "telegraf.conf", parts...)}
 	return setup
 }
 
@@ -137,8 +188,18 @@ func (s execdSetup) confPaths() []string {
 // box_events table per stream and returns the command that runs it.
 func writeCompiledInConfig(t *testing.T, dir, runner, statefile string, streams []streamConfig, outputs ...string) []string {
 	t.Helper()
-	parts := []string{agentTable(statefile)}
+	return writeCompiledInConfigWith(t, dir, agentConfig{statefile: statefile}, runner, streams, outputs...)
+}
+
+// writeCompiledInConfigWith is writeCompiledInConfig with an agent table of its own;
+// each box_events table drops the host tag, as the README's high-availability setup
+// says.
+func writeCompiledInConfigWith(t *testing.T, dir string, agent agentConfig, runner string, streams []streamConfig,
+	outputs ...string) []string {
+	t.Helper()
+	parts := []string{agent.table()}
 	for _, s := range streams {
+		s.extra += "  tagexclude = [\"host\"]\n"
 		parts = append(parts, boxEventsTable(s))
 	}
 	parts = append(parts, outputs...)

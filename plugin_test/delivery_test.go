@@ -88,6 +88,7 @@ func TestIntegrationDeliveryCompiledIn(t *testing.T) {
 	logFaults(t, sim)
 	requireInfluxExactlyOnce(t, db, database, produced)
 	requireNoCrash(t, logPath)
+	requireNoRealtimeCredentials(t, sim)
 }
 
 // TestIntegrationDeliveryExecd runs a real Telegraf with one telegraf-box per stream
@@ -149,6 +150,7 @@ func TestIntegrationDeliveryExecd(t *testing.T) {
 	requireInfluxExactlyOnce(t, db, database, produced)
 	requireNoCrash(t, logPath)
 	requireLevelledChildLogs(t, logPath)
+	requireNoRealtimeCredentials(t, sim)
 }
 
 // TestIntegrationCleanRestartResumes stops the compiled-in agent cleanly (SIGTERM)
