@@ -82,79 +82,6 @@ func subSecond(eventID string) time.Duration {
 	return time.Duration(h.Sum64() % uint64(time.Second))
 }
 
-// text is a string that also takes JSON numbers and booleans as their literal
-// text, and ignores any other JSON kind, because Box's source objects do not
-// keep to one shape.
-type text string
-
-// UnmarshalJSON implements json.Unmarshaler leniently.
-func (s *text) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case '"':
-		if len(b) >= 2 && bytes.IndexByte(b, '\\') < 0 {
-			// The common case needs no unescaping: one allocation.
-			*s = text(b[1 : len(b)-1])
-			return nil
-		}
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = text(v)
-	case '{', '[', 'n':
-		// Objects, arrays and null carry no text.
-	default:
-		*s = text(b)
-	}
-	return nil
-}
-
-// mini is Box's "mini" object ({type, id, name, login}); anything that is not
-// an object decodes to the zero value.
-type mini struct {
-	Type  text `json:"type"`
-	ID    text `json:"id"`
-	Name  text `json:"name"`
-	Login text `json:"login"`
-}
-
-// UnmarshalJSON implements json.Unmarshaler; non-objects are ignored.
-func (m *mini) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] != '{' {
-		return nil
-	}
-	type plain mini
-	return json.Unmarshal(b, (*plain)(m))
-}
-
-// sourceShape holds the keys found across Box's source shapes: items
-// (type/id/name), EventSource (item_type/item_id/item_name), users, groups,
-// applications, and the enterprise collaboration shape (file_id, folder_id,
-// user_id, group_id ...).
-type sourceShape struct {
-	Type       text `json:"type"`
-	ID         text `json:"id"`
-	Name       text `json:"name"`
-	Login      text `json:"login"`
-	ItemType   text `json:"item_type"`
-	ItemID     text `json:"item_id"`
-	ItemName   text `json:"item_name"`
-	FileID     text `json:"file_id"`
-	FileName   text `json:"file_name"`
-	FolderID   text `json:"folder_id"`
-	FolderName text `json:"folder_name"`
-	GroupID    text `json:"group_id"`
-	GroupName  text `json:"group_name"`
-	UserID     text `json:"user_id"`
-	UserName   text `json:"user_name"`
-	UserEmail  text `json:"user_email"`
-	Parent     mini `json:"parent"`
-	OwnedBy    mini `json:"owned_by"`
-}
-
 // addSource flattens the event source into source_* fields. A source whose
 // shape is not recognised is kept whole as the "source" field, so that
 // nothing is dropped.
@@ -162,38 +89,38 @@ func addSource(m telegraf.Metric, raw json.RawMessage) {
 	if len(raw) == 0 {
 		return
 	}
-	var s sourceShape
-	if raw[0] != '{' || json.Unmarshal(raw, &s) != nil {
+	s, ok := boxevents.ParseSource(raw)
+	if !ok {
 		m.AddField("source", compactJSON(raw))
 		return
 	}
-	kind, id, name := string(s.Type), string(s.ID), string(s.Name)
+	kind, id, name := s.Type, s.ID, s.Name
 	switch {
 	case s.ItemType != "" || s.ItemID != "":
-		kind, id, name = string(s.ItemType), string(s.ItemID), string(s.ItemName)
+		kind, id, name = s.ItemType, s.ItemID, s.ItemName
 	case kind != "" || id != "":
 		if name == "" {
-			name = string(s.Login)
+			name = s.Login
 		}
 	case s.FileID != "":
-		kind, id, name = "file", string(s.FileID), string(s.FileName)
+		kind, id, name = "file", s.FileID, s.FileName
 	case s.FolderID != "":
-		kind, id, name = "folder", string(s.FolderID), string(s.FolderName)
+		kind, id, name = "folder", s.FolderID, s.FolderName
 	case s.GroupID != "":
-		kind, id, name = "group", string(s.GroupID), string(s.GroupName)
+		kind, id, name = "group", s.GroupID, s.GroupName
 	case s.UserID != "":
-		kind, id, name = "user", string(s.UserID), string(s.UserName)
+		kind, id, name = "user", s.UserID, s.UserName
 	}
 	addString(m, "source_type", kind)
 	addString(m, "source_id", id)
 	addString(m, "source_name", name)
-	addString(m, "source_parent_id", string(s.Parent.ID))
-	addString(m, "source_owner_id", string(s.OwnedBy.ID))
-	addString(m, "source_owner_login", string(s.OwnedBy.Login))
+	addString(m, "source_parent_id", s.Parent.ID)
+	addString(m, "source_owner_id", s.OwnedBy.ID)
+	addString(m, "source_owner_login", s.OwnedBy.Login)
 	if kind != "user" {
 		// The collaborator in collaboration-shaped sources.
-		addString(m, "source_user_id", string(s.UserID))
-		addString(m, "source_user_email", string(s.UserEmail))
+		addString(m, "source_user_id", s.UserID)
+		addString(m, "source_user_email", s.UserEmail)
 	}
 	if kind == "" && id == "" {
 		m.AddField("source", compactJSON(raw))
@@ -203,17 +130,14 @@ func addSource(m telegraf.Metric, raw json.RawMessage) {
 // addAccessibleBy flattens accessible_by (the user or group a collaboration
 // event is about).
 func addAccessibleBy(m telegraf.Metric, raw json.RawMessage) {
-	if len(raw) == 0 {
+	who, ok := boxevents.ParseUser(raw)
+	if !ok {
 		return
 	}
-	var who mini
-	if json.Unmarshal(raw, &who) != nil {
-		return
-	}
-	addString(m, "accessible_by_type", string(who.Type))
-	addString(m, "accessible_by_id", string(who.ID))
-	addString(m, "accessible_by_login", string(who.Login))
-	addString(m, "accessible_by_name", string(who.Name))
+	addString(m, "accessible_by_type", who.Type)
+	addString(m, "accessible_by_id", who.ID)
+	addString(m, "accessible_by_login", who.Login)
+	addString(m, "accessible_by_name", who.Name)
 }
 
 // compactJSON returns raw without insignificant white space, or "" for
