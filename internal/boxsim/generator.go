@@ -2,9 +2,7 @@ package boxsim
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
+	"math/rand/v2"
 	"time"
 )
 
@@ -25,10 +23,6 @@ func isChangeEventType(t string) bool {
 // person is a Box user; its mini form is created_by, owned_by and the like.
 type person struct{ id, name, login string }
 
-func (p person) mini() map[string]any {
-	return map[string]any{"type": "user", "id": p.id, "name": p.name, "login": p.login}
-}
-
 type folder struct {
 	id, name string
 	synced   bool
@@ -47,8 +41,10 @@ type weighted struct {
 }
 
 // generator holds the pools realistic events are drawn from. It is read-only after
-// newGenerator; randomness comes from Server.eventRand.
+// newGenerator; randomness comes from the caller (Server.eventRand for emitted events, a
+// source seeded per index for synthetic backlogs).
 type generator struct {
+	clientID   string // the api_key of ENTERPRISE_APP_AUTHORIZATION_UPDATE's application
 	users      []person
 	anonymous  person
 	folders    []folder
@@ -59,8 +55,9 @@ type generator struct {
 	ips        []string
 }
 
-func newGenerator() generator {
+func newGenerator(clientID string) generator {
 	return generator{
+		clientID: clientID,
 		users: []person{
 			{"11446498", "Aaron Levie", "ceo@example.com"},
 			{"19283746", "Dana Whitfield", "dana.whitfield@example.com"},
@@ -130,7 +127,7 @@ func (s *Server) EmitUser(n int) []Event {
 	defer s.mu.Unlock()
 	batch := make([]entry, 0, n)
 	for range n {
-		batch = append(batch, s.userEventLocked(s.pickLocked(s.gen.userTypes)))
+		batch = append(batch, s.emittedLocked(false, pick(s.eventRand, s.gen.userTypes)))
 	}
 	return s.appendUserLocked(batch)
 }
@@ -142,7 +139,7 @@ func (s *Server) EmitEnterprise(n int) []Event {
 	defer s.mu.Unlock()
 	batch := make([]entry, 0, n)
 	for range n {
-		batch = append(batch, s.enterpriseEventLocked(s.pickLocked(s.gen.adminTypes)))
+		batch = append(batch, s.emittedLocked(true, pick(s.eventRand, s.gen.adminTypes)))
 	}
 	return s.appendEnterpriseLocked(batch)
 }
@@ -161,9 +158,9 @@ func (s *Server) EmitType(stream Stream, eventType string) Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if stream.Enterprise() {
-		return s.appendEnterpriseLocked([]entry{s.enterpriseEventLocked(eventType)})[0]
+		return s.appendEnterpriseLocked([]entry{s.emittedLocked(true, eventType)})[0]
 	}
-	return s.appendUserLocked([]entry{s.userEventLocked(eventType)})[0]
+	return s.appendUserLocked([]entry{s.emittedLocked(false, eventType)})[0]
 }
 
 // StartGenerator emits a few user and enterprise events every interval on the clock
@@ -194,276 +191,31 @@ func (s *Server) StartGenerator(ctx context.Context, every time.Duration) {
 	}()
 }
 
-func (s *Server) pickLocked(types []weighted) string {
+// emittedLocked draws an event of type t from Server.eventRand, created now on the
+// clock, and stores it as a scripted event would be.
+func (s *Server) emittedLocked(enterprise bool, t string) entry {
+	var ev genEvent
+	s.gen.draw(&ev, s.eventRand, enterprise, t, s.clock.Now())
+	w := jsonw{b: make([]byte, 0, 1024)}
+	raw := s.gen.appendEvent(&w, &ev)
+	e, err := parseEvent(raw, s.clock.Now())
+	if err != nil {
+		panic("boxsim: generated event is invalid: " + err.Error())
+	}
+	return e
+}
+
+// pick draws an event type by weight.
+func pick(r *rand.Rand, types []weighted) string {
 	total := 0
 	for _, t := range types {
 		total += t.weight
 	}
-	n := s.eventRand.IntN(total)
+	n := r.IntN(total)
 	for _, t := range types {
 		if n -= t.weight; n < 0 {
 			return t.eventType
 		}
 	}
 	return types[len(types)-1].eventType
-}
-
-// userEventLocked builds a user-stream event of type t: 40-hex event_id, recorded_at,
-// and the affected item (file, folder, comment, task or group) as source.
-func (s *Server) userEventLocked(t string) entry {
-	r, g := s.eventRand, &s.gen
-	now := s.clock.Now().In(g.zones[r.IntN(len(g.zones))]).Truncate(time.Second)
-	actor := g.users[r.IntN(len(g.users))]
-	f := g.files[r.IntN(len(g.files))]
-
-	var source any
-	switch t {
-	case "ITEM_CREATE", "ITEM_SYNC", "ITEM_UNSYNC", "COLLAB_ADD_COLLABORATOR",
-		"COLLAB_INVITE_COLLABORATOR", "COLLAB_ROLE_CHANGE", "COLLAB_REMOVE_COLLABORATOR":
-		source = s.folderSourceLocked(g.folders[r.IntN(len(g.folders))], now)
-	case "COMMENT_CREATE":
-		source = map[string]any{
-			"type": "comment", "id": strconv.Itoa(100000000 + r.IntN(900000000)),
-			"is_reply_comment": false, "message": "Looks good to me @" + actor.name,
-			"created_by": actor.mini(), "created_at": now.Format(boxTime), "modified_at": now.Format(boxTime),
-			"item": map[string]any{"type": "file", "id": f.id},
-		}
-	case "TASK_CREATE":
-		source = map[string]any{
-			"type": "task", "id": strconv.Itoa(100000000 + r.IntN(900000000)),
-			"item":   map[string]any{"type": "file", "id": f.id, "name": f.name},
-			"due_at": now.Add(72 * time.Hour).Format(boxTime), "action": "review",
-			"message": "Please review", "is_completed": false,
-			"created_by": actor.mini(), "created_at": now.Format(boxTime),
-		}
-	case "GROUP_ADD_USER":
-		source = map[string]any{"type": "group", "id": "1122334", "name": "Sales EMEA", "group_type": "managed_group"}
-	default:
-		src := s.fileSourceLocked(f, actor, now)
-		switch t {
-		case "ITEM_TRASH":
-			src["item_status"] = "trashed"
-			src["trashed_at"] = now.Format(boxTime)
-		case "ITEM_SHARED_CREATE":
-			src["shared_link"] = map[string]any{
-				"url": "https://app.box.com/s/" + randomToken(r, 32), "access": "open",
-				"effective_access": "open", "is_password_enabled": false, "download_count": 0, "preview_count": 0,
-			}
-		}
-		source = src
-	}
-
-	ev := map[string]any{
-		"type":        "event",
-		"event_id":    randomHex(r, 20),
-		"created_by":  actor.mini(),
-		"created_at":  now.Format(boxTime),
-		"recorded_at": now.Add(time.Duration(r.IntN(4)) * time.Second).Format(boxTime),
-		"event_type":  t,
-		"session_id":  s.sessionIDLocked(),
-		"source":      source,
-	}
-	if r.IntN(2) == 0 {
-		ev["additional_details"] = nil
-	}
-	return s.finishLocked(ev)
-}
-
-// enterpriseEventLocked builds an admin_logs event of type t: UUID event_id,
-// ip_address, and one of the source shapes seen in enterprise events.
-func (s *Server) enterpriseEventLocked(t string) entry {
-	r, g := s.eventRand, &s.gen
-	now := s.clock.Now().In(g.zones[r.IntN(len(g.zones))]).Truncate(time.Second)
-	actor := g.users[r.IntN(len(g.users))]
-	f := g.files[r.IntN(len(g.files))]
-	fo := g.folders[f.folder]
-	owner := g.users[fo.owner]
-
-	var source, details any
-	switch t {
-	case "LOGIN", "ADD_LOGIN_ACTIVITY_DEVICE":
-		source = actor.mini()
-		if t == "ADD_LOGIN_ACTIVITY_DEVICE" {
-			details = map[string]any{"device_id": randomHex(r, 8), "device_name": "MacBook Pro", "device_type": "Mac"}
-		}
-	case "FAILED_LOGIN":
-		victim := actor
-		actor = g.anonymous
-		if r.IntN(2) == 0 {
-			actor.login = victim.login // the login that was attempted
-		}
-		source = victim.mini()
-		details = map[string]any{"failure_reason": "Invalid password"}
-	case "COLLABORATION_INVITE", "COLLABORATION_ACCEPT", "COLLABORATION_ROLE_CHANGE":
-		invitee := g.users[r.IntN(len(g.users))]
-		src := map[string]any{
-			"user_id": invitee.id, "user_name": invitee.name,
-			"parent": map[string]any{"type": "folder", "name": "All Files", "id": "0"}, "owned_by": owner.mini(),
-		}
-		if r.IntN(2) == 0 {
-			src["folder_id"], src["folder_name"] = fo.id, fo.name
-		} else {
-			src["file_id"], src["file_name"] = f.id, f.name
-		}
-		source = src
-		details = map[string]any{
-			"collab_id": strconv.Itoa(30000000 + r.IntN(9000000)), "invitation_message": "",
-			"is_performed_by_admin": r.IntN(4) == 0, "role": []string{"Editor", "Viewer", "Co-owner"}[r.IntN(3)],
-			"type": "box://event/additional_details/collaboration",
-		}
-	case "GROUP_ADD_USER":
-		source = map[string]any{"group_id": "1122334", "group_name": "Sales EMEA", "user_id": actor.id, "user_name": actor.name}
-	case "ENTERPRISE_APP_AUTHORIZATION_UPDATE":
-		source = map[string]any{"type": "application", "name": "Telegraf Box Events", "api_key": s.opts.ClientID}
-	case "SHIELD_ALERT":
-		actor = g.anonymous
-		details = map[string]any{"shield_alert": map[string]any{
-			"rule_category": "Suspicious Locations", "risk_score": 60 + r.IntN(40),
-			"alert_summary": map[string]any{"description": "Access from an unusual location"},
-			"link":          "https://app.box.com/master/shield/alerts/" + strconv.Itoa(1000+r.IntN(9000)),
-			"user":          map[string]any{"id": owner.id, "name": owner.name, "login": owner.login},
-		}}
-	case "FUTURE_ENTERPRISE_ACTION":
-		source = map[string]any{"barrier_id": "8812", "status": "pending", "created_at": now.Format(boxTime)}
-		details = map[string]any{"type": "box://event/additional_details/future"}
-	default: // item events
-		itemType, id, name := "file", f.id, f.name
-		switch n := r.IntN(20); {
-		case n == 0:
-			itemType, id, name = "folder", fo.id, fo.name
-		case n == 1 && (t == "PREVIEW" || t == "SHARE"):
-			itemType, id, name = "web_link", "4455667", "Box Developer Docs"
-		}
-		source = map[string]any{
-			"item_type": itemType, "item_id": id, "item_name": name,
-			"parent":   map[string]any{"type": "folder", "name": fo.name, "id": fo.id},
-			"owned_by": owner.mini(),
-		}
-		switch t {
-		case "UPLOAD", "EDIT":
-			details = map[string]any{
-				"size": f.size, "version_id": strconv.Itoa(800000000 + r.IntN(99999999)),
-				"service_id": "5555", "service_name": "Box Sync for Mac",
-			}
-		case "SHARE":
-			details = map[string]any{"shared_link_id": randomToken(r, 12), "size": f.size}
-		case "PREVIEW", "DOWNLOAD":
-			if r.IntN(10) == 0 {
-				actor = g.anonymous // shared-link access by someone not logged in
-			}
-		}
-	}
-
-	ev := map[string]any{
-		"type":               "event",
-		"event_id":           s.uuidLocked(),
-		"created_by":         actor.mini(),
-		"created_at":         now.Format(boxTime),
-		"event_type":         t,
-		"ip_address":         g.ips[r.IntN(len(g.ips))],
-		"session_id":         s.sessionIDLocked(),
-		"source":             source,
-		"additional_details": details,
-		"action_by":          nil,
-	}
-	return s.finishLocked(ev)
-}
-
-// finishLocked adds an occasional odd shape (clients must be lenient), encodes the
-// event and derives its stream membership as for a scripted event.
-func (s *Server) finishLocked(ev map[string]any) entry {
-	r := s.eventRand
-	if r.IntN(20) == 0 {
-		switch r.IntN(5) {
-		case 0: // a numeric user id
-			if cb, ok := ev["created_by"].(map[string]any); ok {
-				cb["id"] = json.Number(cb["id"].(string)) // the digits, unquoted
-			}
-		case 1: // additional_details as a bare string, as some exports show it
-			ev["additional_details"] = "legacy details string"
-		case 2: // an empty source object
-			ev["source"] = make(map[string]any)
-		case 3: // no session_id at all
-			delete(ev, "session_id")
-		case 4: // created_by null, action_by set
-			ev["action_by"] = s.gen.users[0].mini()
-			ev["created_by"] = nil
-		}
-	}
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		panic(fmt.Sprintf("boxsim: generated event does not encode: %v", err))
-	}
-	e, err := parseEvent(raw, s.clock.Now())
-	if err != nil {
-		panic(fmt.Sprintf("boxsim: generated event is invalid: %v", err))
-	}
-	return e
-}
-
-// fileSourceLocked is a file object as user events carry it. The parent's sync_state
-// marks files in synced folders (what puts an event in the sync stream).
-func (s *Server) fileSourceLocked(f file, modifier person, now time.Time) map[string]any {
-	g := &s.gen
-	fo := g.folders[f.folder]
-	owner := g.users[fo.owner]
-	created := now.Add(-time.Duration(1+s.eventRand.IntN(90*24)) * time.Hour).Format(boxTime)
-	return map[string]any{
-		"type": "file", "id": f.id, "sequence_id": "3", "etag": "3",
-		"sha1": randomHex(s.eventRand, 20), "name": f.name, "description": "", "size": f.size,
-		"path_collection": map[string]any{"total_count": 2, "entries": []any{rootFolder(), folderMini(fo)}},
-		"created_at":      created, "modified_at": now.Format(boxTime),
-		"content_created_at": created, "content_modified_at": now.Format(boxTime),
-		"trashed_at": nil, "purged_at": nil, "shared_link": nil,
-		"created_by": owner.mini(), "modified_by": modifier.mini(), "owned_by": owner.mini(),
-		"parent": folderMini(fo), "item_status": "active",
-		"file_version": map[string]any{"type": "file_version", "id": strconv.Itoa(900000000 + s.eventRand.IntN(99999999))},
-	}
-}
-
-// folderSourceLocked is a folder object as user events carry it, with sync_state.
-func (s *Server) folderSourceLocked(fo folder, now time.Time) map[string]any {
-	owner := s.gen.users[fo.owner]
-	src := folderMini(fo)
-	for k, v := range map[string]any{
-		"created_at": now.Add(-400 * 24 * time.Hour).Format(boxTime), "modified_at": now.Format(boxTime),
-		"description": "", "size": 10485760 + s.eventRand.IntN(1<<30),
-		"path_collection": map[string]any{"total_count": 1, "entries": []any{rootFolder()}},
-		"created_by":      owner.mini(), "modified_by": owner.mini(), "owned_by": owner.mini(),
-		"shared_link": nil, "folder_upload_email": nil, "parent": rootFolder(), "item_status": "active",
-	} {
-		src[k] = v
-	}
-	return src
-}
-
-func folderMini(fo folder) map[string]any {
-	state := "not_synced"
-	if fo.synced {
-		state = "synced"
-	}
-	return map[string]any{"type": "folder", "id": fo.id, "sequence_id": "0", "etag": "0", "name": fo.name, "sync_state": state}
-}
-
-func rootFolder() map[string]any {
-	return map[string]any{"type": "folder", "id": "0", "sequence_id": nil, "etag": nil, "name": "All Files"}
-}
-
-// sessionIDLocked returns a session id, or nil (JSON null) as Box often sends.
-func (s *Server) sessionIDLocked() any {
-	if s.eventRand.IntN(4) == 0 {
-		return nil
-	}
-	return randomHex(s.eventRand, 11)
-}
-
-// uuidLocked returns a random version 4 UUID, the enterprise event_id format.
-func (s *Server) uuidLocked() string {
-	var b [16]byte
-	for i := range b {
-		b[i] = byte(s.eventRand.Uint32())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -79,7 +79,7 @@ func New(opts Options) *Server {
 	s.realtime = realtimeState{channels: make(map[string]*channel)}
 	s.faults = faultState{queued: make(map[Endpoint][]Fault), random: make(map[Endpoint]randomFaults)}
 	s.requests = newRequestLog()
-	s.gen = newGenerator()
+	s.gen = newGenerator(opts.ClientID)
 	s.handler = s.routes()
 	s.rtHandler = s.realtimeRoutes()
 	return s
