@@ -12,12 +12,17 @@
 #          test runner plugin_test/telegrafrun into .cache/bin, starts a throw-away InfluxDB
 #          (stopped on exit)                                           SKIP_E2E=1
 #   test   go test -race -count=1 $TEST_PKGS (default ./...)           SKIP_TEST=1
+#   bench  the benchmark harness's smoke run (bash scripts/bench.sh -smoke: telegraf-box,
+#          the Box Node SDK and box_events compiled in over 5,000 events, then a short
+#          latency run; under a minute). It proves the harness works and asserts no
+#          timing. Without node/npm or the npm registry the Node SDK peer is skipped
+#          with a notice                                               SKIP_BENCH=1
 #   fuzz   each `func Fuzz*` target for FUZZTIME (default 10s)          SKIP_FUZZ=1 or FUZZTIME=0
 #          (a run that Go's fuzzer ends with "context deadline exceeded" and no failing
 #          input, a known flake of the engine at the time limit, is run once more)
 # Other knobs: TEST_TIMEOUT (default 10m), TEST_FLAGS (extra go test flags, e.g. "-short" or "-v"),
 #   TEST_PKGS (packages for the test stage, default ./...). Only the end-to-end tests, e.g.:
-#   SKIP_FMT=1 SKIP_MOD=1 SKIP_VET=1 SKIP_LINT=1 SKIP_DOCS=1 SKIP_FUZZ=1 TEST_PKGS=./plugin_test/ \
+#   SKIP_FMT=1 SKIP_MOD=1 SKIP_VET=1 SKIP_LINT=1 SKIP_DOCS=1 SKIP_BENCH=1 SKIP_FUZZ=1 TEST_PKGS=./plugin_test/ \
 #     TEST_FLAGS="-v -run TestIntegrationDelivery" bash scripts/test.sh
 #
 # What the end-to-end tests get (exported for `go test`, only when the e2e stage ran):
@@ -235,6 +240,12 @@ if stage test "go test -race -count=1 ${TEST_PKGS:-./...}" SKIP_TEST; then
   fi
   # shellcheck disable=SC2086 # TEST_FLAGS and TEST_PKGS are lists
   go test -race -count=1 -timeout "${TEST_TIMEOUT:-10m}" ${TEST_FLAGS:-} ${TEST_PKGS:-./...}
+fi
+
+# ---------------------------------------------------------------------------------------------
+if stage bench "benchmark harness smoke run (bash scripts/bench.sh -smoke)" SKIP_BENCH; then
+  # The report is progress enough; it fails only when a peer does not deliver or errs.
+  bash scripts/bench.sh -smoke </dev/null
 fi
 
 # ---------------------------------------------------------------------------------------------
