@@ -90,6 +90,7 @@ type Client struct {
 	maxAttempts    int
 	maxBody        int64
 	jitter         func() float64 // a factor in [0.5, 1.5) for backoff; tests pin it
+	bodies         bodyPool       // page bodies' buffers
 
 	httpsMu     sync.Mutex
 	httpsFailed map[string]time.Time // real-time host → when https to it last failed to connect

@@ -2,7 +2,6 @@ package boxevents
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -124,8 +124,13 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 	}
 	var page *Page
 	err := c.do(ctx, cl, func(r io.Reader) error {
-		var err error
-		page, err = decodePage(r, sizeHint)
+		buf := c.bodies.get()
+		defer c.bodies.put(buf)
+		body, err := readBody(r, buf)
+		if err != nil {
+			return err
+		}
+		page, err = decodePage(body, sizeHint)
 		return err
 	})
 	if err != nil {
@@ -134,125 +139,46 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 	return page, nil
 }
 
-// decodePage stream-decodes an events page: entries are decoded one at a time into a slice
-// preallocated from chunk_size (when Box sends it first, as it does) or from sizeHint.
-// A body that ends early yields an error wrapping io.ErrUnexpectedEOF.
-func decodePage(r io.Reader, sizeHint int) (*Page, error) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber() // no token ever passes through float64
-	if err := expectDelim(dec, '{', "events page"); err != nil {
-		return nil, err
-	}
-	page := &Page{}
-	for dec.More() {
-		key, err := objectKey(dec)
+// readBody reads r to its end into buf's storage, growing it as needed, and returns the bytes
+// read. A read error is returned as it is (a truncated body is io.ErrUnexpectedEOF).
+func readBody(r io.Reader, buf *[]byte) ([]byte, error) {
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			*buf = b
+			return b, nil
+		}
 		if err != nil {
+			*buf = b
 			return nil, err
 		}
-		switch key {
-		case "chunk_size":
-			var n flexInt
-			if err := dec.Decode(&n); err != nil {
-				return nil, unexpectedEOF(err)
-			}
-			page.ChunkSize = int(n)
-			if page.Entries == nil && n >= 0 {
-				// Trust chunk_size for the allocation only up to what was asked for.
-				page.Entries = make([]Event, 0, min(int(n), max(sizeHint, MaxLimit)))
-			}
-		case "next_stream_position":
-			if err := dec.Decode(&page.NextStreamPosition); err != nil {
-				return nil, fmt.Errorf("next_stream_position: %w", unexpectedEOF(err))
-			}
-		case "entries":
-			if page.Entries == nil {
-				page.Entries = make([]Event, 0, sizeHint)
-			}
-			entries, err := decodeEntries(dec, page.Entries[:0])
-			if err != nil {
-				return nil, err
-			}
-			page.Entries = entries
-		default:
-			if err := dec.Decode(&discard{}); err != nil {
-				return nil, unexpectedEOF(err)
-			}
-		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, unexpectedEOF(err)
-	}
-	if page.Entries == nil {
-		page.Entries = make([]Event, 0)
-	}
-	return page, nil
 }
 
-// decodeEntries decodes the entries array (or null) one event at a time, appending to events.
-// Entries that are not objects (null, numbers, ...) are skipped rather than failing the page.
-func decodeEntries(dec *json.Decoder, events []Event) ([]Event, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, unexpectedEOF(err)
+// bodyPool keeps page bodies' buffers for the next page. Buffers that grew beyond
+// maxPooledBody (an odd, huge page) are dropped rather than kept for ever.
+type bodyPool struct{ pool sync.Pool }
+
+// maxPooledBody is the largest buffer kept: a full page of 500 events is well below it.
+const maxPooledBody = 4 << 20
+
+func (bp *bodyPool) get() *[]byte {
+	if b, ok := bp.pool.Get().(*[]byte); ok {
+		return b
 	}
-	if tok == nil {
-		return events, nil
-	}
-	if tok != json.Delim('[') {
-		return nil, fmt.Errorf("entries: want an array, got %s", tokenKind(tok))
-	}
-	slot := &entrySlot{}
-	for dec.More() {
-		events = append(events, Event{})
-		slot.ev, slot.ok = &events[len(events)-1], false
-		if err := dec.Decode(slot); err != nil {
-			return nil, fmt.Errorf("entries[%d]: %w", len(events)-1, unexpectedEOF(err))
-		}
-		if !slot.ok {
-			events = events[:len(events)-1]
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing bracket
-		return nil, unexpectedEOF(err)
-	}
-	return events, nil
+	b := make([]byte, 0, 64<<10)
+	return &b
 }
 
-// entrySlot receives one entry from the decoder, which has already validated its JSON text.
-type entrySlot struct {
-	ev *Event
-	ok bool
-}
-
-// UnmarshalJSON parses one entry into the slot's event, recording whether it was usable.
-func (s *entrySlot) UnmarshalJSON(data []byte) error {
-	s.ok = parseEvent(data, s.ev)
-	return nil
-}
-
-// expectDelim reads the next token and checks that it is the delimiter d.
-func expectDelim(dec *json.Decoder, d json.Delim, what string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return unexpectedEOF(err)
+func (bp *bodyPool) put(b *[]byte) {
+	if cap(*b) <= maxPooledBody {
+		bp.pool.Put(b)
 	}
-	if tok != d {
-		return fmt.Errorf("%s: want a JSON object, got %s", what, tokenKind(tok))
-	}
-	return nil
-}
-
-// objectKey reads the next object key.
-func objectKey(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", unexpectedEOF(err)
-	}
-	key, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("want an object key, got %s", tokenKind(tok))
-	}
-	return key, nil
 }
 
 // unexpectedEOF turns io.EOF into io.ErrUnexpectedEOF: a body that ends before its JSON is
@@ -262,27 +188,4 @@ func unexpectedEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-// tokenKind names a json.Token's kind for error messages without quoting its value.
-func tokenKind(tok json.Token) string {
-	switch t := tok.(type) {
-	case json.Delim:
-		if t == '{' {
-			return "an object"
-		}
-		if t == '[' {
-			return "an array"
-		}
-		return "a closing " + t.String()
-	case string:
-		return "a string"
-	case float64, json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	}
-	return "something else"
 }

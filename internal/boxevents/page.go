@@ -1,0 +1,821 @@
+package boxevents
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+)
+
+// The events page decoder. A page is read whole (it is bounded, see Config.MaxBodyBytes) and
+// decoded in one pass that validates the JSON and picks out the fields an Event has, so that no
+// value is scanned twice and nothing is decoded through reflection. Every string of a page
+// (decoded text, lenient scalars, compacted raw JSON) is appended to one arena, which becomes one
+// string at the end: a page costs a handful of allocations however many events it holds, and
+// nothing decoded refers to the body, whose buffer is reused for the next page.
+
+// maxDepth bounds the nesting of a page: deeper JSON is refused rather than recursed into.
+const maxDepth = 512
+
+// span locates a decoded string in the page's arena.
+type span struct{ start, end int }
+
+// userSpans are a user's fields in the arena.
+type userSpans [nUserFields]span
+
+// Indexes of a user's fields.
+const (
+	uType = iota
+	uID
+	uName
+	uLogin
+	nUserFields
+)
+
+// Indexes of an event's string fields.
+const (
+	fType = iota
+	fEventID
+	fEventType
+	fCreatedAt
+	fRecordedAt
+	fSessionID
+	fIPAddress
+	fSourceJSON
+	fAdditionalDetails
+	nEventFields
+)
+
+// Indexes of a source's string fields.
+const (
+	sType = iota
+	sID
+	sName
+	sLogin
+	sItemType
+	sItemID
+	sItemName
+	sFileID
+	sFileName
+	sFolderID
+	sFolderName
+	sGroupID
+	sGroupName
+	sUserID
+	sUserName
+	sUserEmail
+	nSourceFields
+)
+
+// eventSpans are an event's fields in the arena, until the arena becomes a string.
+type eventSpans struct {
+	str                           [nEventFields]span
+	createdBy, actionBy, accessBy userSpans
+	source                        [nSourceFields]span
+	parent, ownedBy               userSpans
+}
+
+// parser walks JSON text, validating it as it goes, and appends decoded text to an arena.
+type parser struct {
+	b     []byte
+	i     int
+	depth int
+	arena []byte
+}
+
+// syntaxError is malformed JSON, worded like encoding/json's.
+type syntaxError struct {
+	msg    string
+	offset int
+}
+
+func (e *syntaxError) Error() string { return e.msg }
+
+func (p *parser) errInvalid(context string) error {
+	if p.i >= len(p.b) {
+		return io.ErrUnexpectedEOF
+	}
+	return &syntaxError{msg: "invalid character " + quoteChar(p.b[p.i]) + " " + context, offset: p.i}
+}
+
+// quoteChar formats c the way encoding/json's syntax errors do.
+func quoteChar(c byte) string {
+	switch {
+	case c == '\'':
+		return `'\''`
+	case c == '"':
+		return `'"'`
+	case c < 0x20 || c >= 0x7f:
+		return strconv.Quote(string(rune(c)))
+	}
+	return "'" + string(rune(c)) + "'"
+}
+
+func (p *parser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// kind returns the kind of the value at p.i (after white space): '{', '[', '"', 'n' for null,
+// 't' for a boolean, '0' for a number, or 0 at the end of the input.
+func (p *parser) kind() byte {
+	p.ws()
+	if p.i >= len(p.b) {
+		return 0
+	}
+	switch c := p.b[p.i]; c {
+	case '{', '[', '"', 'n':
+		return c
+	case 't', 'f':
+		return 't'
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return '0'
+	}
+	return 1
+}
+
+// skip validates and skips the value at p.i.
+func (p *parser) skip() error {
+	switch p.kind() {
+	case '{':
+		return p.object(func([]byte) error { return p.skip() })
+	case '[':
+		return p.array(func(int) error { return p.skip() })
+	case '"':
+		_, err := p.str()
+		return err
+	case 'n':
+		return p.literal("null")
+	case 't':
+		if p.b[p.i] == 't' {
+			return p.literal("true")
+		}
+		return p.literal("false")
+	case '0':
+		_, err := p.number()
+		return err
+	case 0:
+		return io.ErrUnexpectedEOF
+	}
+	return p.errInvalid("looking for beginning of value")
+}
+
+// literal validates null, true or false at p.i.
+func (p *parser) literal(word string) error {
+	for k := 0; k < len(word); k++ {
+		if p.i >= len(p.b) {
+			return io.ErrUnexpectedEOF
+		}
+		if p.b[p.i] != word[k] {
+			return p.errInvalid("in literal " + word + " (expecting " + quoteChar(word[k]) + ")")
+		}
+		p.i++
+	}
+	return nil
+}
+
+// number validates a number at p.i (RFC 8259 grammar) and returns its text.
+func (p *parser) number() ([]byte, error) {
+	start := p.i
+	b := p.b
+	if p.i < len(b) && b[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i >= len(b):
+		return nil, io.ErrUnexpectedEOF
+	case b[p.i] == '0':
+		p.i++
+	case b[p.i] >= '1' && b[p.i] <= '9':
+		for p.i < len(b) && b[p.i] >= '0' && b[p.i] <= '9' {
+			p.i++
+		}
+	default:
+		return nil, p.errInvalid("in numeric literal")
+	}
+	if p.i < len(b) && b[p.i] == '.' {
+		p.i++
+		if err := p.digits(); err != nil {
+			return nil, err
+		}
+	}
+	if p.i < len(b) && (b[p.i] == 'e' || b[p.i] == 'E') {
+		p.i++
+		if p.i < len(b) && (b[p.i] == '+' || b[p.i] == '-') {
+			p.i++
+		}
+		if err := p.digits(); err != nil {
+			return nil, err
+		}
+	}
+	return b[start:p.i], nil
+}
+
+// digits validates one or more digits at p.i.
+func (p *parser) digits() error {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	if p.i == start {
+		if p.i >= len(p.b) {
+			return io.ErrUnexpectedEOF
+		}
+		return p.errInvalid("in numeric literal")
+	}
+	return nil
+}
+
+// strSpan is a string value in the input: the bounds of its content, without the quotes, and
+// whether that content can be used as it is (no escapes, valid UTF-8).
+type strSpan struct {
+	start, end int
+	plain      bool
+}
+
+// quoted returns the string with its quotes, for decodeString.
+func (s strSpan) quoted(b []byte) []byte { return b[s.start-1 : s.end+1] }
+
+// str validates the string at p.i.
+func (p *parser) str() (strSpan, error) {
+	b := p.b
+	p.i++ // the opening quote
+	s := strSpan{start: p.i, plain: true}
+	for {
+		if p.i >= len(b) {
+			return strSpan{}, io.ErrUnexpectedEOF
+		}
+		c := b[p.i]
+		switch {
+		case c == '"':
+			s.end = p.i
+			p.i++
+			if s.plain && !utf8.Valid(b[s.start:s.end]) {
+				s.plain = false
+			}
+			return s, nil
+		case c == '\\':
+			s.plain = false
+			p.i++
+			if p.i >= len(b) {
+				return strSpan{}, io.ErrUnexpectedEOF
+			}
+			switch b[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i++
+			case 'u':
+				p.i++
+				for range 4 {
+					if p.i >= len(b) {
+						return strSpan{}, io.ErrUnexpectedEOF
+					}
+					if !isHex(b[p.i]) {
+						return strSpan{}, p.errInvalid("in \\u hexadecimal character escape")
+					}
+					p.i++
+				}
+			default:
+				return strSpan{}, p.errInvalid("in string escape code")
+			}
+		case c < 0x20:
+			return strSpan{}, p.errInvalid("in string literal")
+		default:
+			p.i++
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// object validates the object at p.i, calling member with each key (decoded) and p.i at its
+// value, which member must consume.
+func (p *parser) object(member func(key []byte) error) error {
+	p.i++ // '{'
+	if p.depth++; p.depth > maxDepth {
+		return &syntaxError{msg: "exceeded max depth", offset: p.i}
+	}
+	defer func() { p.depth-- }()
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return nil
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) {
+			return io.ErrUnexpectedEOF
+		}
+		if p.b[p.i] != '"' {
+			return p.errInvalid("looking for beginning of object key string")
+		}
+		ks, err := p.str()
+		if err != nil {
+			return err
+		}
+		key := p.b[ks.start:ks.end]
+		if !ks.plain {
+			key = []byte(decodeString(ks.quoted(p.b)))
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return io.ErrUnexpectedEOF
+		}
+		if p.b[p.i] != ':' {
+			return p.errInvalid("after object key")
+		}
+		p.i++
+		if err := member(key); err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return io.ErrUnexpectedEOF
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return nil
+		default:
+			return p.errInvalid("after object key:value pair")
+		}
+	}
+}
+
+// array validates the array at p.i, calling element with each index and p.i at the element,
+// which element must consume.
+func (p *parser) array(element func(i int) error) error {
+	p.i++ // '['
+	if p.depth++; p.depth > maxDepth {
+		return &syntaxError{msg: "exceeded max depth", offset: p.i}
+	}
+	defer func() { p.depth-- }()
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return nil
+	}
+	for n := 0; ; n++ {
+		if err := element(n); err != nil {
+			return err
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return io.ErrUnexpectedEOF
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return nil
+		default:
+			return p.errInvalid("after array element")
+		}
+	}
+}
+
+// decodeString decodes the quoted JSON string q (escapes, invalid UTF-8) exactly as
+// encoding/json does; q was validated.
+func decodeString(q []byte) string {
+	var s string
+	if err := json.Unmarshal(q, &s); err != nil {
+		return ""
+	}
+	return s
+}
+
+// text appends the lenient text of the value at p.i to the arena: a string's content, a
+// number's or a boolean's literal text, nothing for null, objects and arrays.
+func (p *parser) text() (span, error) {
+	start := len(p.arena)
+	switch p.kind() {
+	case '"':
+		ss, err := p.str()
+		if err != nil {
+			return span{}, err
+		}
+		if ss.plain {
+			p.arena = append(p.arena, p.b[ss.start:ss.end]...)
+		} else {
+			p.arena = append(p.arena, decodeString(ss.quoted(p.b))...)
+		}
+	case '0':
+		num, err := p.number()
+		if err != nil {
+			return span{}, err
+		}
+		p.arena = append(p.arena, num...)
+	case 't':
+		word := "true"
+		if p.b[p.i] == 'f' {
+			word = "false"
+		}
+		if err := p.literal(word); err != nil {
+			return span{}, err
+		}
+		p.arena = append(p.arena, word...)
+	default:
+		return span{}, p.skip()
+	}
+	return span{start, len(p.arena)}, nil
+}
+
+// compact validates the value at p.i and appends it to the arena as compact JSON (insignificant
+// white space left out, as json.Compact does). null appends nothing.
+func (p *parser) compact() (span, error) {
+	if p.kind() == 'n' {
+		return span{}, p.literal("null")
+	}
+	valStart := p.i
+	if err := p.skip(); err != nil {
+		return span{}, err
+	}
+	start := len(p.arena)
+	v := p.b[valStart:p.i]
+	for k := 0; k < len(v); k++ {
+		switch c := v[k]; c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			e := k + 1
+			for v[e] != '"' { // validated: the string is closed
+				if v[e] == '\\' {
+					e++
+				}
+				e++
+			}
+			p.arena = append(p.arena, v[k:e+1]...)
+			k = e
+		default:
+			p.arena = append(p.arena, c)
+		}
+	}
+	return span{start, len(p.arena)}, nil
+}
+
+// user reads the user object at p.i; anything else is skipped and gives no user.
+func (p *parser) user() (userSpans, error) {
+	var u userSpans
+	if p.kind() != '{' {
+		return u, p.skip()
+	}
+	err := p.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "type":
+			u[uType], err = p.text()
+		case "id":
+			u[uID], err = p.text()
+		case "name":
+			u[uName], err = p.text()
+		case "login":
+			u[uLogin], err = p.text()
+		default:
+			err = p.skip()
+		}
+		return err
+	})
+	return u, err
+}
+
+// sourceField returns the field index of a source object's key, or -1.
+func sourceField(key []byte) int {
+	switch string(key) {
+	case "type":
+		return sType
+	case "id":
+		return sID
+	case "name":
+		return sName
+	case "login":
+		return sLogin
+	case "item_type":
+		return sItemType
+	case "item_id":
+		return sItemID
+	case "item_name":
+		return sItemName
+	case "file_id":
+		return sFileID
+	case "file_name":
+		return sFileName
+	case "folder_id":
+		return sFolderID
+	case "folder_name":
+		return sFolderName
+	case "group_id":
+		return sGroupID
+	case "group_name":
+		return sGroupName
+	case "user_id":
+		return sUserID
+	case "user_name":
+		return sUserName
+	case "user_email":
+		return sUserEmail
+	}
+	return -1
+}
+
+// source reads the source at p.i into ev.
+func (p *parser) source(ev *eventSpans) error {
+	ev.source, ev.parent, ev.ownedBy = [nSourceFields]span{}, userSpans{}, userSpans{}
+	ev.str[fSourceJSON] = span{}
+	if k := p.kind(); k != '{' {
+		if k == 'n' {
+			return p.literal("null")
+		}
+		var err error
+		ev.str[fSourceJSON], err = p.compact()
+		return err
+	}
+	valStart, arenaStart := p.i, len(p.arena)
+	err := p.object(func(key []byte) error {
+		var err error
+		if f := sourceField(key); f >= 0 {
+			ev.source[f], err = p.text()
+			return err
+		}
+		switch string(key) {
+		case "parent":
+			ev.parent, err = p.user()
+		case "owned_by":
+			ev.ownedBy, err = p.user()
+		default:
+			err = p.skip()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// The fields that say what a source is; without any, the source is a shape this package
+	// does not know.
+	for _, f := range [...]int{sType, sID, sItemType, sItemID, sFileID, sFolderID, sGroupID, sUserID} {
+		if ev.source[f].start != ev.source[f].end {
+			return nil
+		}
+	}
+	// A shape this package does not know: keep it whole, so nothing is dropped.
+	ev.source, ev.parent, ev.ownedBy = [nSourceFields]span{}, userSpans{}, userSpans{}
+	p.arena = p.arena[:arenaStart]
+	end := p.i
+	p.i = valStart
+	ev.str[fSourceJSON], err = p.compact()
+	p.i = end
+	return err
+}
+
+// event reads the event object at p.i.
+func (p *parser) event(ev *eventSpans) error {
+	return p.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "type":
+			ev.str[fType], err = p.text()
+		case "event_id":
+			ev.str[fEventID], err = p.text()
+		case "event_type":
+			ev.str[fEventType], err = p.text()
+		case "created_at":
+			ev.str[fCreatedAt], err = p.text()
+		case "recorded_at":
+			ev.str[fRecordedAt], err = p.text()
+		case "session_id":
+			ev.str[fSessionID], err = p.text()
+		case "ip_address":
+			ev.str[fIPAddress], err = p.text()
+		case "created_by":
+			ev.createdBy, err = p.user()
+		case "action_by":
+			ev.actionBy, err = p.user()
+		case "accessible_by":
+			ev.accessBy, err = p.user()
+		case "source":
+			err = p.source(ev)
+		case "additional_details":
+			ev.str[fAdditionalDetails], err = p.compact()
+		default:
+			err = p.skip()
+		}
+		return err
+	})
+}
+
+// kindName names a value kind for errors without quoting the value.
+func kindName(k byte) string {
+	switch k {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '0':
+		return "a number"
+	}
+	return "nothing"
+}
+
+// decodePage decodes an events page. Entries that are not objects are skipped rather than
+// failing the page; a body that ends early yields an error wrapping io.ErrUnexpectedEOF.
+// sizeHint (the limit asked for) sizes the entries when Box sends no chunk_size first.
+func decodePage(body []byte, sizeHint int) (*Page, error) {
+	p := &parser{b: body}
+	switch k := p.kind(); k {
+	case '{':
+	case 0:
+		return nil, io.ErrUnexpectedEOF
+	case 1:
+		return nil, p.errInvalid("looking for beginning of value")
+	default:
+		if err := p.skip(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("events page: want a JSON object, got %s", kindName(k))
+	}
+	// The text of a page is about half its body; the arena grows once or twice at most.
+	p.arena = make([]byte, 0, len(body)/2)
+	page := &Page{}
+	var spans []eventSpans
+	err := p.object(func(key []byte) error {
+		switch string(key) {
+		case "chunk_size":
+			s, err := p.text()
+			if err != nil {
+				return err
+			}
+			if n, err := strconv.Atoi(string(bytes.TrimSpace(p.arena[s.start:s.end]))); err == nil {
+				page.ChunkSize = n // anything but an integer counts as none, as the other lenient fields
+			}
+			p.arena = p.arena[:s.start]
+			return nil
+		case "next_stream_position":
+			return p.position(page)
+		case "entries":
+			k := p.kind()
+			switch k {
+			case 'n':
+				return p.literal("null")
+			case '[':
+			default:
+				if err := p.skip(); err != nil {
+					return err
+				}
+				return fmt.Errorf("entries: want an array, got %s", kindName(k))
+			}
+			n := sizeHint
+			if page.ChunkSize > 0 {
+				n = page.ChunkSize
+			}
+			spans = make([]eventSpans, 0, min(max(n, 0), max(sizeHint, MaxLimit)))
+			return p.array(func(idx int) error {
+				if p.kind() != '{' {
+					if err := p.skip(); err != nil {
+						return fmt.Errorf("entries[%d]: %w", idx, err)
+					}
+					return nil
+				}
+				spans = append(spans, eventSpans{})
+				if err := p.event(&spans[len(spans)-1]); err != nil {
+					return fmt.Errorf("entries[%d]: %w", idx, err)
+				}
+				return nil
+			})
+		default:
+			return p.skip()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.ws()
+	if p.i < len(p.b) {
+		return nil, p.errInvalid("after top-level value")
+	}
+	page.Entries = fillEvents(string(p.arena), spans, page.Entries)
+	return page, nil
+}
+
+// position reads next_stream_position: a string, a number kept digit for digit, or null.
+func (p *parser) position(page *Page) error {
+	switch k := p.kind(); k {
+	case '"':
+		ss, err := p.str()
+		if err != nil {
+			return err
+		}
+		if ss.plain {
+			page.NextStreamPosition = StreamPosition(p.b[ss.start:ss.end])
+		} else {
+			page.NextStreamPosition = StreamPosition(decodeString(ss.quoted(p.b)))
+		}
+		return nil
+	case '0':
+		num, err := p.number()
+		if err != nil {
+			return err
+		}
+		page.NextStreamPosition = StreamPosition(num)
+		return nil
+	case 'n':
+		page.NextStreamPosition = ""
+		return p.literal("null")
+	default:
+		if err := p.skip(); err != nil {
+			return err
+		}
+		return fmt.Errorf("next_stream_position: stream position: want a JSON string or number, got %s", kindName(k))
+	}
+}
+
+// fillEvents turns the spans into events whose strings are substrings of arena.
+func fillEvents(arena string, spans []eventSpans, events []Event) []Event {
+	if events == nil {
+		events = make([]Event, 0, len(spans))
+	}
+	for i := range spans {
+		events = append(events, spans[i].event(arena))
+	}
+	return events
+}
+
+func (sp *eventSpans) event(arena string) Event {
+	str := func(s span) string { return arena[s.start:s.end] }
+	src := &sp.source
+	return Event{
+		Type:              str(sp.str[fType]),
+		EventID:           str(sp.str[fEventID]),
+		EventType:         str(sp.str[fEventType]),
+		CreatedAt:         str(sp.str[fCreatedAt]),
+		RecordedAt:        str(sp.str[fRecordedAt]),
+		SessionID:         str(sp.str[fSessionID]),
+		IPAddress:         str(sp.str[fIPAddress]),
+		CreatedBy:         sp.createdBy.user(arena),
+		ActionBy:          sp.actionBy.user(arena),
+		AccessibleBy:      sp.accessBy.user(arena),
+		SourceJSON:        str(sp.str[fSourceJSON]),
+		AdditionalDetails: str(sp.str[fAdditionalDetails]),
+		Source: Source{
+			Type: str(src[sType]), ID: str(src[sID]), Name: str(src[sName]), Login: str(src[sLogin]),
+			ItemType: str(src[sItemType]), ItemID: str(src[sItemID]), ItemName: str(src[sItemName]),
+			FileID: str(src[sFileID]), FileName: str(src[sFileName]),
+			FolderID: str(src[sFolderID]), FolderName: str(src[sFolderName]),
+			GroupID: str(src[sGroupID]), GroupName: str(src[sGroupName]),
+			UserID: str(src[sUserID]), UserName: str(src[sUserName]), UserEmail: str(src[sUserEmail]),
+			Parent: sp.parent.user(arena), OwnedBy: sp.ownedBy.user(arena),
+		},
+	}
+}
+
+func (u *userSpans) user(arena string) User {
+	return User{
+		Type:  arena[u[uType].start:u[uType].end],
+		ID:    arena[u[uID].start:u[uID].end],
+		Name:  arena[u[uName].start:u[uName].end],
+		Login: arena[u[uLogin].start:u[uLogin].end],
+	}
+}
+
+// errMalformed is JSON that does not parse, for the Unmarshalers, which encoding/json has
+// usually validated already.
+var errMalformed = errors.New("malformed JSON")
+
+// parseObject decodes data, which must hold exactly one JSON value, calling read when it is an
+// object, and returns the arena and the value's kind (see parser.kind).
+func parseObject(data []byte, read func(p *parser) error) (string, byte, error) {
+	p := &parser{b: data}
+	k := p.kind()
+	var err error
+	switch k {
+	case 0, 1:
+		return "", k, errMalformed
+	case '{':
+		err = read(p)
+	default:
+		err = p.skip()
+	}
+	if err != nil {
+		return "", k, errMalformed
+	}
+	if p.ws(); p.i < len(p.b) {
+		return "", k, errMalformed
+	}
+	return string(p.arena), k, nil
+}
