@@ -285,12 +285,12 @@ func logAgentState(t *testing.T, path string) {
 		var st struct {
 			StreamType     string   `json:"stream_type"`
 			StreamPosition string   `json:"stream_position"`
-			RecentEventIDs []string `json:"recent_event_ids"`
+			RecentEvents   string `json:"recent_events"`
 		}
 		if err := json.Unmarshal(raw, &st); err != nil {
 			t.Logf("statefile: %s: %s", id, base64.StdEncoding.EncodeToString(raw))
 			continue
 		}
-		t.Logf("statefile: %s: %s at %s with %d recent ids", id, st.StreamType, st.StreamPosition, len(st.RecentEventIDs))
+		t.Logf("statefile: %s: %s at %s with %d recent events", id, st.StreamType, st.StreamPosition, len(st.RecentEvents)*3/4/8)
 	}
 }

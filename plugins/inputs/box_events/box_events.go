@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -97,9 +98,10 @@ type BoxEvents struct {
 	statePath *stateFile // nil without state_file
 	fileState bool       // the state came from state_file, which wins over the agent's
 
-	acc    telegraf.TrackingAccumulator
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	acc     telegraf.TrackingAccumulator
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped atomic.Bool // Stop ran: commits are written to state_file at once
 }
 
 // tokenSource is what every internal/boxauth source offers.
@@ -233,15 +235,15 @@ func (b *BoxEvents) Stop() {
 		b.cancel()
 	}
 	b.wg.Wait()
+	b.stopped.Store(true)
 	if b.acc != nil {
 		// Commit what was delivered, and under commit_delay only what has
 		// aged: a page written to the pipe just before Telegraf died may never
 		// have reached its outputs, so it is read again after the restart.
 		b.applyPendingDeliveries()
-		if b.tracker.commitAged() {
-			b.saveState()
-		}
+		b.tracker.commitAged()
 	}
+	b.flushState()
 	if b.tokens != nil {
 		// A refresh-token rotation in flight must reach the disk (Box has
 		// spent the old token once it answers); other token requests change
@@ -333,19 +335,26 @@ func (b *BoxEvents) restore(st State) error {
 		}
 		bf = &backfill{before: before, handover: handover}
 	}
-	b.reader.restore(boxevents.StreamPosition(st.StreamPosition), st.RecentEventIDs, notBefore, bf)
+	keys, err := decodeKeys(st.RecentEvents)
+	if err != nil {
+		return fmt.Errorf("saved state: %w", err)
+	}
+	for _, id := range st.RecentEventIDs {
+		keys = append(keys, keyOf(id))
+	}
+	b.reader.restore(boxevents.StreamPosition(st.StreamPosition), keys, notBefore, bf)
 	return nil
 }
 
 func (b *BoxEvents) state() State {
 	c := b.reader.snapshot()
-	pos, ids, notBefore, bf := c.pos, c.ids, c.notBefore, c.backfill
+	pos, keys, notBefore, bf := c.pos, c.keys, c.notBefore, c.backfill
 	st := State{
 		ID:             b.id.id(),
 		Stream:         b.id.String(),
 		StreamType:     string(b.cfg.stream),
 		StreamPosition: string(pos),
-		RecentEventIDs: ids,
+		RecentEvents:   encodeKeys(keys),
 	}
 	if !notBefore.IsZero() {
 		st.NotBefore = notBefore.UTC().Format(time.RFC3339Nano)
@@ -362,11 +371,16 @@ func (b *BoxEvents) state() State {
 // receiveDeliveries applies the outputs' delivery notices until ctx ends.
 // Under commit_delay it also commits groups as they age.
 func (b *BoxEvents) receiveDeliveries(ctx context.Context) {
-	var aged <-chan time.Time
+	var aged, flush <-chan time.Time
 	if delay := b.cfg.commitDelay; delay > 0 {
 		ticker := b.clock.Ticker(min(delay/4+time.Millisecond, time.Second))
 		defer ticker.Stop()
 		aged = ticker.C
+	}
+	if b.statePath != nil {
+		ticker := b.clock.Ticker(stateWriteEvery)
+		defer ticker.Stop()
+		flush = ticker.C
 	}
 	for {
 		select {
@@ -378,6 +392,8 @@ func (b *BoxEvents) receiveDeliveries(ctx context.Context) {
 			if b.tracker.commitAged() {
 				b.saveState()
 			}
+		case <-flush:
+			b.flushState()
 		}
 	}
 }
@@ -414,12 +430,23 @@ func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
 	}
 }
 
-// saveState writes state_file, when configured, after a commit.
+// saveState records a commit in state_file, when configured: now, or within
+// stateWriteEvery (see flushState). Once stopped it writes at once.
 func (b *BoxEvents) saveState() {
 	if b.statePath == nil {
 		return
 	}
-	if err := b.statePath.write(b.state()); err != nil {
+	if err := b.statePath.save(b.state, b.clock.Now(), b.stopped.Load()); err != nil {
+		b.acc.AddError(err)
+	}
+}
+
+// flushState writes a commit that saveState left for later.
+func (b *BoxEvents) flushState() {
+	if b.statePath == nil {
+		return
+	}
+	if err := b.statePath.flush(b.state, b.clock.Now()); err != nil {
 		b.acc.AddError(err)
 	}
 }

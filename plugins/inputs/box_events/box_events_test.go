@@ -294,7 +294,9 @@ func TestStateFile_ResumeWithoutReplay(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(buf, &st))
 	require.Equal(t, head, st.StreamPosition, "the exact digits of a numeric position")
-	require.Len(t, st.RecentEventIDs, 15)
+	keys, err := decodeKeys(st.RecentEvents)
+	require.NoError(t, err)
+	require.Len(t, keys, 15)
 
 	// A new instance resumes there: only new events arrive.
 	fresh := sim.EmitEnterprise(4)

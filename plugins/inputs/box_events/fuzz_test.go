@@ -55,7 +55,7 @@ func FuzzEventMetric(f *testing.F) {
 		if !ok {
 			ts = now
 		}
-		m := eventMetric(&ev, boxevents.StreamAdminLogsStreaming, ts)
+		m := eventMetric(&ev, boxevents.StreamAdminLogsStreaming, ts, nil)
 		line, err := ser.Serialize(m)
 		require.NoError(t, err, "event %q", data)
 

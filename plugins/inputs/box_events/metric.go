@@ -1,13 +1,11 @@
 package box_events
 
 import (
-	"bytes"
-	"encoding/json"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/metric"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
@@ -18,41 +16,75 @@ const measurement = "box_events"
 // eventTime). Fields Box leaves out are left out, except event_id, which is
 // always there (empty when Box sent none): a metric needs at least one field
 // to be written at all, and an event that carries almost nothing must still
-// be counted rather than stop the stream.
-func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time) telegraf.Metric {
-	// Tags and fields are added one by one: building maps for metric.New
-	// first would cost two maps and a sort per event.
-	m := metric.New(measurement, nil, nil, ts)
-	m.AddTag("stream_type", string(stream))
+// be counted rather than stop the stream. Values that repeat across events
+// (names, ids, addresses) are boxed once through in, which may be nil.
+func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time, in *interner) telegraf.Metric {
+	m := newBoxMetric(measurement, ts)
+	// Tags in ascending key order, as Telegraf keeps them.
 	if ev.EventType != "" {
-		m.AddTag("event_type", ev.EventType)
+		m.appendTag("event_type", ev.EventType)
 	}
-	m.AddField("event_id", ev.EventID)
-	if u := ev.CreatedBy; u != nil {
-		if u.Login != "" {
-			m.AddTag("user", u.Login)
-		} else if u.ID != "" {
-			m.AddTag("user", u.ID)
+	m.appendTag("stream_type", string(stream))
+	if u := &ev.CreatedBy; u.Login != "" {
+		m.appendTag("user", u.Login)
+	} else if u.ID != "" {
+		m.appendTag("user", u.ID)
+	}
+	m.appendField("event_id", ev.EventID)
+	add := func(key, value string) {
+		if value != "" {
+			m.appendField(key, in.box(value))
 		}
-		addString(m, "user_id", u.ID)
-		addString(m, "user_name", u.Name)
 	}
-	addString(m, "session_id", ev.SessionID)
-	addString(m, "ip_address", ev.IPAddress)
-	if u := ev.ActionBy; u != nil {
-		addString(m, "action_by_id", u.ID)
-		addString(m, "action_by_login", u.Login)
+	add("user_id", ev.CreatedBy.ID)
+	add("user_name", ev.CreatedBy.Name)
+	if ev.SessionID != "" {
+		m.appendField("session_id", ev.SessionID)
 	}
-	addSource(m, ev.Source)
-	addAccessibleBy(m, ev.AccessibleBy)
-	addString(m, "additional_details", compactJSON(ev.AdditionalDetails))
+	add("ip_address", ev.IPAddress)
+	add("action_by_id", ev.ActionBy.ID)
+	add("action_by_login", ev.ActionBy.Login)
+	addSource(add, ev)
+	add("accessible_by_type", ev.AccessibleBy.Type)
+	add("accessible_by_id", ev.AccessibleBy.ID)
+	add("accessible_by_login", ev.AccessibleBy.Login)
+	add("accessible_by_name", ev.AccessibleBy.Name)
+	if ev.AdditionalDetails != "" {
+		m.appendField("additional_details", ev.AdditionalDetails)
+	}
 	return m
 }
 
-func addString(m telegraf.Metric, key, value string) {
-	if value != "" {
-		m.AddField(key, value)
+// maxInterned bounds the values an interner keeps.
+const maxInterned = 8192
+
+// interner boxes field values that repeat from event to event (user names,
+// file names, ids, addresses), so that each distinct value is boxed once
+// rather than once per event. It keeps at most maxInterned values and starts
+// afresh when full; its values are copies, never substrings of a page.
+type interner struct {
+	values map[string]any
+}
+
+func newInterner() *interner {
+	return &interner{values: make(map[string]any, maxInterned)}
+}
+
+// box returns s as a field value.
+func (in *interner) box(s string) any {
+	if in == nil {
+		return s
 	}
+	if v, ok := in.values[s]; ok {
+		return v
+	}
+	if len(in.values) >= maxInterned {
+		clear(in.values)
+	}
+	c := strings.Clone(s)
+	v := any(c)
+	in.values[c] = v
+	return v
 }
 
 // eventTime returns the metric timestamp of an event: created_at (or
@@ -85,15 +117,12 @@ func subSecond(eventID string) time.Duration {
 // addSource flattens the event source into source_* fields. A source whose
 // shape is not recognised is kept whole as the "source" field, so that
 // nothing is dropped.
-func addSource(m telegraf.Metric, raw json.RawMessage) {
-	if len(raw) == 0 {
+func addSource(add func(key, value string), ev *boxevents.Event) {
+	if ev.SourceJSON != "" {
+		add("source", ev.SourceJSON)
 		return
 	}
-	s, ok := boxevents.ParseSource(raw)
-	if !ok {
-		m.AddField("source", compactJSON(raw))
-		return
-	}
+	s := &ev.Source
 	kind, id, name := s.Type, s.ID, s.Name
 	switch {
 	case s.ItemType != "" || s.ItemID != "":
@@ -111,48 +140,15 @@ func addSource(m telegraf.Metric, raw json.RawMessage) {
 	case s.UserID != "":
 		kind, id, name = "user", s.UserID, s.UserName
 	}
-	addString(m, "source_type", kind)
-	addString(m, "source_id", id)
-	addString(m, "source_name", name)
-	addString(m, "source_parent_id", s.Parent.ID)
-	addString(m, "source_owner_id", s.OwnedBy.ID)
-	addString(m, "source_owner_login", s.OwnedBy.Login)
+	add("source_type", kind)
+	add("source_id", id)
+	add("source_name", name)
+	add("source_parent_id", s.Parent.ID)
+	add("source_owner_id", s.OwnedBy.ID)
+	add("source_owner_login", s.OwnedBy.Login)
 	if kind != "user" {
 		// The collaborator in collaboration-shaped sources.
-		addString(m, "source_user_id", s.UserID)
-		addString(m, "source_user_email", s.UserEmail)
+		add("source_user_id", s.UserID)
+		add("source_user_email", s.UserEmail)
 	}
-	if kind == "" && id == "" {
-		m.AddField("source", compactJSON(raw))
-	}
-}
-
-// addAccessibleBy flattens accessible_by (the user or group a collaboration
-// event is about).
-func addAccessibleBy(m telegraf.Metric, raw json.RawMessage) {
-	who, ok := boxevents.ParseUser(raw)
-	if !ok {
-		return
-	}
-	addString(m, "accessible_by_type", who.Type)
-	addString(m, "accessible_by_id", who.ID)
-	addString(m, "accessible_by_login", who.Login)
-	addString(m, "accessible_by_name", who.Name)
-}
-
-// compactJSON returns raw without insignificant white space, or "" for
-// absent and null values.
-func compactJSON(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	if !bytes.ContainsAny(raw, " \t\r\n") {
-		return string(raw)
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(raw))
-	if err := json.Compact(&buf, raw); err != nil {
-		return string(raw)
-	}
-	return buf.String()
 }

@@ -20,18 +20,15 @@ func TestEventMetric_Fields(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		event  boxevents.Event
+		event  string // the event as Box sends it
 		tags   map[string]string
 		fields map[string]interface{}
 	}{
 		{
 			name: "enterprise login",
-			event: boxevents.Event{
-				EventID: "f4b2-11", EventType: "LOGIN", CreatedAt: created,
-				CreatedBy: &boxevents.User{ID: "11446498", Name: "Aaron Levie", Login: "ceo@example.com"},
-				IPAddress: "81.2.69.144", SessionID: "sess1",
-				AdditionalDetails: json.RawMessage(`{ "size": 12, "role": "editor" }`),
-			},
+			event: `{"event_id": "f4b2-11", "event_type": "LOGIN", "created_at": "` + created + `",
+				"created_by": {"type": "user", "id": "11446498", "name": "Aaron Levie", "login": "ceo@example.com"},
+				"ip_address": "81.2.69.144", "session_id": "sess1", "additional_details": { "size": 12, "role": "editor" }}`,
 			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "LOGIN", "user": "ceo@example.com"},
 			fields: map[string]interface{}{
 				"event_id": "f4b2-11", "user_id": "11446498", "user_name": "Aaron Levie",
@@ -40,12 +37,9 @@ func TestEventMetric_Fields(t *testing.T) {
 		},
 		{
 			name: "file source with parent and owner; login falls back to id",
-			event: boxevents.Event{
-				EventID: "e2", EventType: "ITEM_UPLOAD", CreatedAt: created,
-				CreatedBy: &boxevents.User{ID: "2"},
-				Source: json.RawMessage(`{"type":"file","id":"12345","name":"q1.xlsx",
-					"parent":{"type":"folder","id":"99","name":"Finance"},"owned_by":{"type":"user","id":"7","login":"cfo@example.com"}}`),
-			},
+			event: `{"event_id": "e2", "event_type": "ITEM_UPLOAD", "created_at": "` + created + `", "created_by": {"id": "2"},
+				"source": {"type":"file","id":"12345","name":"q1.xlsx",
+					"parent":{"type":"folder","id":"99","name":"Finance"},"owned_by":{"type":"user","id":"7","login":"cfo@example.com"}}}`,
 			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "ITEM_UPLOAD", "user": "2"},
 			fields: map[string]interface{}{
 				"event_id": "e2", "user_id": "2", "source_type": "file", "source_id": "12345", "source_name": "q1.xlsx",
@@ -54,10 +48,8 @@ func TestEventMetric_Fields(t *testing.T) {
 		},
 		{
 			name: "EventSource item_type shape with numeric ids",
-			event: boxevents.Event{
-				EventID: "e3", EventType: "DOWNLOAD", CreatedAt: created,
-				Source: json.RawMessage(`{"item_type":"file","item_id":873,"item_name":"a.pdf","parent":{"id":5}}`),
-			},
+			event: `{"event_id": "e3", "event_type": "DOWNLOAD", "created_at": "` + created + `",
+				"source": {"item_type":"file","item_id":873,"item_name":"a.pdf","parent":{"id":5}}}`,
 			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "DOWNLOAD"},
 			fields: map[string]interface{}{
 				"event_id": "e3", "source_type": "file", "source_id": "873", "source_name": "a.pdf", "source_parent_id": "5",
@@ -65,11 +57,9 @@ func TestEventMetric_Fields(t *testing.T) {
 		},
 		{
 			name: "collaboration shape",
-			event: boxevents.Event{
-				EventID: "e4", EventType: "COLLABORATION_INVITE", CreatedAt: created,
-				Source:       json.RawMessage(`{"folder_id":"44","folder_name":"Deals","user_id":"8","user_email":"x@partner.com"}`),
-				AccessibleBy: json.RawMessage(`{"type":"user","id":"8","login":"x@partner.com","name":"X"}`),
-			},
+			event: `{"event_id": "e4", "event_type": "COLLABORATION_INVITE", "created_at": "` + created + `",
+				"source": {"folder_id":"44","folder_name":"Deals","user_id":"8","user_email":"x@partner.com"},
+				"accessible_by": {"type":"user","id":"8","login":"x@partner.com","name":"X"}}`,
 			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "COLLABORATION_INVITE"},
 			fields: map[string]interface{}{
 				"event_id": "e4", "source_type": "folder", "source_id": "44", "source_name": "Deals",
@@ -79,38 +69,32 @@ func TestEventMetric_Fields(t *testing.T) {
 		},
 		{
 			name: "user source",
-			event: boxevents.Event{
-				EventID: "e5", EventType: "NEW_USER", CreatedAt: created,
-				Source: json.RawMessage(`{"type":"user","id":"31","name":"New Hire","login":"new@example.com"}`),
-			},
+			event: `{"event_id": "e5", "event_type": "NEW_USER", "created_at": "` + created + `",
+				"source": {"type":"user","id":"31","name":"New Hire","login":"new@example.com"}}`,
 			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "NEW_USER"},
 			fields: map[string]interface{}{"event_id": "e5", "source_type": "user", "source_id": "31", "source_name": "New Hire"},
 		},
 		{
-			name: "odd source shapes are kept whole",
-			event: boxevents.Event{
-				EventID: "e6", EventType: "SOMETHING_BRAND_NEW", CreatedAt: created,
-				Source: json.RawMessage(`[1, 2]`),
-			},
+			name:   "odd source shapes are kept whole",
+			event:  `{"event_id": "e6", "event_type": "SOMETHING_BRAND_NEW", "created_at": "` + created + `", "source": [1, 2]}`,
 			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "SOMETHING_BRAND_NEW"},
 			fields: map[string]interface{}{"event_id": "e6", "source": "[1,2]"},
 		},
 		{
-			name: "object source without any known key",
-			event: boxevents.Event{
-				EventID: "e7", EventType: "SHIELD_ALERT", CreatedAt: created,
-				Source: json.RawMessage(`{"barrier": {"x": 1}}`),
-			},
+			name:   "object source without any known key",
+			event:  `{"event_id": "e7", "event_type": "SHIELD_ALERT", "created_at": "` + created + `", "source": {"barrier": {"x": 1}}}`,
 			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "SHIELD_ALERT"},
 			fields: map[string]interface{}{"event_id": "e7", "source": `{"barrier":{"x":1}}`},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts, ok := eventTime(&tt.event)
+			var ev boxevents.Event
+			require.NoError(t, json.Unmarshal([]byte(tt.event), &ev))
+			ts, ok := eventTime(&ev)
 			require.True(t, ok)
-			m := eventMetric(&tt.event, boxevents.StreamAdminLogsStreaming, ts)
-			expected := testutil.MustMetric(measurement, tt.tags, tt.fields, base.Add(subSecond(tt.event.EventID)))
+			m := eventMetric(&ev, boxevents.StreamAdminLogsStreaming, ts, nil)
+			expected := testutil.MustMetric(measurement, tt.tags, tt.fields, base.Add(subSecond(ev.EventID)))
 			testutil.RequireMetricEqual(t, expected, m)
 		})
 	}
@@ -160,9 +144,9 @@ func TestEventMetric_NearlyEmptyEventIsWritable(t *testing.T) {
 		{},
 		{Type: "event"},
 		{EventType: "LOGIN"},
-		{CreatedBy: &boxevents.User{}},
+		{CreatedBy: boxevents.User{}},
 	} {
-		m := eventMetric(&ev, boxevents.StreamAll, now)
+		m := eventMetric(&ev, boxevents.StreamAll, now, nil)
 		line, err := serializer.Serialize(m)
 		require.NoError(t, err, "%+v", ev)
 		id, ok := m.GetField("event_id")

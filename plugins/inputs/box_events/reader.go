@@ -3,6 +3,7 @@ package box_events
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type reader struct {
 	// Used by the fetch goroutine only.
 	lastGet  time.Time // when GET /events was last sent
 	lastFull bool      // whether that page was full
+	interned *interner // field values that repeat
 }
 
 func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.Clock, log telegraf.Logger) *reader {
@@ -57,6 +59,7 @@ func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.C
 		after:       cfg.after,
 		startAt:     cfg.start,
 		mayBackfill: !cfg.startTime.IsZero(),
+		interned:    newInterner(),
 	}
 	if cfg.stream == boxevents.StreamAdminLogs && !cfg.after.IsZero() {
 		r.startAt = "0" // created_after already says where to begin
@@ -67,7 +70,7 @@ func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.C
 // committedState is what a state records of the reader.
 type committedState struct {
 	pos       boxevents.StreamPosition
-	ids       []string
+	keys      []eventKey
 	notBefore time.Time
 	backfill  *backfill
 }
@@ -77,17 +80,17 @@ type committedState struct {
 func (r *reader) snapshot() committedState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	pos, ids := r.tracker.snapshot()
-	return committedState{pos: pos, ids: ids, notBefore: r.notBefore, backfill: r.backfill}
+	pos, keys := r.tracker.snapshot()
+	return committedState{pos: pos, keys: keys, notBefore: r.notBefore, backfill: r.backfill}
 }
 
-// restore loads a saved position, event ids and phase, before the stream is
+// restore loads a saved position, events and phase, before the stream is
 // read.
-func (r *reader) restore(pos boxevents.StreamPosition, ids []string, notBefore time.Time, bf *backfill) {
+func (r *reader) restore(pos boxevents.StreamPosition, keys []eventKey, notBefore time.Time, bf *backfill) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.notBefore, r.backfill = notBefore, bf
-	r.tracker.restore(pos, ids)
+	r.tracker.restore(pos, keys)
 }
 
 // ensurePosition gives the stream a position to read from when it has none:
@@ -219,7 +222,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 	size := r.cfg.pageSize
 	for first := 0; ; first += size {
 		last := min(first+size, len(page.Entries))
-		ids, metrics := b.convert(r, page.Entries[first:last])
+		keys, metrics := b.convert(r, page.Entries[first:last])
 		groupNext := boxevents.StreamPosition("")
 		if last == len(page.Entries) {
 			groupNext = next
@@ -229,7 +232,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 				return false, err
 			}
 		}
-		pushed, moved := r.tracker.push(gen, groupNext, ids, func() (telegraf.TrackingID, bool) {
+		pushed, moved := r.tracker.push(gen, groupNext, keys, func() (telegraf.TrackingID, bool) {
 			if len(metrics) == 0 {
 				return 0, false
 			}
@@ -256,7 +259,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 type batch struct {
 	now       time.Time
 	floor     time.Time
-	inPage    map[string]struct{}
+	inPage    map[eventKey]struct{}
 	repeats   int
 	untimed   int
 	untimedID string
@@ -266,22 +269,23 @@ func (r *reader) newBatch(n int) *batch {
 	r.mu.Lock()
 	floor := r.notBefore
 	r.mu.Unlock()
-	return &batch{now: r.clock.Now(), floor: floor, inPage: make(map[string]struct{}, n)}
+	return &batch{now: r.clock.Now(), floor: floor, inPage: make(map[eventKey]struct{}, n)}
 }
 
-// convert returns the ids of events and the metrics of one group's events.
-func (b *batch) convert(r *reader, events []boxevents.Event) ([]string, []telegraf.Metric) {
-	ids := make([]string, 0, len(events))
+// convert returns the keys of the events and the metrics of one group's events.
+func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []telegraf.Metric) {
+	keys := make([]eventKey, 0, len(events))
 	metrics := make([]telegraf.Metric, 0, len(events))
 	for i := range events {
 		ev := &events[i]
 		if id := ev.EventID; id != "" {
-			if _, dup := b.inPage[id]; dup || r.tracker.seenBefore(id) {
+			k := keyOf(id)
+			if _, dup := b.inPage[k]; dup || r.tracker.seenBefore(k) {
 				b.repeats++
 				continue
 			}
-			b.inPage[id] = struct{}{}
-			ids = append(ids, id)
+			b.inPage[k] = struct{}{}
+			keys = append(keys, k)
 		}
 		if r.cfg.typeFilter != nil && !r.cfg.typeFilter[ev.EventType] {
 			continue
@@ -291,14 +295,14 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]string, []telegr
 			ts = b.now
 			b.untimed++
 			if b.untimedID == "" {
-				b.untimedID = ev.EventID
+				b.untimedID = strings.Clone(ev.EventID)
 			}
 		} else if !b.floor.IsZero() && ts.Before(b.floor.Truncate(time.Second)) {
 			continue
 		}
-		metrics = append(metrics, eventMetric(ev, r.cfg.stream, ts))
+		metrics = append(metrics, eventMetric(ev, r.cfg.stream, ts, r.interned))
 	}
-	return ids, metrics
+	return keys, metrics
 }
 
 // report logs what the page had that is worth a line.

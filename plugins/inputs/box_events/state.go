@@ -16,9 +16,9 @@ import (
 )
 
 // State is what the plugin persists: the committed stream position (every
-// event before it reached the outputs) and the ids of recently committed
-// events, so that Box's at-least-once repeats are still dropped after a
-// restart. Positions are kept as Box's exact decimal text.
+// event before it reached the outputs) and the recently committed events, so
+// that Box's at-least-once repeats are still dropped after a restart.
+// Positions are kept as Box's exact decimal text.
 type State struct {
 	// ID is the plugin ID (see BoxEvents.ID) of the configuration the state
 	// belongs to, and Stream describes that configuration in words. A
@@ -26,8 +26,13 @@ type State struct {
 	ID     string `json:"id,omitempty"`
 	Stream string `json:"stream,omitempty"`
 
-	StreamType     string   `json:"stream_type"`
-	StreamPosition string   `json:"stream_position"`
+	StreamType     string `json:"stream_type"`
+	StreamPosition string `json:"stream_position"`
+	// RecentEvents are the keys (see eventKey) of the last dedup_window
+	// committed events, packed (see encodeKeys).
+	RecentEvents string `json:"recent_events,omitempty"`
+	// RecentEventIDs is what versions before keys saved instead; it is read,
+	// never written.
 	RecentEventIDs []string `json:"recent_event_ids,omitempty"`
 	// NotBefore (RFC 3339) skips events created earlier: the start time or
 	// the lookback a restart began from.
@@ -110,13 +115,23 @@ func (id identity) String() string {
 	return sb.String()
 }
 
+// stateWriteEvery spaces state_file writes: a commit marks the state dirty,
+// and it is written at once if the last write is that old, else at the next
+// tick (and at Stop). A fast stream then does not write and fsync its state
+// hundreds of times a second; a crash replays at most a second more.
+const stateWriteEvery = time.Second
+
 // stateFile is the optional state_file: written atomically (mode 0600) after
-// every commit, and owned by one plugin instance, which holds its lock from
-// Init to Stop.
+// commits, at most every stateWriteEvery, and owned by one plugin instance,
+// which holds its lock from Init to Stop.
 type stateFile struct {
 	path string
-	mu   sync.Mutex // serialises writes and guards lock
+	mu   sync.Mutex // serialises writes and guards the fields below
 	lock *safefile.Lock
+	// dirty is set when a commit was not written yet; written is when the
+	// file was last written.
+	dirty   bool
+	written time.Time
 }
 
 // openStateFile takes the state file's lock and reads it. A missing file is
@@ -154,17 +169,39 @@ func (f *stateFile) read() (*State, error) {
 	return &st, nil
 }
 
-// write replaces the file with st. After close (the plugin stopped) the lock
-// is taken again for the write, so that a delivery notice arriving after Stop
-// (the outputs' last flush) is still saved, unless another instance owns the
-// file by then.
-func (f *stateFile) write(st State) error {
+// save writes the state now when force is set or the last write is
+// stateWriteEvery old, and otherwise marks it for flush. state is called only
+// when writing.
+func (f *stateFile) save(state func() State, now time.Time, force bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !force && now.Sub(f.written) < stateWriteEvery {
+		f.dirty = true
+		return nil
+	}
+	return f.writeLocked(state(), now)
+}
+
+// flush writes the state if a commit was not written yet.
+func (f *stateFile) flush(state func() State, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.dirty {
+		return nil
+	}
+	return f.writeLocked(state(), now)
+}
+
+// writeLocked replaces the file with st. After close (the plugin stopped)
+// the lock is taken again for the write, so that a delivery notice arriving
+// after Stop (the outputs' last flush) is still saved, unless another
+// instance owns the file by then.
+func (f *stateFile) writeLocked(st State, now time.Time) error {
 	buf, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.dirty, f.written = false, now
 	if f.lock == nil {
 		lock, err := safefile.Acquire(f.path)
 		if err != nil {

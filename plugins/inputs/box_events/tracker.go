@@ -25,7 +25,7 @@ type group struct {
 	id      telegraf.TrackingID
 	tracked bool                     // false when nothing was emitted: nothing to wait for
 	next    boxevents.StreamPosition // position to commit once delivered; "" keeps the previous one
-	ids     []string                 // event ids read with the group (emitted or filtered)
+	keys    []eventKey               // events read with the group (emitted or filtered)
 	done    bool                     // delivered, waiting for older groups or the commit delay
 	doneAt  time.Time                // when it was delivered
 	stale   bool                     // dropped by a rewind; only its delivery notice is awaited
@@ -44,8 +44,8 @@ type tracker struct {
 	committed boxevents.StreamPosition // delivered to every output
 	fetch     boxevents.StreamPosition // where the next page is read from
 	gen       uint64                   // bumped by every rewind
-	seen      *idWindow                // ids of committed groups
-	inflight  map[string]struct{}      // ids of groups not yet committed
+	seen      *idWindow                // events of committed groups
+	inflight  map[eventKey]struct{}    // events of groups not yet committed
 	queue     []*group                 // groups in flight, oldest first
 	byID      map[telegraf.TrackingID]*group
 	// rejects counts rewinds since the last commit; rejectedAt is the last.
@@ -76,7 +76,7 @@ func newTracker(clk clock.Clock, delay time.Duration, maxGroups, window int) *tr
 		clock:     clk,
 		delay:     delay,
 		seen:      newIDWindow(window),
-		inflight:  make(map[string]struct{}),
+		inflight:  make(map[eventKey]struct{}),
 		byID:      make(map[telegraf.TrackingID]*group),
 		window:    maxGroups,
 		maxWindow: maxGroups,
@@ -132,14 +132,14 @@ func (t *tracker) start(pos boxevents.StreamPosition) {
 	t.committed, t.fetch = pos, pos
 }
 
-// seenBefore reports whether an event id was already read, committed or not.
-func (t *tracker) seenBefore(id string) bool {
+// seenBefore reports whether an event was already read, committed or not.
+func (t *tracker) seenBefore(k eventKey) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.seen.Contains(id) {
+	if t.seen.Contains(k) {
 		return true
 	}
-	_, ok := t.inflight[id]
+	_, ok := t.inflight[k]
 	return ok
 }
 
@@ -151,20 +151,20 @@ func (t *tracker) seenBefore(id string) bool {
 // position). push reports pushed false, without calling emit, when a rewind
 // happened since the page was read: the caller must drop the group and
 // release its slot.
-func (t *tracker) push(gen uint64, next boxevents.StreamPosition, ids []string,
+func (t *tracker) push(gen uint64, next boxevents.StreamPosition, keys []eventKey,
 	emit func() (telegraf.TrackingID, bool)) (pushed, moved bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if gen != t.gen {
 		return false, false
 	}
-	g := &group{next: next, ids: ids}
+	g := &group{next: next, keys: keys}
 	g.id, g.tracked = emit()
 	if next != "" {
 		t.fetch = next
 	}
-	for _, id := range ids {
-		t.inflight[id] = struct{}{}
+	for _, k := range keys {
+		t.inflight[k] = struct{}{}
 	}
 	t.queue = append(t.queue, g)
 	if g.tracked {
@@ -224,9 +224,9 @@ func (t *tracker) advance() bool {
 		t.queue[0] = nil
 		t.queue = t.queue[1:]
 		t.releaseLocked()
-		for _, id := range g.ids {
-			delete(t.inflight, id)
-			t.seen.Add(id)
+		for _, k := range g.keys {
+			delete(t.inflight, k)
+			t.seen.Add(k)
 		}
 		if g.next != "" && g.next != t.committed {
 			t.committed = g.next
@@ -273,11 +273,11 @@ func (t *tracker) rewindWait() (time.Duration, int) {
 	return max(t.rejectedAt.Add(d).Sub(t.clock.Now()), 0), t.rejects
 }
 
-// snapshot returns the committed position and the committed event ids.
-func (t *tracker) snapshot() (boxevents.StreamPosition, []string) {
+// snapshot returns the committed position and the committed events.
+func (t *tracker) snapshot() (boxevents.StreamPosition, []eventKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.committed, t.seen.IDs()
+	return t.committed, t.seen.Keys()
 }
 
 // committedPosition returns the committed position.
@@ -296,13 +296,13 @@ func (t *tracker) reset(pos boxevents.StreamPosition) {
 	t.committed, t.fetch = pos, pos
 }
 
-// restore loads a committed position and event ids, before anything is read.
-func (t *tracker) restore(pos boxevents.StreamPosition, ids []string) {
+// restore loads a committed position and events, before anything is read.
+func (t *tracker) restore(pos boxevents.StreamPosition, keys []eventKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.committed, t.fetch = pos, pos
-	for _, id := range ids {
-		t.seen.Add(id)
+	for _, k := range keys {
+		t.seen.Add(k)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
 // pushPage reserves a slot and pushes a page with the given ids, returning
@@ -21,7 +22,11 @@ func pushPage(t *testing.T, tr *tracker, next string, ids ...string) telegraf.Tr
 	require.NoError(t, tr.reserve(context.Background()))
 	_, gen := tr.position()
 	var tid telegraf.TrackingID
-	ok, _ := tr.push(gen, boxevents.StreamPosition(next), ids, func() (telegraf.TrackingID, bool) {
+	keys := make([]eventKey, 0, len(ids))
+	for _, id := range ids {
+		keys = append(keys, keyOf(id))
+	}
+	ok, _ := tr.push(gen, boxevents.StreamPosition(next), keys, func() (telegraf.TrackingID, bool) {
 		if len(ids) == 0 {
 			return 0, false
 		}
@@ -50,9 +55,9 @@ func TestTracker_CommitsInOrder(t *testing.T) {
 
 	moved, _ = tr.delivered(first, true)
 	require.True(t, moved)
-	committed, ids := tr.snapshot()
+	committed, keys := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("300"), committed)
-	require.Equal(t, []string{"a", "b", "c"}, ids)
+	require.Equal(t, []eventKey{keyOf("a"), keyOf("b"), keyOf("c")}, keys)
 	require.Zero(t, tr.inFlight())
 	require.Zero(t, tr.used, "every place is given back")
 }
@@ -71,13 +76,13 @@ func TestTracker_RejectRewinds(t *testing.T) {
 
 	pos, gen := tr.position()
 	require.Equal(t, boxevents.StreamPosition("200"), pos, "read again from the committed position")
-	require.False(t, tr.seenBefore("b"), "ids of rejected pages are forgotten so they are emitted again")
-	require.False(t, tr.seenBefore("c"))
-	require.True(t, tr.seenBefore("a"))
+	require.False(t, tr.seenBefore(keyOf("b")), "events of rejected pages are forgotten so they are emitted again")
+	require.False(t, tr.seenBefore(keyOf("c")))
+	require.True(t, tr.seenBefore(keyOf("a")))
 	require.Len(t, tr.rewound, 1)
 
 	// A page fetched before the rewind is refused.
-	pushed, _ := tr.push(gen-1, "999", []string{"x"}, func() (telegraf.TrackingID, bool) {
+	pushed, _ := tr.push(gen-1, "999", []eventKey{keyOf("x")}, func() (telegraf.TrackingID, bool) {
 		t.Fatal("emit must not be called for a stale page")
 		return 0, false
 	})
@@ -148,7 +153,7 @@ func TestTracker_UnusablePositionKeepsCommitted(t *testing.T) {
 	require.False(t, moved)
 	committed, _ := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("100"), committed)
-	require.True(t, tr.seenBefore("a"))
+	require.True(t, tr.seenBefore(keyOf("a")))
 }
 
 func TestTracker_ReserveBlocksWhenFull(t *testing.T) {
@@ -162,10 +167,10 @@ func TestTracker_ReserveBlocksWhenFull(t *testing.T) {
 
 func TestTracker_RestoreAndUnknownNotice(t *testing.T) {
 	tr := newTracker(clock.NewMock(), 0, 2, 3)
-	tr.restore("1152922976252290886", []string{"a", "b", "c", "d"})
-	pos, ids := tr.snapshot()
+	tr.restore("1152922976252290886", []eventKey{1, 2, 3, 4})
+	pos, keys := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("1152922976252290886"), pos)
-	require.Equal(t, []string{"b", "c", "d"}, ids, "the window keeps only the newest ids")
+	require.Equal(t, []eventKey{2, 3, 4}, keys, "the window keeps only the newest events")
 	moved, rewound := tr.delivered(telegraf.TrackingID(12345), false)
 	require.False(t, moved)
 	require.False(t, rewound)
@@ -174,13 +179,21 @@ func TestTracker_RestoreAndUnknownNotice(t *testing.T) {
 func TestIDWindow(t *testing.T) {
 	w := newIDWindow(3)
 	for i := range 5 {
-		w.Add(strconv.Itoa(i))
+		w.Add(eventKey(i))
 	}
-	w.Add("4")
+	w.Add(4)
 	require.Equal(t, 3, w.Len())
-	require.False(t, w.Contains("1"))
-	require.True(t, w.Contains("2"))
-	require.Equal(t, []string{"2", "3", "4"}, w.IDs())
+	require.False(t, w.Contains(1))
+	require.True(t, w.Contains(2))
+	require.Equal(t, []eventKey{2, 3, 4}, w.Keys())
+
+	keys, err := decodeKeys(encodeKeys(w.Keys()))
+	require.NoError(t, err)
+	require.Equal(t, w.Keys(), keys)
+	_, err = decodeKeys("abc")
+	require.Error(t, err)
+	require.NotEqual(t, keyOf("a"), keyOf("b"))
+	require.Equal(t, keyOf(strconv.Itoa(7)), keyOf("7"))
 }
 
 // Under commit_delay a delivered page keeps its place until it is committed:
@@ -203,8 +216,20 @@ func TestTracker_CommitDelayHoldsPlacesUntilCommitted(t *testing.T) {
 	require.False(t, tr.commitAged())
 	mock.Add(time.Second)
 	require.True(t, tr.commitAged())
-	committed, ids := tr.snapshot()
+	committed, keys := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("3"), committed)
-	require.Equal(t, []string{"a", "b"}, ids)
+	require.Equal(t, []eventKey{keyOf("a"), keyOf("b")}, keys)
 	require.Zero(t, tr.used)
+}
+
+// A state saved by a version that kept event ids still restores its window.
+func TestState_LegacyRecentEventIDs(t *testing.T) {
+	p := newPlugin(boxsim.New(boxsim.Options{}), "admin_logs_streaming")
+	p.BaseURL = "https://api.box.com"
+	require.NoError(t, p.Init())
+	require.NoError(t, p.SetState(State{StreamType: "admin_logs_streaming", StreamPosition: "5", RecentEventIDs: []string{"a", "b"}}))
+	require.True(t, p.tracker.seenBefore(keyOf("a")))
+	require.True(t, p.tracker.seenBefore(keyOf("b")))
+	require.False(t, p.tracker.seenBefore(keyOf("c")))
+	require.Error(t, p.SetState(State{StreamType: "admin_logs_streaming", StreamPosition: "5", RecentEvents: "!!"}))
 }

@@ -1,0 +1,149 @@
+package box_events
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
+)
+
+// sameMetric checks that got behaves as want, Telegraf's own metric, through every reading
+// method of the interface.
+func sameMetric(t *testing.T, want, got telegraf.Metric, step string) {
+	t.Helper()
+	testutil.RequireMetricEqual(t, want, got, testutil.SortMetrics())
+	require.Equal(t, want.Name(), got.Name(), step)
+	require.Equal(t, want.Time(), got.Time(), step)
+	require.Equal(t, want.Type(), got.Type(), step)
+	require.Equal(t, want.Tags(), got.Tags(), step)
+	require.Equal(t, want.Fields(), got.Fields(), step)
+	require.Len(t, got.TagList(), len(want.TagList()), step)
+	for i, tag := range want.TagList() {
+		require.Equal(t, *tag, *got.TagList()[i], step)
+	}
+	require.Len(t, got.FieldList(), len(want.FieldList()), step)
+	for i, field := range want.FieldList() {
+		require.Equal(t, *field, *got.FieldList()[i], step, "fields in the order added")
+	}
+	require.Equal(t, want.HashID(), got.HashID(), step)
+	require.Equal(t, want.HashIDWithFieldsFiltered([]string{"b"}, []string{"f1"}),
+		got.HashIDWithFieldsFiltered([]string{"b"}, []string{"f1"}), step)
+	for _, k := range []string{"a", "b", "c", "user", "zz"} {
+		wv, wok := want.GetTag(k)
+		gv, gok := got.GetTag(k)
+		require.Equal(t, wok, gok, step)
+		require.Equal(t, wv, gv, step)
+		require.Equal(t, want.HasTag(k), got.HasTag(k), step)
+		fw, fwok := want.GetField("f" + k)
+		fg, fgok := got.GetField("f" + k)
+		require.Equal(t, fwok, fgok, step)
+		require.Equal(t, fw, fg, step)
+		require.Equal(t, want.HasField("f"+k), got.HasField("f"+k), step)
+	}
+}
+
+// FuzzBoxMetric applies the same operations to a boxMetric and to Telegraf's metric and
+// requires the same result after each: processors, aggregators and outputs must not be able
+// to tell them apart.
+func FuzzBoxMetric(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13})
+	f.Add([]byte{1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 4})
+	f.Add([]byte{5, 5, 5, 12, 0, 12, 1, 12, 3, 12})
+	metric.Init() // what Telegraf does at start for its disk buffer
+	keys := []string{"a", "b", "c", "user", "zz", "event_type"}
+	values := []any{"v", "", int64(-3), uint64(7), 1.5, true, 12, []byte("bytes"), nil, int8(4), float32(2.5)}
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		ts := time.Unix(1700000000, 123)
+		want := metric.New("box_events", nil, nil, ts)
+		got := telegraf.Metric(newBoxMetric("box_events", ts))
+		// Built as eventMetric builds: tags in order, fields once each.
+		for i, k := range []string{"a", "c", "user"} {
+			want.AddTag(k, "t"+k)
+			got.(*boxMetric).appendTag(k, "t"+k)
+			want.AddField("f"+k, int64(i))
+			got.(*boxMetric).appendField("f"+k, int64(i))
+		}
+		sameMetric(t, want, got, "built")
+		for i := 0; i+1 < len(ops); i += 2 {
+			op, arg := ops[i]%13, int(ops[i+1])
+			key, value := keys[arg%len(keys)], values[arg%len(values)]
+			switch op {
+			case 0:
+				want.AddTag(key, "x"+key)
+				got.AddTag(key, "x"+key)
+			case 1:
+				want.RemoveTag(key)
+				got.RemoveTag(key)
+			case 2:
+				want.AddField("f"+key, value)
+				got.AddField("f"+key, value)
+			case 3:
+				want.AddField(key, value)
+				got.AddField(key, value)
+			case 4:
+				want.RemoveField("f" + key)
+				got.RemoveField("f" + key)
+			case 5:
+				want.SetName(key)
+				got.SetName(key)
+			case 6:
+				want.AddPrefix(key)
+				got.AddPrefix(key)
+			case 7:
+				want.AddSuffix(key)
+				got.AddSuffix(key)
+			case 8:
+				want.SetTime(ts.Add(time.Duration(arg)))
+				got.SetTime(ts.Add(time.Duration(arg)))
+			case 9:
+				want.SetType(telegraf.ValueType(arg % 6))
+				got.SetType(telegraf.ValueType(arg % 6))
+			case 10:
+				// A copy is deep: changing it leaves the original alone.
+				wc, gc := want.Copy(), got.Copy()
+				wc.AddTag("copy", key)
+				gc.AddTag("copy", key)
+				wc.RemoveField("fa")
+				gc.RemoveField("fa")
+				sameMetric(t, wc, gc, "copy")
+				want, got = wc, gc
+			case 11:
+				// Through Telegraf's disk buffer encoding and back.
+				data, err := metric.ToBytes(got)
+				require.NoError(t, err)
+				back, err := metric.FromBytes(data)
+				require.NoError(t, err)
+				got = back
+			case 12:
+				if tag := got.TagList(); len(tag) > 0 {
+					// Telegraf's AddTag on an existing key changes the Tag in place.
+					want.AddTag(want.TagList()[0].Key, "in place")
+					got.AddTag(tag[0].Key, "in place")
+				}
+			}
+			sameMetric(t, want, got, fmt.Sprintf("op %d at %d", op, i))
+		}
+	})
+}
+
+// The disk buffer (metric.ToBytes) stores tracking metrics too: the tracking wrapper unwraps
+// to the boxMetric, which must encode.
+func TestBoxMetric_DiskBufferWithTracking(t *testing.T) {
+	metric.Init() // what Telegraf does at start for its disk buffer
+	metric.Init()
+	ev := boxevents.Event{EventID: "e1", EventType: "LOGIN", CreatedBy: boxevents.User{Login: "a@b.c"}}
+	m := eventMetric(&ev, boxevents.StreamAdminLogsStreaming, time.Unix(5, 0), newInterner())
+	tracked, _ := metric.WithTracking(m, func(telegraf.DeliveryInfo) {})
+	data, err := metric.ToBytes(tracked)
+	require.NoError(t, err)
+	back, err := metric.FromBytes(data)
+	require.NoError(t, err)
+	testutil.RequireMetricEqual(t, m, back)
+}
