@@ -146,6 +146,7 @@ func TestBackfill_AdminLogsThenStreaming(t *testing.T) {
 		}
 	}
 	require.Positive(t, backfillReads)
+	p.Stop() // state_file is written at most once a second, and at Stop
 	st, ok, err := readStateFile(path)
 	require.NoError(t, err)
 	require.True(t, ok)

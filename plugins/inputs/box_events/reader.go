@@ -14,10 +14,14 @@ import (
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
-// minFetchSpacing keeps GET /events to at most one a second unless the
-// previous page was full (box-java-sdk #564, box-node-sdk #165: without it
-// clients spun at several calls a second on repeats).
-const minFetchSpacing = time.Second
+// minFetchSpacing spaces GET /events that follow a page that was not full:
+// at most ten a second (600 of the 1,000 requests a minute Box allows a
+// user), and only while events keep coming. Box's SDKs wait a whole second
+// (box-java-sdk #564, box-node-sdk #165: without it clients spun at several
+// calls a second on repeats), which delays every event that follows a recent
+// one by up to that second; the spinning is prevented instead by backing off
+// reads that bring nothing (see userStream.fruitless).
+const minFetchSpacing = 100 * time.Millisecond
 
 // reader reads one stream: it owns everything that changes while the stream
 // is read (positions through the tracker, the backfill phase, where a

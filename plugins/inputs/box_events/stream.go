@@ -13,11 +13,12 @@ const (
 	// minPollSpacing keeps long polls that end at once without news to one a
 	// second.
 	minPollSpacing = time.Second
-	// fruitlessMax caps the wait before reading after a new_change when the
-	// previous ones brought nothing: a realtime server that keeps announcing
-	// changes this stream does not show must not make the plugin poll Box
-	// once a second for ever.
-	fruitlessMax = time.Minute
+	// fruitlessBase and fruitlessMax bound the wait before reading after a
+	// new_change when the previous reads brought nothing: a realtime server
+	// that keeps announcing changes this stream does not show must not make
+	// the plugin poll Box for ever. The wait doubles from a second.
+	fruitlessBase = time.Second
+	fruitlessMax  = time.Minute
 	// pollFallbackInterval is how often GET /events is read when the realtime
 	// server refuses long polls without credentials, and pollFallbackFor how
 	// long before the realtime server is tried again.
@@ -38,7 +39,8 @@ type userStream struct {
 	server    *boxevents.RealtimeServer
 	since     time.Time // when server was obtained
 	polls     int       // long polls sent to server
-	pending   bool      // a new_change is known: drain before polling
+	pending   bool      // drain before polling: a new_change, a rewind, a timeout, the start
+	announced bool      // the pending drain answers a new_change
 	fruitless int       // drains in a row after new_change that read nothing
 	// pollUntil is set when the realtime server refused a long poll without
 	// credentials (which it is never sent): the stream is polled until then.
@@ -65,8 +67,8 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 		s.pending = true
 	}
 	if s.pending {
-		if s.fruitless > 0 {
-			wait := min(minFetchSpacing<<min(s.fruitless-1, 10), fruitlessMax) - r.clock.Since(r.lastGet)
+		if s.announced && s.fruitless > 0 {
+			wait := min(fruitlessBase<<min(s.fruitless-1, 10), fruitlessMax) - r.clock.Since(r.lastGet)
 			if wait > 0 && !sleep(ctx, r.clock, wait) {
 				return 0, ctx.Err()
 			}
@@ -75,12 +77,13 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		s.pending = false
-		if progress {
+		switch {
+		case progress:
 			s.fruitless = 0
-		} else {
+		case s.announced:
 			s.fruitless++
 		}
+		s.pending, s.announced = false, false
 	}
 	if s.server == nil || s.expired() {
 		srv, err := r.client.RealtimeServer(ctx, r.cfg.stream)
@@ -120,7 +123,7 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 	}
 	switch msg {
 	case boxevents.MessageNewChange:
-		s.pending = true
+		s.pending, s.announced = true, true
 		return 0, nil
 	case boxevents.MessageTimeout:
 		// No answer within retry_timeout: poll again, after checking for news
