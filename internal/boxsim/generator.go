@@ -21,12 +21,35 @@ func isChangeEventType(t string) bool {
 }
 
 // person is a Box user; its mini form is created_by, owned_by and the like.
-type person struct{ id, name, login string }
+type person struct {
+	id, name, login string
+	mini            string // the mini form as JSON, written once (see newPerson)
+}
+
+// newPerson returns a person with its mini form written out, which generated events
+// copy rather than write again. Changing a copy's fields requires clearing mini.
+func newPerson(id, name, login string) person {
+	p := person{id: id, name: name, login: login}
+	var w jsonw
+	w.person("", p, false)
+	p.mini = string(w.done())
+	return p
+}
 
 type folder struct {
 	id, name string
 	synced   bool
-	owner    int // index into generator.users
+	owner    int    // index into generator.users
+	mini     string // the mini form as JSON (see newFolder)
+}
+
+// newFolder returns a folder with its mini form written out.
+func newFolder(id, name string, synced bool, owner int) folder {
+	fo := folder{id: id, name: name, synced: synced, owner: owner}
+	var w jsonw
+	w.folderMini("", fo)
+	fo.mini = string(w.done())
+	return fo
 }
 
 type file struct {
@@ -59,22 +82,22 @@ func newGenerator(clientID string) generator {
 	return generator{
 		clientID: clientID,
 		users: []person{
-			{"11446498", "Aaron Levie", "ceo@example.com"},
-			{"19283746", "Dana Whitfield", "dana.whitfield@example.com"},
-			{"20485713", "Jörg Müller", "joerg.mueller@example.com"},
-			{"31337042", "Priya Raman", "priya@example.com"},
-			{"40961235", "Marcus O'Brien", "mobrien@example.com"},
-			{"52873019", "Yuki Tanaka", "yuki.tanaka@example.com"},
-			{"63019284", "Service Account", "AutomationUser_1234567_kT9x@boxdevedition.com"},
-			{"74820165", "Chloé Dubois", "chloe.dubois@partner.example.org"},
+			newPerson("11446498", "Aaron Levie", "ceo@example.com"),
+			newPerson("19283746", "Dana Whitfield", "dana.whitfield@example.com"),
+			newPerson("20485713", "Jörg Müller", "joerg.mueller@example.com"),
+			newPerson("31337042", "Priya Raman", "priya@example.com"),
+			newPerson("40961235", "Marcus O'Brien", "mobrien@example.com"),
+			newPerson("52873019", "Yuki Tanaka", "yuki.tanaka@example.com"),
+			newPerson("63019284", "Service Account", "AutomationUser_1234567_kT9x@boxdevedition.com"),
+			newPerson("74820165", "Chloé Dubois", "chloe.dubois@partner.example.org"),
 		},
-		anonymous: person{"2", "Unknown User", ""},
+		anonymous: newPerson("2", "Unknown User", ""),
 		folders: []folder{
-			{"48202735", "Marketing", true, 1},
-			{"51028211", "Finance Q3", false, 3},
-			{"60347290", "Engineering", true, 2},
-			{"73621549", "Legal & Compliance", false, 0},
-			{"86123570", "Sales Decks", true, 4},
+			newFolder("48202735", "Marketing", true, 1),
+			newFolder("51028211", "Finance Q3", false, 3),
+			newFolder("60347290", "Engineering", true, 2),
+			newFolder("73621549", "Legal & Compliance", false, 0),
+			newFolder("86123570", "Sales Decks", true, 4),
 		},
 		files: []file{
 			{"1203894751", "Contract.pdf", 629644, 3},

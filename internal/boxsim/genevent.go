@@ -123,6 +123,7 @@ func (g *generator) drawEnterprise(ev *genEvent, r *rand.Rand) {
 		ev.actor = g.anonymous
 		if r.IntN(2) == 0 {
 			ev.actor.login = ev.other.login // the login that was attempted
+			ev.actor.mini = ""
 		}
 	case "COLLABORATION_INVITE", "COLLABORATION_ACCEPT", "COLLABORATION_ROLE_CHANGE":
 		ev.other = g.users[r.IntN(len(g.users))]
@@ -267,6 +268,10 @@ func (g *generator) appendEvent(w *jsonw, ev *genEvent) []byte {
 
 // person writes a user's mini object; numericID writes the id as a bare number.
 func (w *jsonw) person(k string, p person, numericID bool) {
+	if p.mini != "" && !numericID {
+		w.raw(k, p.mini)
+		return
+	}
 	w.open(k)
 	if numericID {
 		w.digits("id", p.id)
@@ -281,6 +286,10 @@ func (w *jsonw) person(k string, p person, numericID bool) {
 
 // folderMini writes a folder's mini object with its sync_state.
 func (w *jsonw) folderMini(k string, fo folder) {
+	if fo.mini != "" {
+		w.raw(k, fo.mini)
+		return
+	}
 	w.open(k)
 	w.str("etag", "0")
 	w.str("id", fo.id)
@@ -297,13 +306,7 @@ func (w *jsonw) folderMini(k string, fo folder) {
 
 // rootFolder writes the root folder ("All Files") as path collections carry it.
 func (w *jsonw) rootFolder(k string) {
-	w.open(k)
-	w.null("etag")
-	w.str("id", "0")
-	w.str("name", "All Files")
-	w.null("sequence_id")
-	w.str("type", "folder")
-	w.close()
+	w.raw(k, `{"etag":null,"id":"0","name":"All Files","sequence_id":null,"type":"folder"}`)
 }
 
 // appendUserSource writes a user event's source: the file, folder, comment, task or
