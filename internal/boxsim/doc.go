@@ -27,6 +27,11 @@
 //     delayed in real time, and Box's invalid-position 400.
 //   - Scripted events: AddUserEvent and AddEnterpriseEvent for events with an id, and
 //     AddRawEvent for any JSON object ({} included), served exactly as given.
+//   - Synthetic backlogs for benchmarks: EmitBacklog appends millions of generated
+//     events, with a rate of at-least-once repeats, as one run record per log; each
+//     entry's position and JSON are computed from Seed and its index when a page serves
+//     it, so a backlog costs no memory per event (ProducedCount counts it, BacklogInfo.ID
+//     names its events).
 //
 // Every request is recorded (Requests, RequestLog, LastRequest, WaitRequests) with its
 // headers, form, Host and whether the realtime handler served it, so tests can check

@@ -1,7 +1,6 @@
 package boxsim
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -25,6 +24,18 @@ type eventsQuery struct {
 	types  map[string]bool // event_type filter; nil means all
 	after  time.Time       // created_after (inclusive); zero means unbounded
 	before time.Time       // created_before (exclusive); zero means unbounded
+}
+
+// need is what matches needs to know of a synthetic entry.
+func (q *eventsQuery) need() int {
+	need := streamNeed(q.stream)
+	if q.types != nil {
+		need |= needType
+	}
+	if !q.after.IsZero() || !q.before.IsZero() {
+		need |= needCreated
+	}
+	return need
 }
 
 func (q *eventsQuery) matches(e *entry) bool {
@@ -60,35 +71,64 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	sc := s.pages.Get().(*pageScratch)
+	defer s.pages.Put(sc)
 	s.mu.Lock()
 	if s.positionExpiredLocked(q) {
 		s.mu.Unlock()
 		s.writeInvalidPosition(w)
 		return
 	}
-	entries, next := s.pageLocked(q)
+	items, next := s.pageLocked(q, sc.items[:0])
 	pos := s.formatPositionLocked(next)
 	s.mu.Unlock()
+	sc.items = items[:0]
+	defer clear(items) // drop the references to stored JSON before pooling
 
-	size := 128
-	for _, raw := range entries {
-		size += len(raw) + 1
-	}
-	var b bytes.Buffer
-	b.Grow(size)
-	b.WriteString(`{"chunk_size":`)
-	b.WriteString(strconv.Itoa(len(entries)))
-	b.WriteString(`,"next_stream_position":`)
-	b.Write(pos)
-	b.WriteString(`,"entries":[`)
-	for i, raw := range entries {
+	b := append(sc.buf[:0], `{"chunk_size":`...)
+	b = strconv.AppendInt(b, int64(len(items)), 10)
+	b = append(b, `,"next_stream_position":`...)
+	b = append(b, pos...)
+	b = append(b, `,"entries":[`...)
+	for i, it := range items {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.Write(raw)
+		if it.run != nil {
+			b = it.run.appendEntry(b, it.k, &sc.synth) // the run is immutable: no lock needed
+		} else {
+			b = append(b, it.raw...)
+		}
 	}
-	b.WriteString("]}")
-	writeBody(w, http.StatusOK, "application/json", b.Bytes())
+	b = append(b, "]}"...)
+	writeBody(w, http.StatusOK, "application/json", b)
+	if cap(b) <= maxPooledPage {
+		sc.buf = b
+	}
+}
+
+// maxPooledPage bounds the page buffers kept for reuse (a full page of generated
+// events takes about 600 KB).
+const maxPooledPage = 4 << 20
+
+// pageScratch is a page's reusable memory: its entries, its body and a source for
+// synthetic events.
+type pageScratch struct {
+	items []pageItem
+	buf   []byte
+	synth synth
+}
+
+func newPageScratch() any {
+	return &pageScratch{synth: *newSynth()}
+}
+
+// pageItem is an entry of a page: stored JSON, or entry k of a synthetic run, written
+// when the page is.
+type pageItem struct {
+	raw json.RawMessage
+	run *run
+	k   int
 }
 
 // parseEventsQuery validates the query string. On failure it returns the name of the
@@ -172,7 +212,7 @@ func (s *Server) positionExpiredLocked(q eventsQuery) bool {
 // after the requested position it echoes that position (or answers the head for
 // position 0 or absent); "now" answers the head; an empty admin_logs page answers 0
 // under EmptyPageZeroPosition.
-func (s *Server) pageLocked(q eventsQuery) ([]json.RawMessage, uint64) {
+func (s *Server) pageLocked(q eventsQuery, items []pageItem) ([]pageItem, uint64) {
 	st := &s.store
 	if q.stream == StreamAdminLogsStreaming {
 		st.flushHeld(s.positionStepLocked)
@@ -188,23 +228,22 @@ func (s *Server) pageLocked(q eventsQuery) ([]json.RawMessage, uint64) {
 		limit = 1 + s.trafficRnd.IntN(limit-1)
 	}
 	var (
-		entries []json.RawMessage
 		last    uint64 // the last entry scanned
 		scanned bool
 	)
-	for i := l.indexAfter(q.from); i < len(l.entries) && len(entries) < limit; i++ {
-		e := &l.entries[i]
+	l.scan(q.from, q.need(), st.scratch, func(e *entry, g *segment, k int) bool {
 		last, scanned = e.pos, true
 		if q.matches(e) {
-			entries = append(entries, e.raw)
+			items = append(items, pageItem{raw: e.raw, run: g.run, k: k})
 		}
-	}
+		return len(items) < limit
+	})
 
 	switch {
-	case len(entries) == 0 && q.stream == StreamAdminLogs && s.opts.EmptyPageZeroPosition:
+	case len(items) == 0 && q.stream == StreamAdminLogs && s.opts.EmptyPageZeroPosition:
 		return nil, 0
 	case scanned:
-		return entries, last
+		return items, last
 	case q.echo:
 		return nil, q.from
 	default:

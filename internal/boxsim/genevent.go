@@ -196,6 +196,26 @@ func userSourceOf(t string) int {
 	return userSourceFile
 }
 
+// inChanges and inSync are the event's membership of the changes and sync streams, by
+// the rules parseRawEvent applies to scripted events.
+func (ev *genEvent) inChanges() bool { return isChangeEventType(ev.eventType) }
+
+func (ev *genEvent) inSync() bool {
+	if !ev.inChanges() || ev.enterprise || ev.odd == oddEmptySource {
+		return false
+	}
+	switch userSourceOf(ev.eventType) {
+	case userSourceFile, userSourceFolder: // the folder itself, or the file's parent
+		return ev.folder.synced
+	}
+	return false
+}
+
+// idString returns event_id as served: 40 hex digits, or a UUID.
+func (ev *genEvent) idString() string {
+	return string(appendEventID(nil, ev.enterprise, &ev.id))
+}
+
 func appendEventID(dst []byte, enterprise bool, id *[20]byte) []byte {
 	if !enterprise {
 		return appendHex(dst, id[:])

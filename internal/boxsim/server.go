@@ -49,7 +49,8 @@ type Server struct {
 	faults     faultState
 	requests   requestLog
 	gen        generator
-	formatTurn int // PositionMixed alternation
+	formatTurn int       // PositionMixed alternation
+	pages      sync.Pool // *pageScratch: page bodies and synthetic scratch, reused
 }
 
 // New returns a Server configured by opts; zero fields take the documented defaults.
@@ -80,6 +81,7 @@ func New(opts Options) *Server {
 	s.faults = faultState{queued: make(map[Endpoint][]Fault), random: make(map[Endpoint]randomFaults)}
 	s.requests = newRequestLog()
 	s.gen = newGenerator(opts.ClientID)
+	s.pages.New = newPageScratch
 	s.handler = s.routes()
 	s.rtHandler = s.realtimeRoutes()
 	return s

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 )
@@ -40,55 +39,12 @@ func (e *entry) event() Event {
 	}
 }
 
-// eventLog is an append-only, position-ordered list of events that keeps the newest max
-// (and, with a retention, those young enough): a contiguous window of positions.
-type eventLog struct {
-	entries []entry
-	head    uint64 // position of the newest event ever appended, PositionBase when none
-	trimmed uint64 // position of the newest event trimmed from the log, 0 when none
-	max     int
-}
-
-// append stores e at the position step after the head and returns it as stored.
-func (l *eventLog) append(e entry, step uint64) Event {
-	l.head += step
-	e.pos = l.head
-	l.entries = append(l.entries, e)
-	if n := len(l.entries) - l.max; n > 0 {
-		l.drop(n)
-	}
-	return e.event()
-}
-
-// expire trims the oldest entries while they were created before cutoff.
-func (l *eventLog) expire(cutoff time.Time) {
-	n := 0
-	for n < len(l.entries) && l.entries[n].createdAt.Before(cutoff) {
-		n++
-	}
-	if n > 0 {
-		l.drop(n)
-	}
-}
-
-// drop trims the n oldest entries.
-func (l *eventLog) drop(n int) {
-	l.trimmed = l.entries[n-1].pos
-	// Later appends reallocate and copy only the live tail, so memory stays bounded.
-	clear(l.entries[:n])
-	l.entries = l.entries[n:]
-}
-
-// indexAfter returns the index of the first entry with a position above pos.
-func (l *eventLog) indexAfter(pos uint64) int {
-	return sort.Search(len(l.entries), func(i int) bool { return l.entries[i].pos > pos })
-}
-
 // idRecord is the bounded, ordered record of distinct ids behind ProducedIDs.
 type idRecord struct {
-	ids  []string
-	seen map[string]struct{}
-	max  int
+	ids   []string
+	seen  map[string]struct{}
+	max   int
+	total int // ids ever added (ProducedCount)
 }
 
 func newIDRecord(limit int) *idRecord {
@@ -103,6 +59,7 @@ func (r *idRecord) add(id string) {
 	}
 	r.seen[id] = struct{}{}
 	r.ids = append(r.ids, id)
+	r.total++
 	if n := len(r.ids) - r.max; n > 0 {
 		for _, old := range r.ids[:n] {
 			delete(r.seen, old)
@@ -125,6 +82,13 @@ type store struct {
 	// changed is closed and replaced whenever an event is appended (long-poll wake-up).
 	changed   chan struct{}
 	retention time.Duration // Options.Retention
+	// backlogs are EmitBacklog's, in order; syntheticCount is their events' total
+	// (the next backlog's base) and runs the number of runs laid out.
+	backlogs       []*backlog
+	syntheticCount uint64
+	runs           uint64
+	// scratch draws synthetic entries for scans under Server.mu.
+	scratch *synth
 }
 
 func newStore(maxEvents, maxIDs int, retention time.Duration) store {
@@ -135,6 +99,7 @@ func newStore(maxEvents, maxIDs int, retention time.Duration) store {
 		produced:  make(map[Stream]*idRecord),
 		changed:   make(chan struct{}),
 		retention: retention,
+		scratch:   newSynth(),
 	}
 	for _, s := range []Stream{StreamAll, StreamChanges, StreamSync, StreamAdminLogs} {
 		st.produced[s] = newIDRecord(maxIDs)
@@ -179,13 +144,12 @@ func inStream(stream Stream, e *entry) bool {
 
 // hasAfter reports whether stream has an event positioned after pos.
 func (st *store) hasAfter(stream Stream, pos uint64) bool {
-	l := st.log(stream)
-	for i := l.indexAfter(pos); i < len(l.entries); i++ {
-		if inStream(stream, &l.entries[i]) {
-			return true
-		}
-	}
-	return false
+	found := false
+	st.log(stream).scan(pos, streamNeed(stream), st.scratch, func(e *entry, _ *segment, _ int) bool {
+		found = inStream(stream, e)
+		return !found
+	})
+	return found
 }
 
 func (st *store) notify() {
@@ -261,23 +225,32 @@ func (s *Server) AddRawEvent(stream Stream, raw json.RawMessage) (Event, error) 
 // from position 0 would read them now (ids may repeat with UserDuplicateRate or on
 // admin_logs_streaming). Entries held
 // back by StreamingDisorder or StreamingDuplicateRate are not listed until appended.
+// Synthetic entries (EmitBacklog) are written out too, so a large backlog makes a large
+// answer.
 func (s *Server) Events(stream Stream) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.store.expire(s.clock.Now())
-	l := s.store.log(stream)
+	st := &s.store
+	st.expire(s.clock.Now())
 	var out []Event
-	for i := range l.entries {
-		if inStream(stream, &l.entries[i]) {
-			out = append(out, l.entries[i].event())
+	st.log(stream).scan(0, streamNeed(stream), st.scratch, func(e *entry, g *segment, k int) bool {
+		switch {
+		case !inStream(stream, e):
+		case g.run != nil:
+			out = append(out, g.run.event(k, st.scratch))
+		default:
+			out = append(out, e.event())
 		}
-	}
+		return true
+	})
 	return out
 }
 
 // ProducedIDs returns the ids of every event produced for stream, each once, in the
 // order first produced, including events since trimmed from the log (up to MaxProducedIDs).
 // admin_logs and admin_logs_streaming carry the same events, so they share one record.
+// Synthetic backlogs (EmitBacklog) are counted, not recorded: their ids are not here
+// (see ProducedCount and BacklogInfo.ID).
 func (s *Server) ProducedIDs(stream Stream) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
