@@ -119,3 +119,32 @@ func TestThousands(t *testing.T) {
 	require.Equal(t, "999", thousands(999))
 	require.Equal(t, "5,106", thousands(5106))
 }
+
+func TestSampleIndexes(t *testing.T) {
+	require.Nil(t, sampleIndexes(0))
+	require.Equal(t, []int{0}, sampleIndexes(1))
+	require.Equal(t, []int{0, 1, 2}, sampleIndexes(3))
+	idx := sampleIndexes(1_000_000)
+	require.Len(t, idx, 101)
+	require.Equal(t, 0, idx[0])
+	require.Equal(t, 999_999, idx[100])
+}
+
+func TestBacklogKinds(t *testing.T) {
+	cfg, err := parseFlags(nil)
+	require.NoError(t, err)
+	require.Equal(t, backlogClean, cfg.backlog, "box-node-sdk cannot decode the synthetic backlog's odd shapes")
+	cfg, err = parseFlags([]string{"-peers", "telegraf-box,compiled-in"})
+	require.NoError(t, err)
+	require.Equal(t, backlogSynthetic, cfg.backlog)
+
+	for _, kind := range []string{backlogSynthetic, backlogClean} {
+		b, err := newBacklog(kind, boxsim.StreamAdminLogsStreaming, 2000, 0.05, 1)
+		require.NoError(t, err)
+		require.Equal(t, 2000, b.distinct, kind)
+		require.Greater(t, b.served, 2000, kind)
+		require.Less(t, b.served, 2300, kind)
+		require.Len(t, b.sample, 101, kind)
+		b.close()
+	}
+}

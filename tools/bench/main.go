@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -113,7 +114,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&stream, "stream", string(boxsim.StreamAdminLogsStreaming), "stream type of the throughput backlog (admin_logs_streaming, admin_logs or all)")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds; each runs every peer once, in turn")
 	fs.StringVar(&cfg.backlog, "backlog", backlogAuto, "how the simulated Box is filled: synthetic (boxsim's lazy EmitBacklog, as generated), "+
-		"clean (generated events box-node-sdk can decode, in memory) or auto (clean when the Node peer runs or EmitBacklog is missing)")
+		"clean (generated events box-node-sdk can decode, in memory) or auto (clean when the Node peer runs)")
 	fs.StringVar(&peers, "peers", strings.Join(allPeers, ","), "comma-separated peers: telegraf-box, node, compiled-in")
 	fs.StringVar(&cfg.skipNode, "skip-node", "", "leave the Node peer out, giving this reason in the report "+
 		"(scripts/bench.sh sets it when npm or node is missing)")
@@ -121,7 +122,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&noLatency, "no-latency", false, "skip the latency and idle measurements")
 	fs.DurationVar(&cfg.runTimeout, "timeout", 0, "how long one peer may take to deliver the backlog (0: 2 min + 1 ms per event)")
 	fs.BoolVar(&cfg.keepFailed, "keep-failed", false, "keep a failed run's directory (configs, stderr.log)")
-	fs.IntVar(&cfg.spacedEvents, "latency-events", 50, "events of the spaced latency scenario")
+	fs.IntVar(&cfg.spacedEvents, "latency-events", 100, "events of the spaced latency scenario")
 	fs.DurationVar(&cfg.spacedInterval, "latency-interval", 2*time.Second, "time between two events of the spaced latency scenario")
 	fs.IntVar(&cfg.steadyRate, "latency-steady-rate", 5, "events per second of the steady latency scenario")
 	fs.IntVar(&cfg.steadySeconds, "latency-steady-seconds", 200, "duration of the steady latency scenario, in seconds")
@@ -200,15 +201,11 @@ func parseFlags(args []string) (*config, error) {
 		// box-node-sdk fails every page holding one of the generator's odd shapes
 		// (see cleanEvent), so the Node peer needs the clean backlog; every peer reads
 		// the same one.
-		cfg.backlog = backlogClean
-		if hasSyntheticBacklog() && !slices.Contains(cfg.peers, peerNode) {
-			cfg.backlog = backlogSynthetic
+		cfg.backlog = backlogSynthetic
+		if slices.Contains(cfg.peers, peerNode) {
+			cfg.backlog = backlogClean
 		}
-	case backlogSynthetic:
-		if !hasSyntheticBacklog() {
-			return nil, errors.New("-backlog synthetic: this boxsim has no EmitBacklog yet")
-		}
-	case backlogClean:
+	case backlogSynthetic, backlogClean:
 	default:
 		return nil, fmt.Errorf("-backlog %q: want auto, synthetic or clean", cfg.backlog)
 	}
@@ -268,7 +265,10 @@ func run(cfg *config) error {
 		progressf("backlog ready in %s: %d distinct, %d served from position 0 (%s)",
 			b.setup.Round(time.Millisecond), b.distinct, b.served, b.method)
 		for round := 1; round <= cfg.rounds; round++ {
-			for _, peer := range cfg.peers {
+			// Each round starts with the next peer, so that no peer always runs first.
+			order := append(slices.Clone(cfg.peers[(round-1)%len(cfg.peers):]), cfg.peers[:(round-1)%len(cfg.peers)]...)
+			for _, peer := range order {
+				runtime.GC() //nolint:revive // a benchmark: collect the previous run's garbage before measuring the next
 				progressf("round %d/%d: %s", round, cfg.rounds, peer)
 				res, err := runThroughput(cfg, b, peer, round)
 				if err != nil {

@@ -36,6 +36,7 @@ type machine struct {
 	BoxNodeSDK     string `json:"box_node_sdk,omitempty"`
 	Telegraf       string `json:"telegraf,omitempty"`
 	Date           string `json:"date"`
+	Source         string `json:"source,omitempty"` // git commit of the working tree, and whether it had changes
 	NodePeerAbsent string `json:"node_peer_absent,omitempty"`
 }
 
@@ -55,6 +56,7 @@ type peerSummary struct {
 	CPUPerMillion     summary `json:"cpu_seconds_per_1m_events"`
 	PeakRSSMB         summary `json:"peak_rss_mb"`
 	WallSeconds       summary `json:"wall_seconds"`
+	Cores             summary `json:"cores"`
 	HarnessCPUSeconds summary `json:"harness_cpu_seconds"`
 	EventsRequests    summary `json:"events_requests"`
 }
@@ -89,7 +91,7 @@ func (r *report) summarize(peers []string) {
 	r.Peers = make(map[string]peerSummary)
 	r.Order = peers
 	for _, p := range peers {
-		var rate, cpu, rss, wall, harness, reqs []float64
+		var rate, cpu, rss, wall, cores, harness, reqs []float64
 		for _, run := range r.Runs {
 			if run.Peer != p {
 				continue
@@ -98,11 +100,12 @@ func (r *report) summarize(peers []string) {
 			cpu = append(cpu, run.CPUPerMillion)
 			rss = append(rss, run.PeakRSSMB)
 			wall = append(wall, run.WallSeconds)
+			cores = append(cores, run.Cores)
 			harness = append(harness, run.HarnessCPUSeconds)
 			reqs = append(reqs, float64(run.EventsRequests))
 		}
 		r.Peers[p] = peerSummary{EventsPerSec: summarize(rate), CPUPerMillion: summarize(cpu),
-			PeakRSSMB: summarize(rss), WallSeconds: summarize(wall), HarnessCPUSeconds: summarize(harness),
+			PeakRSSMB: summarize(rss), WallSeconds: summarize(wall), Cores: summarize(cores), HarnessCPUSeconds: summarize(harness),
 			EventsRequests: summarize(reqs)}
 	}
 	node, ok := r.Peers[peerNode]
@@ -137,6 +140,9 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, ", Telegraf %s", m.Telegraf)
 	}
 	b.WriteString(".\n")
+	if m.Source != "" {
+		fmt.Fprintf(&b, "Source: %s.\n", m.Source)
+	}
 	if m.NodePeerAbsent != "" {
 		fmt.Fprintf(&b, "\n**The Node SDK peer did not run: %s**\n", m.NodePeerAbsent)
 	}
@@ -147,14 +153,16 @@ func (r *report) markdown() string {
 			thousands(bl.Distinct), thousands(bl.Served), pct(bl.Served-bl.Distinct, bl.Distinct), bl.Stream)
 		fmt.Fprintf(&b, "One simulated Box in the harness process serves every run (backlog: %s, ready in %.1f s). "+
 			"Peers take turns, %s; medians, with min–max over the rounds.\n\n", bl.Method, bl.SetupSeconds, plural(r.Config["rounds"], "round"))
-		b.WriteString("| peer | events/s | CPU-s per 1M events | peak RSS MB | wall s | GET /events per run | harness CPU-s |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| peer | events/s | CPU-s per 1M events | peak RSS MB | wall s | cores busy | GET /events per run | harness CPU-s |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, p := range r.Order {
 			s := r.Peers[p]
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f | %.1f |\n", peerTitle(p),
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.0f | %.2f |\n", peerTitle(p),
 				rangeText(s.EventsPerSec, 0), rangeText(s.CPUPerMillion, 1), rangeText(s.PeakRSSMB, 0),
-				rangeText(s.WallSeconds, 2), s.EventsRequests.Median, s.HarnessCPUSeconds.Median)
+				rangeText(s.WallSeconds, 2), s.Cores.Median, s.EventsRequests.Median, s.HarnessCPUSeconds.Median)
 		}
+		b.WriteString("\n(cores busy: the peer's CPU-s over its wall s; harness CPU-s: the simulator serving pages plus " +
+			"the harness reading the peer's stdout, in the harness process.)\n")
 		if len(r.Ratios) > 0 {
 			b.WriteString("\n| vs Box Node SDK | throughput | CPU per event | peak RSS |\n|---|---:|---:|---:|\n")
 			for _, q := range r.Ratios {
@@ -185,6 +193,22 @@ func (r *report) markdown() string {
 			i.Seconds, i.EventsRequests, i.LongPollRequests, i.OptionsRequests, i.CPUSeconds, l.PeakRSSMB)
 	}
 	return b.String()
+}
+
+// sourceVersion names the commit of the working tree the binaries were built from,
+// with the number of files changed since, if any.
+func sourceVersion() string {
+	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	v := "commit " + strings.TrimSpace(string(head))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil {
+		if n := len(strings.Split(strings.TrimSpace(string(st)), "\n")); len(bytes.TrimSpace(st)) > 0 {
+			v += fmt.Sprintf(" with %d changed files not committed", n)
+		}
+	}
+	return v
 }
 
 // telegrafVersion is the Telegraf module version telegrafrun was built with
@@ -270,6 +294,7 @@ func machineInfo(cfg *config) machine {
 		m.Kernel = strings.TrimSpace(string(data))
 	}
 	m.Telegraf = telegrafVersion(cfg.telegrafrun)
+	m.Source = sourceVersion()
 	if cfg.skipNode == "" {
 		if out, err := exec.Command(cfg.node, "--version").Output(); err == nil {
 			m.NodeVersion = strings.TrimSpace(string(out))

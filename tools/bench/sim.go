@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"time"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
@@ -28,28 +27,14 @@ type backlog struct {
 	sim       *boxsim.Server
 	url       string
 	stream    boxsim.Stream
-	distinct  int    // distinct event ids a reader from position 0 sees
-	served    int    // entries served from position 0 to the end, repeats included
-	first     string // position of the first entry, when known
-	last      string // position of the last entry, when known
-	method    string // how it was filled
-	rewritten int    // clean: events whose odd shape was rewritten for box-node-sdk
+	distinct  int      // distinct event ids a reader from position 0 sees
+	served    int      // entries served from position 0 to the end, repeats included
+	first     string   // position of the first entry, when known
+	last      string   // position of the last entry, when known
+	method    string   // how it was filled
+	rewritten int      // clean: events whose odd shape was rewritten for box-node-sdk
+	sample    []string // ids of distinct events spread over the backlog, to check a reader saw them
 	setup     time.Duration
-}
-
-// emitBacklogName is boxsim's lazily generated synthetic backlog (issue 8):
-//
-//	func (s *Server) EmitBacklog(stream Stream, n int, repeatRate float64) BacklogInfo
-//	type BacklogInfo struct{ Distinct, Served int; FirstPosition, LastPosition string }
-//
-// It is called by name so that the harness builds, and runs with the clean backlog,
-// against a boxsim that does not have it.
-const emitBacklogName = "EmitBacklog"
-
-// hasSyntheticBacklog reports whether boxsim has EmitBacklog.
-func hasSyntheticBacklog() bool {
-	_, ok := reflect.TypeOf((*boxsim.Server)(nil)).MethodByName(emitBacklogName)
-	return ok
 }
 
 // newBacklog starts a simulator on a loopback port holding n distinct events with
@@ -78,11 +63,8 @@ func newBacklog(kind string, stream boxsim.Stream, n int, repeats float64, seed 
 	}
 	b := &backlog{sim: sim, url: url, stream: stream}
 	if kind == backlogSynthetic {
-		err = b.emitSynthetic(n, repeats)
-	} else {
-		err = b.emitClean(n, seed)
-	}
-	if err != nil {
+		b.emitSynthetic(n, repeats)
+	} else if err := b.emitClean(n, seed); err != nil {
 		sim.Close()
 		return nil, err
 	}
@@ -90,39 +72,32 @@ func newBacklog(kind string, stream boxsim.Stream, n int, repeats float64, seed 
 	return b, nil
 }
 
-// emitSynthetic calls sim.EmitBacklog(stream, n, repeats) and reads its BacklogInfo.
-func (b *backlog) emitSynthetic(n int, repeats float64) error {
-	m := reflect.ValueOf(b.sim).MethodByName(emitBacklogName)
-	if !m.IsValid() {
-		return fmt.Errorf("-backlog %s: boxsim.Server has no %s", backlogSynthetic, emitBacklogName)
+// emitSynthetic fills the simulator with boxsim's synthetic backlog: generated
+// when served, nothing kept per event, odd shapes included.
+func (b *backlog) emitSynthetic(n int, repeats float64) {
+	info := b.sim.EmitBacklog(b.stream, n, repeats)
+	b.distinct, b.served = info.Distinct, info.Served
+	b.first, b.last = info.FirstPosition, info.LastPosition
+	b.method = "synthetic: boxsim's EmitBacklog, generated when served"
+	for _, i := range sampleIndexes(info.Distinct) {
+		b.sample = append(b.sample, info.ID(i))
 	}
-	t := m.Type()
-	if t.NumIn() != 3 || t.NumOut() != 1 || t.Out(0).Kind() != reflect.Struct {
-		return fmt.Errorf("boxsim.Server.%s has an unexpected signature %s", emitBacklogName, t)
+}
+
+// sampleIndexes returns up to 101 indexes spread evenly over [0, n), first and last included.
+func sampleIndexes(n int) []int {
+	if n <= 0 {
+		return nil
 	}
-	out := m.Call([]reflect.Value{
-		reflect.ValueOf(b.stream).Convert(t.In(0)),
-		reflect.ValueOf(n).Convert(t.In(1)),
-		reflect.ValueOf(repeats).Convert(t.In(2)),
-	})[0]
-	field := func(name string) reflect.Value { return out.FieldByName(name) }
-	if f := field("Distinct"); f.IsValid() && f.CanInt() {
-		b.distinct = int(f.Int())
+	const parts = 100
+	idx := make([]int, 0, parts+1)
+	for k := 0; k <= parts; k++ {
+		i := (n - 1) * k / parts
+		if len(idx) == 0 || idx[len(idx)-1] != i {
+			idx = append(idx, i)
+		}
 	}
-	if f := field("Served"); f.IsValid() && f.CanInt() {
-		b.served = int(f.Int())
-	}
-	if f := field("FirstPosition"); f.IsValid() && f.Kind() == reflect.String {
-		b.first = f.String()
-	}
-	if f := field("LastPosition"); f.IsValid() && f.Kind() == reflect.String {
-		b.last = f.String()
-	}
-	if b.distinct == 0 {
-		b.distinct = n
-	}
-	b.method = "synthetic: boxsim's lazily generated EmitBacklog"
-	return nil
+	return idx
 }
 
 // emitClean fills the simulator with n events drawn by a second simulator's
@@ -166,8 +141,15 @@ func (b *backlog) emitClean(n int, seed uint64) error {
 	}
 	entries := b.sim.Events(b.stream)
 	seen := make(map[string]struct{}, n)
+	var ids []string
 	for _, e := range entries {
-		seen[e.ID] = struct{}{}
+		if _, dup := seen[e.ID]; !dup {
+			seen[e.ID] = struct{}{}
+			ids = append(ids, e.ID)
+		}
+	}
+	for _, i := range sampleIndexes(len(ids)) {
+		b.sample = append(b.sample, ids[i])
 	}
 	b.distinct, b.served = len(seen), len(entries)
 	if len(entries) > 0 {

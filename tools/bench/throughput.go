@@ -24,6 +24,8 @@ type runResult struct {
 	CPUSeconds    float64 `json:"cpu_seconds"`    // utime+stime from /proc just before stopping it
 	CPUPerMillion float64 `json:"cpu_seconds_per_1m_events"`
 	PeakRSSMB     float64 `json:"peak_rss_mb"` // VmHWM, MiB
+	// Cores is CPUSeconds / WallSeconds: near 1 a single-threaded peer is CPU-bound.
+	Cores float64 `json:"cores"`
 	// HarnessCPUSeconds is what this process (the simulator serving the pages and the
 	// stdout reader) used meanwhile: a busy simulator would cap every peer alike.
 	HarnessCPUSeconds float64 `json:"harness_cpu_seconds"`
@@ -72,6 +74,12 @@ type distinctCounter struct {
 func newDistinctCounter(want int) *distinctCounter {
 	return &distinctCounter{seed: maphash.MakeSeed(), seen: make(map[uint64]struct{}, want), want: want,
 		done: make(chan time.Time, 1)}
+}
+
+// has reports whether id was read.
+func (c *distinctCounter) has(id string) bool {
+	_, ok := c.seen[maphash.String(c.seed, id)]
+	return ok
 }
 
 func (c *distinctCounter) line(line []byte, at time.Time) {
@@ -124,11 +132,12 @@ func runThroughput(cfg *config, b *backlog, peer string, round int) (res runResu
 	}
 
 	var (
-		done   = make(chan time.Time, 1)
-		onLine func([]byte, time.Time)
-		mu     sync.Mutex // guards report and counter between the reader and the end
-		report *nodeReport
-		lines  func() int
+		done    = make(chan time.Time, 1)
+		onLine  func([]byte, time.Time)
+		mu      sync.Mutex // guards report and counter between the reader and the end
+		report  *nodeReport
+		lines   func() int
+		counter *distinctCounter
 	)
 	if p.output == outputJSON {
 		onLine = func(line []byte, at time.Time) {
@@ -143,6 +152,7 @@ func runThroughput(cfg *config, b *backlog, peer string, round int) (res runResu
 		lines = func() int { return 0 }
 	} else {
 		c := newDistinctCounter(b.distinct)
+		counter = c
 		done = c.done
 		onLine = func(line []byte, at time.Time) {
 			mu.Lock()
@@ -196,6 +206,7 @@ func runThroughput(cfg *config, b *backlog, peer string, round int) (res runResu
 		CPUSeconds:        use.cpu.Seconds(),
 		CPUPerMillion:     use.cpu.Seconds() / float64(b.distinct) * 1e6,
 		PeakRSSMB:         float64(use.peakRSSKB) / 1024,
+		Cores:             use.cpu.Seconds() / wall.Seconds(),
 		HarnessCPUSeconds: harnessCPU.Seconds(),
 		EventsRequests:    after.events - before.events,
 		OptionsRequests:   after.options - before.options,
@@ -207,6 +218,16 @@ func runThroughput(cfg *config, b *backlog, peer string, round int) (res runResu
 			return res, fmt.Errorf("%s reported %d distinct events, want %d", peer, report.Count, b.distinct)
 		}
 		res.Node = report
+	}
+	if counter != nil {
+		// Reaching the count proves nothing if other ids were counted: check a sample.
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range b.sample {
+			if !counter.has(id) {
+				return res, fmt.Errorf("%s wrote %d distinct event ids, but not the backlog's %q", peer, b.distinct, id)
+			}
+		}
 	}
 	if res.Events == 0 {
 		return res, errors.New("no events")
