@@ -163,6 +163,19 @@ func (r *report) markdown() string {
 		}
 		b.WriteString("\n(cores busy: the peer's CPU-s over its wall s; harness CPU-s: the simulator serving pages plus " +
 			"the harness reading the peer's stdout, in the harness process.)\n")
+		var nodeWall, nodeCPU, nodeAll []float64
+		for _, run := range r.Runs {
+			if run.Node != nil {
+				nodeWall = append(nodeWall, run.Node.ElapsedMS/1000)
+				nodeCPU = append(nodeCPU, float64(run.Node.ReadingCPU)/1e6)
+				nodeAll = append(nodeAll, float64(run.Node.CPUUserUS+run.Node.CPUSystemUS)/1e6)
+			}
+		}
+		if len(nodeWall) > 0 {
+			fmt.Fprintf(&b, "\nThe Node SDK peer's own measure (process.cpuUsage()), from its main() to the last event: "+
+				"median %.2f s and %.2f CPU-s (%.2f CPU-s with loading Node and the SDK); the difference to its row "+
+				"is Node's start-up.\n", summarize(nodeWall).Median, summarize(nodeCPU).Median, summarize(nodeAll).Median)
+		}
 		if len(r.Ratios) > 0 {
 			b.WriteString("\n| vs Box Node SDK | throughput | CPU per event | peak RSS |\n|---|---:|---:|---:|\n")
 			for _, q := range r.Ratios {

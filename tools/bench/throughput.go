@@ -43,6 +43,7 @@ type nodeReport struct {
 	Count       int     `json:"count"`
 	CPUUserUS   int64   `json:"cpu_user_us"`
 	CPUSystemUS int64   `json:"cpu_system_us"`
+	ReadingCPU  int64   `json:"reading_cpu_us"` // from main() on: without loading Node and the SDK
 	ElapsedMS   float64 `json:"elapsed_ms"`
 	Pages       int     `json:"pages"`
 	Errors      int     `json:"errors"`
