@@ -33,6 +33,7 @@ func main() {
 		demo         = flag.Bool("demo", false, "stream from a built-in simulated Box with live traffic; needs no config or credentials")
 		demoStream   = flag.String("demo_stream", "all", "stream type to read in -demo mode")
 		debug        = flag.Bool("debug", false, "log debug messages")
+		pprofAddr    = flag.String("pprof_addr", "", "serve Go's pprof profiles on this address (e.g. localhost:6060), as Telegraf's --pprof-addr")
 		showVersion  = flag.Bool("version", false, "print the version and exit")
 	)
 	flag.Parse()
@@ -46,6 +47,10 @@ func main() {
 	// line with its level instead.
 	logger.RedirectLogging(&levelWriter{out: os.Stderr, debug: *debug})
 
+	tuneGC()
+	if *pprofAddr != "" {
+		servePprof(*pprofAddr)
+	}
 	useExecdDefaults()
 	interval := *pollInterval
 	if *pollDisabled {
