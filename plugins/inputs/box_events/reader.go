@@ -153,40 +153,57 @@ func (r *reader) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
 
 // drain reads pages from the fetch position while they come back full and
 // hands each to the accumulator. At most max_undelivered_pages groups are
-// uncommitted: while the outputs do not take them it stops reading. It
+// uncommitted: while the outputs do not take them it stops reading. While a
+// full page is turned into metrics the next one is already read, so that a
+// backlog keeps the network, the decoding and the metrics busy at once. It
 // reports whether anything was read: events, or a new position.
-func (r *reader) drain(ctx context.Context) (bool, error) {
-	progress := false
+func (r *reader) drain(ctx context.Context) (progress bool, err error) {
+	var ahead *lookahead
+	defer func() {
+		if ahead != nil {
+			ahead.discard(r.tracker)
+		}
+	}()
 	for {
-		if err := r.tracker.reserve(ctx); err != nil {
-			return progress, err
+		var f fetched
+		if ahead != nil {
+			f, ahead = ahead.wait(), nil
+		} else {
+			if err := r.tracker.reserve(ctx); err != nil {
+				return progress, err
+			}
+			wait, rejects := r.tracker.rewindWait()
+			if rejects > 0 {
+				r.lastFull = false // an output is overflowing: no fast path
+			}
+			if !r.lastFull {
+				wait = max(wait, minFetchSpacing-r.clock.Since(r.lastGet))
+			}
+			if wait > 0 && !sleep(ctx, r.clock, wait) {
+				r.tracker.release()
+				return progress, ctx.Err()
+			}
+			pos, gen := r.tracker.position()
+			r.lastGet = r.clock.Now()
+			f = r.fetch(ctx, pos, gen)
 		}
-		wait, rejects := r.tracker.rewindWait()
-		if rejects > 0 {
-			r.lastFull = false // an output is overflowing: no fast path
-		}
-		if !r.lastFull {
-			wait = max(wait, minFetchSpacing-r.clock.Since(r.lastGet))
-		}
-		if wait > 0 && !sleep(ctx, r.clock, wait) {
-			r.tracker.release()
-			return progress, ctx.Err()
-		}
-		pos, gen := r.tracker.position()
-		r.lastGet = r.clock.Now()
-		page, err := r.client.Events(ctx, r.query(pos))
-		if err != nil {
+		if f.err != nil {
 			r.tracker.release()
 			r.lastFull = false
-			return progress, err
+			return progress, f.err
 		}
+		page := f.page
 		r.lastFull = len(page.Entries) >= r.cfg.pageSize
 		if len(page.Entries) > 0 && r.currentBackfill() != nil {
 			// admin_logs may answer short pages while more remain; a backfill
 			// must not hand over early, so it reads until a page is empty.
 			r.lastFull = true
 		}
-		advanced, err := r.emit(ctx, page, pos, gen)
+		if next := page.NextStreamPosition; r.lastFull && next.Resumable() && next != f.pos && r.tracker.tryReserve() {
+			r.lastGet = r.clock.Now()
+			ahead = r.readAhead(ctx, next, f.gen)
+		}
+		advanced, err := r.emit(ctx, page, f.pos, f.gen)
 		progress = progress || advanced || len(page.Entries) > 0
 		if err != nil {
 			return progress, err
@@ -195,6 +212,46 @@ func (r *reader) drain(ctx context.Context) (bool, error) {
 			return progress, nil
 		}
 	}
+}
+
+// fetched is a page read at pos in generation gen, or why it could not be.
+type fetched struct {
+	pos  boxevents.StreamPosition
+	gen  uint64
+	page *boxevents.Page
+	err  error
+}
+
+func (r *reader) fetch(ctx context.Context, pos boxevents.StreamPosition, gen uint64) fetched {
+	page, err := r.client.Events(ctx, r.query(pos))
+	return fetched{pos: pos, gen: gen, page: page, err: err}
+}
+
+// lookahead is a page being read in the background, holding a place reserved
+// for it.
+type lookahead struct {
+	done   chan fetched
+	cancel context.CancelFunc
+}
+
+func (r *reader) readAhead(ctx context.Context, pos boxevents.StreamPosition, gen uint64) *lookahead {
+	actx, cancel := context.WithCancel(ctx)
+	a := &lookahead{done: make(chan fetched, 1), cancel: cancel}
+	go func() { a.done <- r.fetch(actx, pos, gen) }()
+	return a
+}
+
+// wait returns the page read ahead.
+func (a *lookahead) wait() fetched {
+	defer a.cancel()
+	return <-a.done
+}
+
+// discard gives up on the page read ahead (the stream went elsewhere) and its place.
+func (a *lookahead) discard(t *tracker) {
+	a.cancel()
+	<-a.done
+	t.release()
 }
 
 // emit hands a page read at pos in generation gen to the accumulator, holding

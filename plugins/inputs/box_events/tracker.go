@@ -104,6 +104,17 @@ func (t *tracker) reserve(ctx context.Context) error {
 	}
 }
 
+// tryReserve takes a place for one more group if one is free, without waiting.
+func (t *tracker) tryReserve() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.used < t.window {
+		t.used++
+		return true
+	}
+	return false
+}
+
 // release gives back a place taken by reserve for a group that was not pushed.
 func (t *tracker) release() {
 	t.mu.Lock()
