@@ -17,8 +17,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
 )
 
-// maxWrite bounds the bytes of line protocol gathered into one write.
-const maxWrite = 256 << 10
+// maxBatch bounds the metrics gathered into one write: a page.
+const maxBatch = 500
 
 // runner runs a service input the way Telegraf's execd shim does: metrics go
 // to stdout as InfluxDB line protocol; stdin EOF, SIGINT or SIGTERM stop it
@@ -108,66 +108,67 @@ func (r *runner) gather(acc telegraf.Accumulator) {
 	}
 }
 
-// write serializes metrics as they come and writes what is ready in one
-// write. A metric is accepted only once its line was written, rejected when
-// the write failed (stdout is gone: the process stops), and dropped with a
-// warning when it cannot be serialized at all.
+// write serializes the metrics that are ready, as one batch, and writes them
+// in one write. A metric is accepted only once its line was written, and
+// rejected when the write failed (stdout is gone: the process stops). A metric
+// the serializer cannot write at all (no field, no name) is left out of the
+// batch and counted in a warning; it counts as delivered, like a metric an
+// output filters out.
 func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) {
 	serializer := &influx.Serializer{}
 	if err := serializer.Init(); err != nil {
 		panic(err) // the default configuration always initialises
 	}
 	var (
-		buf     bytes.Buffer
 		pending []telegraf.Metric
 		dropped int
 		broken  bool
 	)
-	add := func(m telegraf.Metric) {
-		if broken {
-			m.Reject()
-			return
-		}
-		line, err := serializer.Serialize(m)
-		if err != nil {
-			dropped++
-			r.log.Warnf("Dropping a metric that cannot be written as line protocol (%v); %d dropped so far", err, dropped)
-			m.Drop()
-			return
-		}
-		buf.Write(line)
-		pending = append(pending, m)
-	}
 	flush := func() {
-		if buf.Len() > 0 && !broken {
-			if _, err := r.stdout.Write(buf.Bytes()); err != nil {
-				broken = true
-				r.log.Errorf("Writing to stdout failed, stopping: %v", err)
-				stop()
+		defer func() {
+			clear(pending)
+			pending = pending[:0]
+		}()
+		if broken {
+			for _, m := range pending {
+				m.Reject()
 			}
+			return
+		}
+		out, err := serializer.SerializeBatch(pending)
+		if err == nil {
+			if n := len(pending) - bytes.Count(out, []byte{'\n'}); n > 0 {
+				dropped += n
+				r.log.Warnf("Dropped %d metrics that cannot be written as line protocol; %d dropped so far", n, dropped)
+			}
+			if len(out) > 0 {
+				_, err = r.stdout.Write(out)
+			}
+		}
+		if err != nil {
+			broken = true
+			r.log.Errorf("Writing to stdout failed, stopping: %v", err)
+			stop()
+			for _, m := range pending {
+				m.Reject()
+			}
+			return
 		}
 		for _, m := range pending {
-			if broken {
-				m.Reject()
-			} else {
-				m.Accept()
-			}
+			m.Accept()
 		}
-		buf.Reset()
-		clear(pending)
-		pending = pending[:0]
 	}
 	for m := range metrics {
-		add(m)
+		pending = append(pending, m)
 		// Take what else is ready without waiting, then write it at once.
 	more:
-		for buf.Len() < maxWrite {
+		for len(pending) < maxBatch {
 			select {
 			case next, ok := <-metrics:
 				if !ok {
 					break more
 				}
-				add(next)
+				pending = append(pending, next)
 			default:
 				break more
 			}

@@ -250,6 +250,7 @@ func (p *parser) str() (strSpan, error) {
 	b := p.b
 	p.i++ // the opening quote
 	s := strSpan{start: p.i, plain: true}
+	var high byte // the bytes' high bits: only non-ASCII text needs a UTF-8 check
 	for {
 		if p.i >= len(b) {
 			return strSpan{}, io.ErrUnexpectedEOF
@@ -259,7 +260,7 @@ func (p *parser) str() (strSpan, error) {
 		case c == '"':
 			s.end = p.i
 			p.i++
-			if s.plain && !utf8.Valid(b[s.start:s.end]) {
+			if s.plain && high >= 0x80 && !utf8.Valid(b[s.start:s.end]) {
 				s.plain = false
 			}
 			return s, nil
@@ -289,6 +290,7 @@ func (p *parser) str() (strSpan, error) {
 		case c < 0x20:
 			return strSpan{}, p.errInvalid("in string literal")
 		default:
+			high |= c
 			p.i++
 		}
 	}
