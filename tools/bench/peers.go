@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
@@ -70,6 +71,7 @@ type pluginSettings struct {
 	stateFile   string
 	subjectType string
 	subjectID   string
+	commitDelay time.Duration // 0: no commit pacing
 }
 
 // boxEventsTable is the [[inputs.box_events]] table of plugin.conf and telegraf.conf.
@@ -81,8 +83,9 @@ func boxEventsTable(s pluginSettings) string {
 	kv("stream_type", string(s.stream))
 	kv("start_position", s.start)
 	b.WriteString("  page_size = 500\n")
-	// No commit pacing: the benchmark measures reading, not the execd safety delay.
-	kv("commit_delay", "0s")
+	// No commit pacing unless asked (-commit-delay): the benchmark measures reading,
+	// not the execd safety delay.
+	kv("commit_delay", s.commitDelay.String())
 	kv("state_file", s.stateFile)
 	kv("auth", "client_credentials")
 	kv("client_id", boxsim.DefaultClientID)

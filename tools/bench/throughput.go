@@ -115,7 +115,7 @@ func runThroughput(cfg *config, b *backlog, peer string, round int) (res runResu
 	}()
 	typ, id := subjectFor(b.stream)
 	settings := pluginSettings{baseURL: b.url, stream: b.stream, start: "0",
-		stateFile: filepath.Join(dir, "box.state"), subjectType: typ, subjectID: id}
+		stateFile: filepath.Join(dir, "box.state"), subjectType: typ, subjectID: id, commitDelay: cfg.commitDelay}
 
 	var p peerCmd
 	switch peer {
