@@ -74,6 +74,7 @@ func reportConfig(cfg *config) map[string]any {
 	m := map[string]any{
 		"events": cfg.events, "repeats": cfg.repeats, "stream": cfg.stream, "rounds": cfg.rounds, "backlog": cfg.backlog,
 		"peers": cfg.peers, "timeout_seconds": cfg.runTimeout.Seconds(), "smoke": cfg.smoke,
+		"commit_delay": cfg.commitDelay.String(),
 	}
 	if len(cfg.peers) > 0 {
 		m["node_mode"] = cfg.nodeModeFor(cfg.stream)
@@ -152,7 +153,8 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "\n### Throughput: %s distinct events, %s served (%.1f%% repeats), stream %s, from position 0\n\n",
 			thousands(bl.Distinct), thousands(bl.Served), pct(bl.Served-bl.Distinct, bl.Distinct), bl.Stream)
 		fmt.Fprintf(&b, "One simulated Box in the harness process serves every run (backlog: %s, ready in %.1f s). "+
-			"Peers take turns, %s; medians, with min–max over the rounds.\n\n", bl.Method, bl.SetupSeconds, plural(r.Config["rounds"], "round"))
+			"Peers take turns, %s; medians, with min–max over the rounds. box_events runs with commit_delay = %q.\n\n",
+			bl.Method, bl.SetupSeconds, plural(r.Config["rounds"], "round"), r.Config["commit_delay"])
 		b.WriteString("| peer | events/s | CPU-s per 1M events | peak RSS MB | wall s | cores busy | GET /events per run | harness CPU-s |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, p := range r.Order {
