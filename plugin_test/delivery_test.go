@@ -283,8 +283,8 @@ func logAgentState(t *testing.T, path string) {
 	for id, raw := range states {
 		id = id[:min(8, len(id))]
 		var st struct {
-			StreamType     string   `json:"stream_type"`
-			StreamPosition string   `json:"stream_position"`
+			StreamType     string `json:"stream_type"`
+			StreamPosition string `json:"stream_position"`
 			RecentEvents   string `json:"recent_events"`
 		}
 		if err := json.Unmarshal(raw, &st); err != nil {
