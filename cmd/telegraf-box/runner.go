@@ -120,7 +120,7 @@ func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) 
 		panic(err) // the default configuration always initialises
 	}
 	var (
-		pending []telegraf.Metric
+		pending = make([]telegraf.Metric, 0, maxBatch)
 		dropped int
 		broken  bool
 	)
