@@ -102,24 +102,8 @@ func plainString(b []byte) bool {
 
 // jsonKind names the kind of the JSON value v for error messages, without quoting it.
 func jsonKind(v []byte) string {
-	v = trimSpace(v)
-	if len(v) == 0 {
-		return "nothing"
-	}
-	switch v[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	default:
-		return "a number"
-	}
+	p := parser{b: v}
+	return kindName(p.kind())
 }
 
 // flexString is a lenient string for small wire structs: strings, numbers, booleans and null.

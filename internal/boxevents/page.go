@@ -340,18 +340,8 @@ func (p *parser) object(member func(key []byte) error) error {
 		if err := member(key); err != nil {
 			return err
 		}
-		p.ws()
-		if p.i >= len(p.b) {
-			return io.ErrUnexpectedEOF
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return nil
-		default:
-			return p.errInvalid("after object key:value pair")
+		if done, err := p.next('}', "after object key:value pair"); done || err != nil {
+			return err
 		}
 	}
 }
@@ -373,20 +363,28 @@ func (p *parser) array(element func(i int) error) error {
 		if err := element(n); err != nil {
 			return err
 		}
-		p.ws()
-		if p.i >= len(p.b) {
-			return io.ErrUnexpectedEOF
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return nil
-		default:
-			return p.errInvalid("after array element")
+		if done, err := p.next(']', "after array element"); done || err != nil {
+			return err
 		}
 	}
+}
+
+// next consumes what follows a member or an element: a comma, or closing, which ends
+// the object or array (done). Anything else is an error "... after".
+func (p *parser) next(closing byte, after string) (done bool, err error) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return false, io.ErrUnexpectedEOF
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, p.errInvalid(after)
 }
 
 // decodeString decodes the quoted JSON string q (escapes, invalid UTF-8) exactly as

@@ -120,13 +120,7 @@ func runLatency(cfg *config) (res latencyResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	defer func() {
-		if err == nil || !cfg.keepFailed {
-			_ = os.RemoveAll(dir)
-		} else {
-			err = fmt.Errorf("%w\n(its files are kept in %s)", err, dir)
-		}
-	}()
+	defer cfg.removeRunDir(dir, &err)
 	const stream = boxsim.StreamAll
 	typ, id := subjectFor(stream)
 	p, err := telegrafBoxCmd(cfg.telegrafBox, dir, pluginSettings{baseURL: url, stream: stream, start: "now",

@@ -323,3 +323,13 @@ func run(cfg *config) error {
 func progressf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
+
+// removeRunDir removes a run's directory when the run went well (*err is nil) or
+// -keep-failed is off; otherwise it keeps it and says where in *err.
+func (c *config) removeRunDir(dir string, err *error) {
+	if *err == nil || !c.keepFailed {
+		_ = os.RemoveAll(dir)
+		return
+	}
+	*err = fmt.Errorf("%w\n(its files are kept in %s)", *err, dir)
+}

@@ -106,13 +106,7 @@ func runThroughput(cfg *config, b *backlog, peer string, round int) (res runResu
 	if err != nil {
 		return res, err
 	}
-	defer func() {
-		if err == nil || !cfg.keepFailed {
-			_ = os.RemoveAll(dir)
-		} else {
-			err = fmt.Errorf("%w\n(its files are kept in %s)", err, dir)
-		}
-	}()
+	defer cfg.removeRunDir(dir, &err)
 	typ, id := subjectFor(b.stream)
 	settings := pluginSettings{baseURL: b.url, stream: b.stream, start: "0",
 		stateFile: filepath.Join(dir, "box.state"), subjectType: typ, subjectID: id, commitDelay: cfg.commitDelay}
