@@ -1,0 +1,104 @@
+package plugin_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// telegrafModule is the Telegraf release the README's compile-in steps name.
+const telegrafModule = "github.com/influxdata/telegraf@v1.37.2"
+
+// TestIntegrationCompileInReadmeSteps runs the shell block of the README's "Compile it
+// into Telegraf" section as written, in a copy of Telegraf v1.37.2's source (from the
+// Go module cache: there is no GitHub here, so the clone is the one step left out),
+// with /path/to/telegraf-box standing for this checkout. The Telegraf it builds must
+// list inputs.box_events and deliver every event of the simulated Box's user and
+// enterprise streams to its file output.
+func TestIntegrationCompileInReadmeSteps(t *testing.T) {
+	requireIntegration(t)
+	script := readmeCompileInBlock(t)
+	repo, err := filepath.Abs("..")
+	require.NoError(t, err)
+
+	work := t.TempDir()
+	src := filepath.Join(work, "telegraf")
+	copyTree(t, telegrafSourceDir(t), src)
+
+	// The block starts with `cd telegraf` from the directory of the clone.
+	script = strings.ReplaceAll(script, "/path/to/telegraf-box", repo)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the README's compile-in steps failed:\n%s", out)
+	require.Contains(t, string(out), "inputs.box_events", "the README's last step lists the plugin")
+	telegraf := filepath.Join(src, "telegraf")
+	version, err := exec.Command(telegraf, "--version").Output()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(version), "Telegraf 1.37.2"), "version: %s", version)
+
+	// The binary runs the plugin: every event of both streams reaches the file output.
+	seed, _ := testSeed(t)
+	sim := startSim(t, seed)
+	sim.EmitUser(120)
+	sim.EmitEnterprise(120)
+	dir := t.TempDir()
+	outPath, logPath := filepath.Join(dir, "out.lp"), filepath.Join(dir, "telegraf.log")
+	logTailOnFailure(t, logPath)
+	streams := plainStreams(sim.URL())
+	parts := []string{agentTable(filepath.Join(dir, "agent.state"))}
+	for _, s := range streams {
+		parts = append(parts, boxEventsTable(s))
+	}
+	parts = append(parts, fileOutputTable(outPath))
+	conf := writeFile(t, dir, "telegraf.conf", parts...)
+	proc := startProcess(t, "telegraf (compiled in from the README)", logPath, telegraf, "--config", conf)
+	fileCounts := func() (idCounts, error) { return readFileOutput(t, outPath).counts, nil }
+	waitFor(t, time.Minute, "every produced event in the file output", allPresent(producedIDs(sim), fileCounts))
+	proc.stop(t)
+	requireNoCrash(t, logPath)
+}
+
+// readmeCompileInBlock returns the shell block of the README's "Compile it into
+// Telegraf" section.
+func readmeCompileInBlock(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	_, section, ok := strings.Cut(string(readme), "\n## Compile it into Telegraf\n")
+	require.True(t, ok, "README.md has no section \"Compile it into Telegraf\"")
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, block, ok := strings.Cut(section, "\n```sh\n")
+	require.True(t, ok, "the section has no ```sh block")
+	block, _, ok = strings.Cut(block, "\n```\n")
+	require.True(t, ok, "the section's ```sh block does not end")
+	require.True(t, strings.HasPrefix(block, "cd telegraf\n"), "the block starts in the clone: %q", block)
+	return block
+}
+
+// telegrafSourceDir returns Telegraf's source directory in the Go module cache,
+// downloading it if needed (through the Go module proxy).
+func telegrafSourceDir(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "mod", "download", "-json", telegrafModule).Output()
+	require.NoError(t, err, "go mod download %s", telegrafModule)
+	var mod struct{ Dir, Error string }
+	require.NoError(t, json.NewDecoder(bytes.NewReader(out)).Decode(&mod))
+	require.Empty(t, mod.Error)
+	require.DirExists(t, mod.Dir)
+	return mod.Dir
+}
+
+// copyTree copies the directory tree src to dst. Files come out writable (os.CopyFS
+// creates them 0666 before umask), though the module cache's are read-only.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
+}
