@@ -130,6 +130,7 @@ func newGenerator(clientID string) generator {
 			{"UNLOCK", 1}, {"SHARE", 3}, {"COLLABORATION_INVITE", 2}, {"COLLABORATION_ACCEPT", 1},
 			{"COLLABORATION_ROLE_CHANGE", 1}, {"GROUP_ADD_USER", 1}, {"ADD_LOGIN_ACTIVITY_DEVICE", 1},
 			{"ENTERPRISE_APP_AUTHORIZATION_UPDATE", 1}, {"SHIELD_ALERT", 1},
+			{"ITEM_SHARED_UPDATE", 1}, {"CHANGE_ADMIN_ROLE", 1},
 			{"FUTURE_ENTERPRISE_ACTION", 1}, // not a known type
 		},
 		zones: []*time.Location{

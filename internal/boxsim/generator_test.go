@@ -69,7 +69,7 @@ func TestServer_EmitUserShapes(t *testing.T) {
 
 func TestServer_EmitEnterpriseShapes(t *testing.T) {
 	h := newHarness(t, Options{Seed: 42})
-	events := h.sim.EmitEnterprise(600)
+	events := h.sim.EmitEnterprise(2000)
 	seen := map[string]int{}
 	for _, e := range events {
 		m := decodeEvent(t, e)
@@ -103,13 +103,49 @@ func TestServer_EmitEnterpriseShapes(t *testing.T) {
 		if cb, ok := m["created_by"].(map[string]any); ok && cb["id"] == "2" {
 			seen["anonymous"]++
 		}
+		details, _ := m["additional_details"].(map[string]any)
+		switch e.Type {
+		case "SHIELD_ALERT", "DOWNLOAD":
+			if details == nil { // additional_details null or a string (odd shapes)
+				continue
+			}
+		}
+		switch e.Type {
+		case "SHIELD_ALERT":
+			alert := details["shield_alert"].(map[string]any)
+			for _, k := range []string{"alert_id", "risk_score", "rule_id"} {
+				require.IsType(t, float64(0), alert[k], k) // numbers, as shield-alert-events.md shows
+			}
+			require.Contains(t, []string{"low", "medium", "high"}, alert["priority"])
+			require.Contains(t, ShieldCategories, alert["rule_category"])
+			require.Contains(t, alert, "alert_summary")
+			user := alert["user"].(map[string]any)
+			require.IsType(t, float64(0), user["id"])
+			require.Contains(t, user["email"], "@")
+			seen["shield "+alert["rule_category"].(string)]++
+		case "COLLABORATION_INVITE", "COLLABORATION_ACCEPT", "COLLABORATION_ROLE_CHANGE":
+			require.Equal(t, "user", m["accessible_by"].(map[string]any)["type"])
+		case "CHANGE_ADMIN_ROLE":
+			if len(src) > 0 { // not the odd empty source
+				require.Contains(t, adminRoles, src["role"])
+				seen["admin role"]++
+			}
+		case "DOWNLOAD":
+			require.Contains(t, details, "service_name")
+			require.Contains(t, details, "size")
+			if _, ok := details["shared_link_id"]; ok {
+				seen["download via shared link"]++
+			}
+		}
 		if e.Type == "FUTURE_ENTERPRISE_ACTION" {
 			seen["unknown type"]++
 		}
 	}
 	for _, want := range []string{
 		"source null", "item file", "item folder", "item web_link", "collaboration", "group", "user",
-		"application", "anonymous", "unknown type",
+		"application", "anonymous", "unknown type", "admin role", "download via shared link",
+		"shield Suspicious Locations", "shield Suspicious Sessions", "shield Anomalous Download",
+		"shield Malicious Content",
 	} {
 		require.Positive(t, seen[want], want)
 	}

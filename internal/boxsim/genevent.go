@@ -2,7 +2,6 @@ package boxsim
 
 import (
 	"math/rand/v2"
-	"strconv"
 	"time"
 )
 
@@ -30,8 +29,8 @@ const (
 // generator.draw, and then written by generator.appendEvent. Emitted events
 // (EmitUser, EmitEnterprise, EmitType, StartGenerator) draw from Server.eventRand and
 // synthetic backlogs from a source seeded by the event's index, so both paths have
-// the same shapes. The draws happen in the order the map-based generator made them,
-// so a Seed still yields the events it yielded before.
+// the same shapes. Traffic and scenarios (traffic.go, scenario.go) choose the fields
+// themselves and are written by the same appendEvent.
 type genEvent struct {
 	enterprise bool
 	eventType  string
@@ -68,6 +67,34 @@ type genEvent struct {
 	alertID    int
 	itemKind   int
 	versionID  int
+
+	// Set by traffic and scenarios (traffic.go), or drawn for a few types. Zero values
+	// are what a randomly drawn event of the other types carries.
+	access    int       // shared link access: linkAccesses[access]
+	service   int       // the app an item event went through: services[service]
+	viaLink   bool      // an item event through a shared link: shared_link_id in details
+	adminRole string    // CHANGE_ADMIN_ROLE: the role the source user has now
+	group     group     // GROUP_ADD_USER: zero means the simulator's Sales EMEA group
+	app       app       // ENTERPRISE_APP_AUTHORIZATION_UPDATE: zero means our own app
+	shield    shieldHit // SHIELD_ALERT
+}
+
+// group is a Box group as group events name it.
+type group struct{ id, name string }
+
+// app is an application as ENTERPRISE_APP_AUTHORIZATION_UPDATE names it.
+type app struct{ name, apiKey string }
+
+// Shared link access levels (File.shared_link.access).
+var linkAccesses = [...]string{"open", "company", "collaborators"}
+
+// services are the apps item events go through (additional_details service_id and
+// service_name); the first is the one the simulator always named.
+var services = [...]struct{ id, name string }{
+	{"5555", "Box Sync for Mac"},
+	{"1041", "Box Web App"},
+	{"2211", "Box Drive"},
+	{"3187", "Box for iOS"},
 }
 
 // draw fills ev with an event of type t created at (in a zone it draws), drawing
@@ -102,6 +129,7 @@ func (g *generator) drawUser(ev *genEvent, r *rand.Rand) {
 		ev.fileVersion = 900000000 + r.IntN(99999999)
 		if ev.eventType == "ITEM_SHARED_CREATE" {
 			randomTokenBytes(r, ev.token[:32])
+			ev.access = r.IntN(len(linkAccesses))
 		}
 	}
 	ev.owner = g.users[ev.folder.owner]
@@ -132,10 +160,20 @@ func (g *generator) drawEnterprise(ev *genEvent, r *rand.Rand) {
 		ev.byAdmin = r.IntN(4) == 0
 		ev.role = r.IntN(len(collabRoles))
 	case "GROUP_ADD_USER", "ENTERPRISE_APP_AUTHORIZATION_UPDATE", "FUTURE_ENTERPRISE_ACTION":
+	case "CHANGE_ADMIN_ROLE":
+		ev.actor = g.users[0] // the enterprise's admin
+		ev.other = g.users[1+r.IntN(len(g.users)-1)]
+		ev.adminRole = adminRoles[r.IntN(len(adminRoles))]
 	case "SHIELD_ALERT":
 		ev.actor = g.anonymous
-		ev.riskScore = 60 + r.IntN(40)
+		ev.riskScore = 5 + r.IntN(95)
 		ev.alertID = 1000 + r.IntN(9000)
+		ev.shield.category = r.IntN(len(shieldRules))
+		ev.shield.baseline = r.IntN(40)
+		ev.shield.files = 60 + r.IntN(900)
+		randomBytes(r, ev.sha1[:]) // a Malicious Content alert's file
+		ev.fileVersion = 900000000 + r.IntN(99999999)
+		ev.shield.ip = shieldIPs[r.IntN(len(shieldIPs))]
 	default: // item events
 		switch n := r.IntN(20); {
 		case n == 0:
@@ -146,12 +184,16 @@ func (g *generator) drawEnterprise(ev *genEvent, r *rand.Rand) {
 		switch t {
 		case "UPLOAD", "EDIT":
 			ev.versionID = 800000000 + r.IntN(99999999)
-		case "SHARE":
+		case "SHARE", "ITEM_SHARED_UPDATE":
 			randomTokenBytes(r, ev.token[:12])
 		case "PREVIEW", "DOWNLOAD":
 			if r.IntN(10) == 0 {
 				ev.actor = g.anonymous // shared-link access by someone not logged in
+				ev.viaLink = true
+				randomTokenBytes(r, ev.token[:12])
 			}
+			ev.versionID = 800000000 + r.IntN(99999999)
+			ev.service = 1 + r.IntN(len(services)-1)
 		}
 	}
 	randomBytes(r, ev.id[:16])
@@ -171,6 +213,22 @@ func (*generator) drawSession(ev *genEvent, r *rand.Rand) {
 }
 
 var collabRoles = [...]string{"Editor", "Viewer", "Co-owner"}
+
+// shieldIPs are where the activities of drawn Shield alerts come from.
+var shieldIPs = [...]string{"175.16.199.14", "81.2.69.144", "216.160.83.58", "203.0.113.77"}
+
+// adminRoles are the values of a user's role (User--Full.role) in Box.
+var adminRoles = [...]string{"coadmin", "user", "admin"}
+
+// isCollaboration reports whether an enterprise event is about a collaboration, whose
+// invitee Box names in accessible_by.
+func isCollaboration(t string) bool {
+	switch t {
+	case "COLLABORATION_INVITE", "COLLABORATION_ACCEPT", "COLLABORATION_ROLE_CHANGE":
+		return true
+	}
+	return false
+}
 
 // User event sources by event type.
 const (
@@ -235,6 +293,9 @@ func appendEventID(dst []byte, enterprise bool, id *[20]byte) []byte {
 // map's, and returns w's buffer.
 func (g *generator) appendEvent(w *jsonw, ev *genEvent) []byte {
 	w.open("")
+	if ev.enterprise && isCollaboration(ev.eventType) {
+		w.person("accessible_by", ev.other, false)
+	}
 	switch {
 	case ev.odd == oddNullCreator:
 		w.person("action_by", g.users[0], false)
@@ -445,11 +506,12 @@ func appendUserFile(w *jsonw, ev *genEvent) {
 	w.null("purged_at")
 	w.str("sequence_id", "3")
 	w.hex("sha1", ev.sha1[:])
-	if ev.eventType == "ITEM_SHARED_CREATE" {
+	if ev.eventType == "ITEM_SHARED_CREATE" || ev.eventType == "ITEM_SHARED_UPDATE" {
+		access := linkAccesses[ev.access]
 		w.open("shared_link")
-		w.str("access", "open")
+		w.str("access", access)
 		w.num("download_count", 0)
-		w.str("effective_access", "open")
+		w.str("effective_access", access)
 		w.boolean("is_password_enabled", false)
 		w.num("preview_count", 0)
 		w.key("url")
@@ -496,17 +558,37 @@ func (g *generator) appendEnterpriseSource(w *jsonw, ev *genEvent) {
 		w.str("user_id", ev.other.id)
 		w.str("user_name", ev.other.name)
 		w.close()
-	case "GROUP_ADD_USER":
+	case "CHANGE_ADMIN_ROLE": // the user resource, whose role is the new one
 		w.open("source")
-		w.str("group_id", "1122334")
-		w.str("group_name", "Sales EMEA")
-		w.str("user_id", ev.actor.id)
-		w.str("user_name", ev.actor.name)
+		w.str("id", ev.other.id)
+		w.str("login", ev.other.login)
+		w.str("name", ev.other.name)
+		w.str("role", ev.adminRole)
+		w.str("status", "active")
+		w.str("type", "user")
+		w.close()
+	case "GROUP_ADD_USER":
+		gr, member := ev.group, ev.other
+		if gr.id == "" {
+			gr = group{"1122334", "Sales EMEA"}
+		}
+		if member.id == "" {
+			member = ev.actor
+		}
+		w.open("source")
+		w.str("group_id", gr.id)
+		w.str("group_name", gr.name)
+		w.str("user_id", member.id)
+		w.str("user_name", member.name)
 		w.close()
 	case "ENTERPRISE_APP_AUTHORIZATION_UPDATE":
+		a := ev.app
+		if a.apiKey == "" {
+			a = app{"Telegraf Box Events", g.clientID}
+		}
 		w.open("source")
-		w.str("api_key", g.clientID)
-		w.str("name", "Telegraf Box Events")
+		w.str("api_key", a.apiKey)
+		w.str("name", a.name)
 		w.str("type", "application")
 		w.close()
 	case "SHIELD_ALERT":
@@ -563,36 +645,33 @@ func (*generator) appendEnterpriseDetails(w *jsonw, ev *genEvent) {
 		w.str("type", "box://event/additional_details/collaboration")
 		w.close()
 	case "SHIELD_ALERT":
-		w.open(k)
-		w.open("shield_alert")
-		w.open("alert_summary")
-		w.str("description", "Access from an unusual location")
-		w.close()
-		w.key("link")
-		w.b = append(w.b, `"https://app.box.com/master/shield/alerts/`...)
-		w.b = strconv.AppendInt(w.b, int64(ev.alertID), 10)
-		w.b = append(w.b, '"', ',')
-		w.num("risk_score", ev.riskScore)
-		w.str("rule_category", "Suspicious Locations")
-		w.open("user")
-		w.str("id", ev.owner.id)
-		w.str("login", ev.owner.login)
-		w.str("name", ev.owner.name)
-		w.close()
-		w.close()
-		w.close()
+		appendShieldAlert(w, ev)
 	case "FUTURE_ENTERPRISE_ACTION":
 		w.open(k)
 		w.str("type", "box://event/additional_details/future")
 		w.close()
 	case "UPLOAD", "EDIT":
 		w.open(k)
-		w.str("service_id", "5555")
-		w.str("service_name", "Box Sync for Mac")
+		w.str("service_id", services[ev.service].id)
+		w.str("service_name", services[ev.service].name)
 		w.num("size", ev.file.size)
 		w.numString("version_id", ev.versionID)
 		w.close()
-	case "SHARE":
+	case "DOWNLOAD", "PREVIEW":
+		if ev.itemKind != itemFile {
+			w.null(k)
+			return
+		}
+		w.open(k)
+		w.str("service_id", services[ev.service].id)
+		w.str("service_name", services[ev.service].name)
+		if ev.viaLink {
+			w.ascii("shared_link_id", ev.token[:12])
+		}
+		w.num("size", ev.file.size)
+		w.numString("version_id", ev.versionID)
+		w.close()
+	case "SHARE", "ITEM_SHARED_UPDATE":
 		w.open(k)
 		w.ascii("shared_link_id", ev.token[:12])
 		w.num("size", ev.file.size)
