@@ -117,7 +117,7 @@ func TestServer_EmitEnterpriseShapes(t *testing.T) {
 				require.IsType(t, float64(0), alert[k], k) // numbers, as shield-alert-events.md shows
 			}
 			require.Contains(t, []string{"low", "medium", "high"}, alert["priority"])
-			require.Contains(t, ShieldCategories, alert["rule_category"])
+			require.Contains(t, ShieldCategories(), alert["rule_category"])
 			require.Contains(t, alert, "alert_summary")
 			user := alert["user"].(map[string]any)
 			require.IsType(t, float64(0), user["id"])

@@ -28,11 +28,14 @@ var shieldRules = [...]struct {
 	shieldMalware:   {"Malicious Content", "Malware found in uploaded files", 4104},
 }
 
-// ShieldCategories are the rule categories Box Shield alerts carry
-// (additional_details.shield_alert.rule_category), in the simulator's order.
-var ShieldCategories = []string{
-	shieldRules[shieldLocations].category, shieldRules[shieldSessions].category,
-	shieldRules[shieldDownload].category, shieldRules[shieldMalware].category,
+// ShieldCategories returns the rule categories of Box Shield's threat detection
+// alerts (additional_details.shield_alert.rule_category).
+func ShieldCategories() []string {
+	out := make([]string, len(shieldRules))
+	for i, rule := range shieldRules {
+		out[i] = rule.category
+	}
+	return out
 }
 
 // shieldHit is what a SHIELD_ALERT says beyond its id and risk score.
