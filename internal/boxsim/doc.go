@@ -27,6 +27,15 @@
 //     delayed in real time, and Box's invalid-position 400.
 //   - Scripted events: AddUserEvent and AddEnterpriseEvent for events with an id, and
 //     AddRawEvent for any JSON object ({} included), served exactly as given.
+//   - Traffic on a simulated timeline: EmitTraffic appends an enterprise's benign
+//     activity over any stretch of simulated time (a Directory of employees in
+//     Options.EnterpriseDomains, office hours, each user's own habits, a trickle of
+//     external sharing, low-risk Shield alerts, rare admin changes), with attack
+//     Scenarios injected at known times (failed-login bursts, password spraying,
+//     mass download, external sharing, Shield alerts, privilege escalation, mass
+//     deletion); InjectScenario appends one on its own. created_at follows the
+//     timeline, not the clock, so a test builds days of traffic at once, and each
+//     ScenarioReport names the user, address, time span and event ids injected.
 //   - Synthetic backlogs for benchmarks: EmitBacklog appends millions of generated
 //     events, with a rate of at-least-once repeats, as one run record per log; each
 //     entry's position and JSON are computed from Seed and its index when a page serves

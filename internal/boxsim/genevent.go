@@ -601,9 +601,11 @@ func (g *generator) appendEnterpriseSource(w *jsonw, ev *genEvent) {
 		w.close()
 	default: // item events
 		itemType, id, name := "file", ev.file.id, ev.file.name
+		parentID, parentName := ev.folder.id, ev.folder.name
 		switch ev.itemKind {
-		case itemFolder:
+		case itemFolder: // a top-level folder
 			itemType, id, name = "folder", ev.folder.id, ev.folder.name
+			parentID, parentName = "0", "All Files"
 		case itemWebLink:
 			itemType, id, name = "web_link", "4455667", "Box Developer Docs"
 		}
@@ -613,8 +615,8 @@ func (g *generator) appendEnterpriseSource(w *jsonw, ev *genEvent) {
 		w.str("item_type", itemType)
 		w.person("owned_by", ev.owner, false)
 		w.open("parent")
-		w.str("id", ev.folder.id)
-		w.str("name", ev.folder.name)
+		w.str("id", parentID)
+		w.str("name", parentName)
 		w.str("type", "folder")
 		w.close()
 		w.close()

@@ -29,7 +29,15 @@ const (
 	DefaultMaxEvents = 10000
 	// DefaultMaxProducedIDs bounds the per-stream record kept for ProducedIDs.
 	DefaultMaxProducedIDs = 100_000
+	// DefaultEmployees is the size of the simulated enterprise (see Directory).
+	DefaultEmployees = 40
+	// MaxEmployees bounds Options.Employees.
+	MaxEmployees = 500
 )
+
+// DefaultEnterpriseDomains returns the enterprise's login domains used unless
+// Options.EnterpriseDomains names others.
+func DefaultEnterpriseDomains() []string { return []string{"example.com", "example.co.uk"} }
 
 // PositionBase is the stream position of an empty log. Each event moves its log forward
 // by a random step of 1..255, so positions stay above 2^53 and a client that decodes them
@@ -143,6 +151,15 @@ type Options struct {
 	// MaxProducedIDs bounds each stream's ProducedIDs record (default DefaultMaxProducedIDs).
 	MaxProducedIDs int
 
+	// EnterpriseDomains are the login domains of the enterprise's users (default
+	// DefaultEnterpriseDomains()): a login outside them is external. Employees get logins
+	// in them, most in the first; see Directory. EmitTraffic and InjectScenario use the
+	// directory; EmitUser, EmitEnterprise and EmitBacklog keep their own fixed pool.
+	EnterpriseDomains []string
+	// Employees is the number of the enterprise's users in the Directory (default
+	// DefaultEmployees, at least 8, at most MaxEmployees).
+	Employees int
+
 	// RetryTimeout is the realtime retry_timeout in seconds (default 610): how long a
 	// long-poll is held before it answers reconnect.
 	RetryTimeout int
@@ -198,6 +215,19 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxProducedIDs <= 0 {
 		o.MaxProducedIDs = DefaultMaxProducedIDs
+	}
+	if len(o.EnterpriseDomains) == 0 {
+		o.EnterpriseDomains = DefaultEnterpriseDomains()
+	} else {
+		o.EnterpriseDomains = append([]string(nil), o.EnterpriseDomains...) // ours from now on
+	}
+	switch {
+	case o.Employees <= 0:
+		o.Employees = DefaultEmployees
+	case o.Employees < 8:
+		o.Employees = 8
+	case o.Employees > MaxEmployees:
+		o.Employees = MaxEmployees
 	}
 	if o.RetryTimeout <= 0 {
 		o.RetryTimeout = DefaultRetryTimeout

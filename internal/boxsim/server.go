@@ -49,6 +49,8 @@ type Server struct {
 	faults     faultState
 	requests   requestLog
 	gen        generator
+	dir        directory // the enterprise of EmitTraffic and InjectScenario
+	trafficRun uint64    // EmitTraffic calls so far (each plans from a source of its own)
 	formatTurn int       // PositionMixed alternation
 	pages      sync.Pool // *pageScratch: page bodies and synthetic scratch, reused
 }
@@ -81,6 +83,7 @@ func New(opts Options) *Server {
 	s.faults = faultState{queued: make(map[Endpoint][]Fault), random: make(map[Endpoint]randomFaults)}
 	s.requests = newRequestLog()
 	s.gen = newGenerator(opts.ClientID)
+	s.dir = newDirectory(opts)
 	s.pages.New = newPageScratch
 	s.handler = s.routes()
 	s.rtHandler = s.realtimeRoutes()
