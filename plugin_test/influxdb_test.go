@@ -73,8 +73,10 @@ func (db *influxDB) restart(t *testing.T) {
 // influxResult is one statement's result in a /query answer.
 type influxResult struct {
 	Series []struct {
-		Columns []string `json:"columns"`
-		Values  [][]any  `json:"values"` // numbers decode as json.Number
+		Name    string            `json:"name"`
+		Tags    map[string]string `json:"tags"` // GROUP BY tags
+		Columns []string          `json:"columns"`
+		Values  [][]any           `json:"values"` // numbers decode as json.Number
 	} `json:"series"`
 	Error string `json:"error"`
 }

@@ -3,8 +3,8 @@
 #
 # Stages, in order (each can be skipped for local speed; the default is everything):
 #   fmt    gofmt -l must list nothing                                  SKIP_FMT=1
-#   mod    go.mod/go.sum tidy (go mod tidy -diff) and go mod verify     SKIP_MOD=1
-#   vet    go vet ./...                                                 SKIP_VET=1
+#   mod    go.mod/go.sum tidy (go mod tidy -diff; tools/pictures too), go mod verify  SKIP_MOD=1
+#   vet    go vet ./... and of the nested module tools/pictures         SKIP_VET=1
 #   lint   golangci-lint v2.7.2 (installed into .cache/bin), config verify, run ./...   SKIP_LINT=1
 #   docs   Telegraf's readme_linter on the plugin README, and the README's embedded
 #          sample.conf / docs/includes text must be what readme_config_includer generates  SKIP_DOCS=1
@@ -148,10 +148,16 @@ if stage mod "go mod tidy -diff, go mod verify" SKIP_MOD; then
     fail "go.mod/go.sum are not tidy ($(wc -l <"$cache/tmp/tidy.diff") diff lines, first 60 above): run 'go mod tidy'"
   fi
   go mod verify >/dev/null
+  # tools/pictures is a module of its own (its plotting library stays out of ours).
+  if ! go -C tools/pictures mod tidy -diff >"$cache/tmp/tidy.diff"; then
+    head -n 60 "$cache/tmp/tidy.diff" >&2
+    fail "tools/pictures/go.mod is not tidy: run 'cd tools/pictures && go mod tidy'"
+  fi
 fi
 
-if stage vet "go vet ./..." SKIP_VET; then
+if stage vet "go vet ./... (and tools/pictures)" SKIP_VET; then
   go vet ./...
+  go -C tools/pictures vet ./...
 fi
 
 # ---------------------------------------------------------------------------------------------
