@@ -152,10 +152,23 @@ func (r *alertRule) check() error {
 			continue
 		}
 		expr, _ := q.Model["expression"].(string)
+		typ, _ := q.Model["type"].(string)
+		if typ == "math" {
+			_, vars, err := parseMath(expr)
+			if err != nil {
+				return fmt.Errorf("%s: %w", q.RefID, err)
+			}
+			for _, v := range vars {
+				if !refs[v] || v == q.RefID {
+					return fmt.Errorf("%s: math $%s refers to no earlier refId", q.RefID, v)
+				}
+			}
+			continue
+		}
 		if !refs[expr] {
 			return fmt.Errorf("%s: expression %q refers to no earlier refId", q.RefID, expr)
 		}
-		switch typ, _ := q.Model["type"].(string); typ {
+		switch typ {
 		case "reduce":
 			if _, err := reducerOf(q.Model); err != nil {
 				return fmt.Errorf("%s: %w", q.RefID, err)
@@ -395,6 +408,14 @@ type alertState struct {
 func (r *alertRule) decide(results map[string][]alertSeries) (alertState, error) {
 	for _, q := range r.Data {
 		if q.DatasourceUID != expressionUID {
+			continue
+		}
+		if q.Model["type"] == "math" {
+			out, err := evalMath(q.Model["expression"].(string), results)
+			if err != nil {
+				return alertState{}, fmt.Errorf("%s: %w", q.RefID, err)
+			}
+			results[q.RefID] = out
 			continue
 		}
 		in := results[q.Model["expression"].(string)]
