@@ -25,6 +25,15 @@ type StaticSource struct {
 	mu      sync.Mutex
 	revoked map[[sha256.Size]byte]struct{} // hashes only: no token is kept
 	closed  atomic.Bool
+	failed  func(err error)
+}
+
+// Observe sets the Observer of the source; only Failed is called, when Token refuses a developer
+// token the API has refused (a developer token is never refreshed). Call it before the first Token.
+func (s *StaticSource) Observe(o Observer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failed = o.Failed
 }
 
 // DeveloperToken returns a StaticSource for a developer token. token is called
@@ -55,8 +64,12 @@ func (s *StaticSource) Token(ctx context.Context) (string, error) {
 	}
 	s.mu.Lock()
 	_, revoked := s.revoked[sha256.Sum256([]byte(tok))]
+	failed := s.failed
 	s.mu.Unlock()
 	if revoked {
+		if failed != nil {
+			failed(errDeveloperTokenExpired)
+		}
 		return "", errDeveloperTokenExpired
 	}
 	return tok, nil

@@ -68,6 +68,24 @@ type Source struct {
 	// flight, by Close or by the fetch that Close stopped waiting for.
 	release    func() error
 	releaseErr error
+	observer   Observer
+}
+
+// Observer hears about token requests, for self-metrics. Both functions are optional, are
+// called without any lock held, and must be quick and safe for concurrent use.
+type Observer struct {
+	// Refreshed is called when a token request returned a token.
+	Refreshed func()
+	// Failed is called when a token request failed (not when the Source was closed meanwhile),
+	// or when a StaticSource refuses a developer token that the API has refused.
+	Failed func(err error)
+}
+
+// Observe sets the Observer of the Source's token requests; call it before the first Token.
+func (s *Source) Observe(o Observer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observer = o
 }
 
 type fetchCall struct {
@@ -196,12 +214,14 @@ func (s *Source) start(ctx context.Context) *fetchCall {
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	timer := s.clk.AfterFunc(s.fetchTimeout, cancel)
 	started := s.clk.Now()
+	obs := s.observer
 	go func() {
 		defer cancel()
 		defer timer.Stop()
 		tok, life, err := s.fetchToken(fctx)
 		s.mu.Lock()
 		s.call = nil
+		closed := s.closed
 		switch {
 		case s.closed: // nothing is handed out any more; keep no token
 			// A Close that gave up waiting left the release to this
@@ -216,6 +236,13 @@ func (s *Source) start(ctx context.Context) *fetchCall {
 		}
 		c.token, c.err = tok, err
 		s.mu.Unlock()
+		switch {
+		case closed:
+		case err == nil && obs.Refreshed != nil:
+			obs.Refreshed()
+		case err != nil && obs.Failed != nil:
+			obs.Failed(err)
+		}
 		close(c.done)
 	}()
 	return c

@@ -76,6 +76,8 @@ type Config struct {
 	MaxAttempts int
 	// MaxBodyBytes bounds any response body. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Observer hears about every request and its outcome (self-metrics). Optional.
+	Observer Observer
 }
 
 // Client talks to the Box Events API. It is safe for concurrent use.
@@ -91,6 +93,7 @@ type Client struct {
 	maxBody        int64
 	jitter         func() float64 // a factor in [0.5, 1.5) for backoff; tests pin it
 	bodies         bodyPool       // page bodies' buffers
+	observer       Observer
 
 	httpsMu     sync.Mutex
 	httpsFailed map[string]time.Time // real-time host → when https to it last failed to connect
@@ -150,6 +153,7 @@ func New(cfg Config) (*Client, error) {
 		requestTimeout: cfg.RequestTimeout,
 		maxAttempts:    cfg.MaxAttempts,
 		maxBody:        cfg.MaxBodyBytes,
+		observer:       cfg.Observer,
 		jitter:         func() float64 { return 0.5 + rand.Float64() }, //nolint:gosec // G404: backoff jitter needs no cryptographic randomness
 		httpsFailed:    make(map[string]time.Time),
 	}, nil
@@ -164,6 +168,7 @@ type call struct {
 	where  string // safe location: a path, or scheme://host/path for foreign hosts
 	params string // safe, curated parameters: "stream_type=all, stream_position=123"
 	asUser bool   // send As-User (Box API calls, not the real-time server)
+	kind   RequestKind
 }
 
 // String describes the call for errors: "GET /2.0/events (stream_type=all, stream_position=123)".
@@ -173,7 +178,11 @@ func (cl *call) String() string { return describe(cl.method, cl.where, cl.params
 func (c *Client) apiCall(method string, v url.Values, params string) *call {
 	u := *c.events
 	u.RawQuery = v.Encode()
-	return &call{method: method, url: &u, where: u.Path, params: params, asUser: true}
+	kind := RequestEvents
+	if method == http.MethodOptions {
+		kind = RequestRealtimeServer
+	}
+	return &call{method: method, url: &u, where: u.Path, params: params, asUser: true, kind: kind}
 }
 
 // newRequest builds the request for one attempt of cl.
@@ -243,8 +252,15 @@ func (c *Client) do(ctx context.Context, cl *call, decode func(io.Reader) error)
 	}
 }
 
-// send makes one attempt of cl with its own deadline.
+// send makes one attempt of cl with its own deadline and reports it to the observer.
 func (c *Client) send(ctx context.Context, cl *call, token string, decode func(io.Reader) error) error {
+	err := c.attempt(ctx, cl, token, decode)
+	c.observe(ctx, cl.kind, err)
+	return err
+}
+
+// attempt makes one attempt of cl with its own deadline.
+func (c *Client) attempt(ctx context.Context, cl *call, token string, decode func(io.Reader) error) error {
 	actx, cancel := c.withTimeout(ctx, c.requestTimeout)
 	defer cancel()
 	req, err := c.newRequest(actx, cl, token)

@@ -239,8 +239,22 @@ const (
 // errNoConnect is an https upgrade attempt that could not connect; the caller falls back.
 var errNoConnect = errors.New("https upgrade could not connect")
 
-// poll sends one long-poll request to u and reads the answer.
+// poll sends one long-poll request to u, reads the answer and reports it to the observer. An
+// https upgrade that could not connect is not reported: the http poll that follows is.
 func (c *Client) poll(ctx context.Context, u *url.URL, pos StreamPosition, timeout time.Duration, mode pollMode) (string, error) {
+	msg, err := c.pollOnce(ctx, u, pos, timeout, mode)
+	if errors.Is(err, errNoConnect) {
+		return msg, err
+	}
+	c.observe(ctx, RequestLongPoll, err)
+	if err == nil {
+		c.observeMessage(msg)
+	}
+	return msg, err
+}
+
+// pollOnce sends one long-poll request to u and reads the answer.
+func (c *Client) pollOnce(ctx context.Context, u *url.URL, pos StreamPosition, timeout time.Duration, mode pollMode) (string, error) {
 	var params string
 	if pos != "" {
 		params = "stream_position=" + safeParam(string(pos))
