@@ -18,7 +18,9 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/proxy"
 	"github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/inputs"
+	"github.com/influxdata/telegraf/selfstat"
 
+	"github.com/telegraf-box/telegraf-box/internal/boxauth"
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
@@ -78,7 +80,11 @@ type BoxEvents struct {
 	OnInvalidPosition       string          `toml:"on_invalid_position"`
 	InvalidPositionLookback config.Duration `toml:"invalid_position_lookback"`
 
-	Log telegraf.Logger `toml:"-"`
+	// StatsInterval is read by telegraf-box under execd (see stats.go).
+	StatsInterval config.Duration `toml:"stats_interval"`
+
+	Log        telegraf.Logger     `toml:"-"`
+	Statistics *selfstat.Collector `toml:"-"` // set by Telegraf; it holds the alias (see statsID)
 
 	tls.ClientConfig
 	proxy.HTTPProxy
@@ -97,6 +103,7 @@ type BoxEvents struct {
 	reader    *reader
 	statePath *stateFile // nil without state_file
 	fileState bool       // the state came from state_file, which wins over the agent's
+	stats     *stats     // self-metrics; unregistered by Stop
 
 	acc     telegraf.TrackingAccumulator
 	cancel  context.CancelFunc
@@ -122,6 +129,9 @@ func (b *BoxEvents) Init() (err error) {
 		return err
 	}
 	b.id = b.identity(b.cfg)
+	if err := checkStatsInterval(time.Duration(b.StatsInterval)); err != nil {
+		return err
+	}
 	httpClient, err := b.httpClient()
 	if err != nil {
 		return err
@@ -149,6 +159,16 @@ func (b *BoxEvents) Init() (err error) {
 			b.tokens.Close(context.Background()) // nothing is in flight yet, nothing to report
 		}
 	}()
+	b.stats = newStats(b.clock, b.cfg.stream, statsID(b.Statistics, b.id.id()))
+	defer func() {
+		if err != nil {
+			b.stats.close()
+			b.stats = nil
+		}
+	}()
+	if o, ok := b.tokens.(interface{ Observe(boxauth.Observer) }); ok {
+		o.Observe(b.stats.authObserver())
+	}
 	client, err := boxevents.New(boxevents.Config{
 		BaseURL:        b.cfg.baseURL,
 		HTTPClient:     httpClient,
@@ -157,12 +177,14 @@ func (b *BoxEvents) Init() (err error) {
 		UserAgent:      userAgent,
 		AsUser:         b.AsUser,
 		RequestTimeout: time.Duration(b.Timeout),
+		Observer:       b.stats.clientObserver(),
 	})
 	if err != nil {
 		return err
 	}
 	b.tracker = newTracker(b.clock, b.cfg.commitDelay, b.MaxUndeliveredPages, b.DedupWindow)
-	b.reader = newReader(b.cfg, client, b.tracker, b.clock, b.Log)
+	b.stats.tracker = b.tracker
+	b.reader = newReader(b.cfg, client, b.tracker, b.clock, b.Log, b.stats)
 	b.reader.committed = b.saveState
 	if saved != nil {
 		if saved.ID != "" && saved.ID != b.id.id() {
@@ -226,8 +248,24 @@ func (b *BoxEvents) Start(acc telegraf.Accumulator) error {
 	return nil
 }
 
-func (*BoxEvents) Gather(telegraf.Accumulator) error {
+// Gather adds nothing (events are pushed as they come); it brings the
+// gauges of the self-metrics up to date.
+func (b *BoxEvents) Gather(telegraf.Accumulator) error {
+	if b.stats != nil {
+		b.stats.refresh()
+	}
 	return nil
+}
+
+// SelfMetric returns the input's self-metrics as they are now, as
+// [[inputs.internal]] reports them compiled in: telegraf-box writes it under
+// execd every stats_interval. Nil before Init; after Stop it holds the final
+// counts.
+func (b *BoxEvents) SelfMetric() telegraf.Metric {
+	if b.stats == nil {
+		return nil
+	}
+	return b.stats.metric()
 }
 
 func (b *BoxEvents) Stop() {
@@ -259,6 +297,9 @@ func (b *BoxEvents) Stop() {
 	}
 	if b.statePath != nil {
 		b.statePath.close()
+	}
+	if b.stats != nil {
+		b.stats.close()
 	}
 }
 
@@ -416,6 +457,7 @@ func (b *BoxEvents) applyPendingDeliveries() {
 func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
 	moved, rewound := b.tracker.delivered(info.ID(), info.Delivered())
 	if rewound {
+		b.stats.pagesRewound.Incr(1)
 		pos := b.tracker.committedPosition()
 		wait, rejects := b.tracker.rewindWait()
 		logf := b.Log.Debugf
@@ -468,6 +510,7 @@ func init() {
 			positionRefresh:         defaultPositionRefresh,
 			DedupWindow:             defaultDedupWindow,
 			MaxUndeliveredPages:     defaultMaxUndeliveredPages,
+			StatsInterval:           config.Duration(defaultStatsInterval),
 		}
 	})
 }

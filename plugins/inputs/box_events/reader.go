@@ -33,6 +33,7 @@ type reader struct {
 	tracker *tracker
 	clock   clock.Clock
 	log     telegraf.Logger
+	stats   *stats
 	acc     telegraf.TrackingAccumulator // set by start
 	// committed is called when the reader itself moved the committed
 	// position (a new start, an empty page, a backfill handover), to save it.
@@ -51,8 +52,9 @@ type reader struct {
 	interned *interner // field values that repeat
 }
 
-func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.Clock, log telegraf.Logger) *reader {
+func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.Clock, log telegraf.Logger, st *stats) *reader {
 	r := &reader{
+		stats:       st,
 		cfg:         cfg,
 		client:      client,
 		tracker:     tr,
@@ -304,6 +306,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 			r.tracker.release()
 			return false, nil
 		}
+		r.stats.emitted(len(metrics), b.newest)
 		if moved {
 			r.committed()
 		}
@@ -312,6 +315,8 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 		}
 	}
 	b.report(r, len(page.Entries))
+	r.stats.duplicatesDropped.Incr(int64(b.repeats))
+	r.stats.eventsFiltered.Incr(int64(b.filtered))
 	return next != "", nil
 }
 
@@ -322,6 +327,8 @@ type batch struct {
 	floor     time.Time
 	inPage    map[eventKey]struct{}
 	repeats   int
+	filtered  int       // left out by event_types or the start time
+	newest    time.Time // the newest created_at of the group converted last
 	untimed   int
 	untimedID string
 }
@@ -337,6 +344,7 @@ func (r *reader) newBatch(n int) *batch {
 func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []telegraf.Metric) {
 	keys := make([]eventKey, 0, len(events))
 	metrics := make([]telegraf.Metric, 0, len(events))
+	b.newest = time.Time{}
 	for i := range events {
 		ev := &events[i]
 		if id := ev.EventID; id != "" {
@@ -349,6 +357,7 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 			keys = append(keys, k)
 		}
 		if r.cfg.typeFilter != nil && !r.cfg.typeFilter[ev.EventType] {
+			b.filtered++
 			continue
 		}
 		ts, timed := eventTime(ev)
@@ -359,7 +368,10 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 				b.untimedID = strings.Clone(ev.EventID)
 			}
 		} else if !b.floor.IsZero() && ts.Before(b.floor.Truncate(time.Second)) {
+			b.filtered++
 			continue
+		} else if ts.After(b.newest) {
+			b.newest = ts
 		}
 		metrics = append(metrics, eventMetric(ev, r.cfg.stream, ts, r.interned))
 	}

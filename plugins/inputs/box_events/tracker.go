@@ -42,6 +42,7 @@ type tracker struct {
 	delay     time.Duration
 	mu        sync.Mutex
 	committed boxevents.StreamPosition // delivered to every output
+	movedAt   time.Time                // when committed last changed; zero: not since start
 	fetch     boxevents.StreamPosition // where the next page is read from
 	gen       uint64                   // bumped by every rewind
 	seen      *idWindow                // events of committed groups
@@ -141,6 +142,7 @@ func (t *tracker) start(pos boxevents.StreamPosition) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.committed, t.fetch = pos, pos
+	t.movedAt = t.clock.Now()
 }
 
 // seenBefore reports whether an event was already read, committed or not.
@@ -241,6 +243,7 @@ func (t *tracker) advance() bool {
 		}
 		if g.next != "" && g.next != t.committed {
 			t.committed = g.next
+			t.movedAt = now
 			t.rejects = 0
 			t.window = min(t.window*2, t.maxWindow)
 			moved = true
@@ -298,6 +301,14 @@ func (t *tracker) committedPosition() boxevents.StreamPosition {
 	return t.committed
 }
 
+// committedAt returns when the committed position last moved (a commit, a
+// new start); zero if it did not since the tracker was made.
+func (t *tracker) committedAt() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.movedAt
+}
+
 // reset drops every group in flight and restarts from pos ("" to resolve the
 // start position again), keeping the committed event ids.
 func (t *tracker) reset(pos boxevents.StreamPosition) {
@@ -305,6 +316,7 @@ func (t *tracker) reset(pos boxevents.StreamPosition) {
 	defer t.mu.Unlock()
 	t.drop()
 	t.committed, t.fetch = pos, pos
+	t.movedAt = t.clock.Now()
 }
 
 // restore loads a committed position and events, before anything is read.
