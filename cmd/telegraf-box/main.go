@@ -107,6 +107,9 @@ func run(configFile string, interval time.Duration) error {
 	}
 	r := &runner{input: input, maker: ri, log: ri.Log(), stdin: os.Stdin, stdout: os.Stdout,
 		pollInterval: interval, signals: true}
+	if p, ok := ri.Input.(*box_events.BoxEvents); ok {
+		r.stats, r.statsInterval = p.SelfMetric, time.Duration(p.StatsInterval)
+	}
 	return r.run()
 }
 
@@ -148,7 +151,7 @@ func runDemo(stream string, interval time.Duration) error {
 		return err
 	}
 	r := &runner{input: p, maker: demoMaker{log: p.Log}, log: p.Log, stdin: os.Stdin, stdout: os.Stdout,
-		pollInterval: interval, signals: true}
+		pollInterval: interval, signals: true, stats: p.SelfMetric, statsInterval: time.Duration(p.StatsInterval)}
 	return r.run()
 }
 

@@ -35,6 +35,12 @@ type runner struct {
 	stdout       io.Writer
 	pollInterval time.Duration // 0: Gather is never called (the input pushes)
 	signals      bool          // stop on SIGINT/SIGTERM
+	// stats returns the input's self-metrics, written every statsInterval
+	// (0: never) and once more after Stop. They go to stdout as they are,
+	// not through maker: like [[inputs.internal]]'s, they are not the
+	// input's metrics, so its name_override or tags do not apply.
+	stats         func() telegraf.Metric
+	statsInterval time.Duration
 }
 
 // run starts the input and returns once it stopped and everything it emitted
@@ -81,11 +87,16 @@ func (r *runner) run() error {
 		cancel()
 	}()
 
-	var tick <-chan time.Time
+	var tick, statsTick <-chan time.Time
 	if r.pollInterval > 0 {
 		t := time.NewTicker(r.pollInterval)
 		defer t.Stop()
 		tick = t.C
+	}
+	if r.stats != nil && r.statsInterval > 0 {
+		t := time.NewTicker(r.statsInterval)
+		defer t.Stop()
+		statsTick = t.C
 	}
 	for ctx.Err() == nil {
 		select {
@@ -94,12 +105,29 @@ func (r *runner) run() error {
 			r.gather(acc)
 		case <-tick:
 			r.gather(acc)
+		case <-statsTick:
+			r.writeStats(ctx, metrics)
 		}
 	}
 	r.input.Stop()
+	if statsTick != nil {
+		r.writeStats(context.Background(), metrics) // the final counts
+	}
 	close(metrics)
 	wg.Wait()
 	return nil
+}
+
+// writeStats queues the input's self-metrics for stdout.
+func (r *runner) writeStats(ctx context.Context, metrics chan<- telegraf.Metric) {
+	m := r.stats()
+	if m == nil {
+		return
+	}
+	select {
+	case metrics <- m:
+	case <-ctx.Done():
+	}
 }
 
 func (r *runner) gather(acc telegraf.Accumulator) {

@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,4 +215,59 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return strings.Clone(b.buf.String())
+}
+
+// Under execd Telegraf cannot see the plugin's selfstat: the runner writes
+// the self-metrics to stdout every stats_interval, and once more at the end.
+func TestRunner_WritesStats(t *testing.T) {
+	in := newService()
+	stdinR, stdinW := io.Pipe()
+	var out syncBuffer
+	r := newRunner(in, stdinR, &out, &testutil.CaptureLogger{})
+	var n atomic.Int64
+	r.stats = func() telegraf.Metric {
+		return metric.New("internal_box_events", map[string]string{"stream_type": "all", "id": "audit"},
+			map[string]interface{}{"events_emitted": n.Add(1)}, time.Unix(3, 0))
+	}
+	r.statsInterval = 10 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- r.run() }()
+	in.waitStarted(t)
+	const line = "internal_box_events,id=audit,stream_type=all events_emitted=1i 3000000000\n"
+	require.Eventually(t, func() bool { return strings.HasPrefix(out.String(), line) }, 10*time.Second, time.Millisecond)
+
+	require.NoError(t, stdinW.Close())
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("stdin EOF did not stop the runner")
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	last := n.Load()
+	require.Equal(t, "internal_box_events,id=audit,stream_type=all events_emitted="+strconv.FormatInt(last, 10)+"i 3000000000",
+		lines[len(lines)-1], "the final counts are written after Stop")
+}
+
+// stats_interval = "0s" writes no self-metrics.
+func TestRunner_StatsOff(t *testing.T) {
+	in := newService()
+	stdinR, stdinW := io.Pipe()
+	var out syncBuffer
+	r := newRunner(in, stdinR, &out, &testutil.CaptureLogger{})
+	r.stats = func() telegraf.Metric {
+		t.Error("stats asked for although stats_interval is 0")
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.run() }()
+	in.waitStarted(t)
+	require.NoError(t, stdinW.Close())
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("stdin EOF did not stop the runner")
+	}
+	require.Empty(t, out.String())
 }
