@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
 )
 
 // telegrafModule is the Telegraf release the README's compile-in steps name.
@@ -21,7 +24,8 @@ const telegrafModule = "github.com/influxdata/telegraf@v1.37.2"
 // Go module cache: there is no GitHub here, so the clone is the one step left out),
 // with /path/to/telegraf-box standing for this checkout. The Telegraf it builds must
 // list inputs.box_events and deliver every event of the simulated Box's user and
-// enterprise streams to its file output.
+// enterprise streams to its file output, and its [[inputs.internal]] must report the
+// plugin's self-metrics (measurement internal_box_events), one series per input.
 func TestIntegrationCompileInReadmeSteps(t *testing.T) {
 	requireIntegration(t)
 	script := readmeCompileInBlock(t)
@@ -57,11 +61,15 @@ func TestIntegrationCompileInReadmeSteps(t *testing.T) {
 	for _, s := range streams {
 		parts = append(parts, boxEventsTable(s))
 	}
-	parts = append(parts, fileOutputTable(outPath))
+	parts = append(parts, "[[inputs.internal]]\n  interval = \"2s\"\n", fileOutputTable(outPath))
 	conf := writeFile(t, dir, "telegraf.conf", parts...)
 	proc := startProcess(t, "telegraf (compiled in from the README)", logPath, telegraf, "--config", conf)
 	fileCounts := func() (idCounts, error) { return readFileOutput(t, outPath).counts, nil }
-	waitFor(t, time.Minute, "every produced event in the file output", allPresent(producedIDs(sim), fileCounts))
+	produced := producedIDs(sim)
+	waitFor(t, time.Minute, "every produced event in the file output", allPresent(produced, fileCounts))
+	waitFor(t, time.Minute, "inputs.internal reports events_emitted of every event", func() (bool, string) {
+		return selfMetricsCaughtUp(readFileOutput(t, outPath).selfMetrics, produced)
+	})
 	proc.stop(t)
 	requireNoCrash(t, logPath)
 }
@@ -101,4 +109,31 @@ func telegrafSourceDir(t *testing.T) string {
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()
 	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
+}
+
+// selfMetricsCaughtUp reports whether the last internal_box_events of each stream
+// has every documented field and counts every produced event as emitted.
+func selfMetricsCaughtUp(metrics []telegraf.Metric, produced map[string][]string) (bool, string) {
+	last := make(map[string]telegraf.Metric, len(bothStreams))
+	for _, m := range metrics {
+		last[m.Tags()["stream_type"]] = m
+	}
+	for _, stream := range bothStreams {
+		m, ok := last[stream]
+		if !ok {
+			return false, "no internal_box_events of " + stream
+		}
+		if m.Tags()["id"] == "" {
+			return false, fmt.Sprintf("internal_box_events of %s has no id tag: %v", stream, m.Tags())
+		}
+		for _, f := range selfMetricFields {
+			if !m.HasField(f) {
+				return false, fmt.Sprintf("internal_box_events of %s has no field %s", stream, f)
+			}
+		}
+		if n, _ := m.GetField("events_emitted"); n != int64(len(produced[stream])) {
+			return false, fmt.Sprintf("%s: events_emitted %v of %d events", stream, n, len(produced[stream]))
+		}
+	}
+	return true, ""
 }

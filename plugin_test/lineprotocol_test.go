@@ -11,18 +11,21 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 )
 
 // idCounts is how many times each event_id was seen, per stream_type tag.
 type idCounts map[string]map[string]int
 
-// fileOutput is what an [[outputs.file]] wrote: the event_id counts and the lines
-// that did not parse (a Telegraf killed in the middle of a write leaves a torn line).
+// fileOutput is what an [[outputs.file]] wrote: the event_id counts, the lines
+// that did not parse (a Telegraf killed in the middle of a write leaves a torn line),
+// and the plugin's self-metrics (measurement internal_box_events), which are no events.
 type fileOutput struct {
-	counts   idCounts
-	lines    int
-	badLines []string
+	counts      idCounts
+	lines       int
+	badLines    []string
+	selfMetrics []telegraf.Metric
 }
 
 // readFileOutput parses the complete lines of an outputs.file file with Telegraf's
@@ -52,6 +55,10 @@ func readFileOutput(t *testing.T, path string) fileOutput {
 		m, err := parser.ParseLine(string(line))
 		var id any
 		if err == nil {
+			if m.Name() == "internal_box_events" {
+				out.selfMetrics = append(out.selfMetrics, m)
+				continue
+			}
 			id, _ = m.GetField("event_id")
 		}
 		if id == nil || id == "" {

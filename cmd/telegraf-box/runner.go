@@ -36,7 +36,8 @@ type runner struct {
 	pollInterval time.Duration // 0: Gather is never called (the input pushes)
 	signals      bool          // stop on SIGINT/SIGTERM
 	// stats returns the input's self-metrics, written every statsInterval
-	// (0: never) and once more after Stop. They go to stdout as they are,
+	// (0: never). Not after Stop: Telegraf may have closed the pipe by then,
+	// and a write to it would end the process. They go to stdout as they are,
 	// not through maker: like [[inputs.internal]]'s, they are not the
 	// input's metrics, so its name_override or tags do not apply.
 	stats         func() telegraf.Metric
@@ -110,9 +111,6 @@ func (r *runner) run() error {
 		}
 	}
 	r.input.Stop()
-	if statsTick != nil {
-		r.writeStats(context.Background(), metrics) // the final counts
-	}
 	close(metrics)
 	wg.Wait()
 	return nil
