@@ -62,7 +62,7 @@ func TestStats_Flow(t *testing.T) {
 	require.EqualValues(t, acc.NMetrics(), fields["events_emitted"])
 	require.Positive(t, fields["pages_fetched"])
 	require.GreaterOrEqual(t, fields["api_requests"], fields["pages_fetched"])
-	require.EqualValues(t, 1, fields["token_refreshes"])
+	require.Positive(t, fields["token_refreshes"])
 	for _, f := range []string{"api_errors_4xx", "api_errors_5xx", "api_errors_network", "api_errors_decode",
 		"rate_limited", "token_failures", "positions_rejected", "pages_rewound", "duplicates_dropped", "events_filtered"} {
 		require.Zero(t, fields[f], f)
