@@ -10,14 +10,37 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// dashboard is the part of a Grafana dashboard JSON the test needs.
+// dashboard is the part of a Grafana dashboard JSON the tests need.
 type dashboard struct {
-	Panels []struct {
-		Title   string `json:"title"`
-		Targets []struct {
-			Query string `json:"query"`
-		} `json:"targets"`
-	} `json:"panels"`
+	Panels []dashboardPanel `json:"panels"`
+}
+
+// dashboardPanel is one panel: its title, unit and InfluxQL queries.
+type dashboardPanel struct {
+	Title       string `json:"title"`
+	Type        string `json:"type"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+	Targets []struct {
+		Query string `json:"query"`
+	} `json:"targets"`
+}
+
+// Unit is the panel's unit as Grafana names it ("s", "short", ...).
+func (p dashboardPanel) Unit() string { return p.FieldConfig.Defaults.Unit }
+
+// loadDashboard reads dashboards/box_events.json.
+func loadDashboard(t *testing.T) dashboard {
+	t.Helper()
+	buf, err := os.ReadFile(filepath.Join("..", "dashboards", "box_events.json"))
+	require.NoError(t, err)
+	var dash dashboard
+	require.NoError(t, json.Unmarshal(buf, &dash))
+	require.NotEmpty(t, dash.Panels)
+	return dash
 }
 
 // grafanaMacros stands in for what Grafana substitutes before sending a query:
@@ -44,11 +67,7 @@ func TestIntegrationDashboardQueries(t *testing.T) {
 	sim.EmitUser(200)
 	sim.EmitEnterprise(300)
 
-	buf, err := os.ReadFile(filepath.Join("..", "dashboards", "box_events.json"))
-	require.NoError(t, err)
-	var dash dashboard
-	require.NoError(t, json.Unmarshal(buf, &dash))
-	require.NotEmpty(t, dash.Panels)
+	dash := loadDashboard(t)
 
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "telegraf.log")

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -119,7 +120,8 @@ func draw1(f figure, path string) error {
 	}
 	rows := (len(f.Panels) + cols - 1) / cols
 	const panelW, panelH = 5 * vg.Inch, 3 * vg.Inch
-	const titleH, captionH = 0.5 * vg.Inch, 0.6 * vg.Inch
+	caption := wrap(f.Caption, 170)
+	titleH, captionH := 0.5*vg.Inch, vg.Length(len(caption))*0.22*vg.Inch+0.25*vg.Inch
 	width := vg.Length(cols) * panelW
 	height := vg.Length(rows)*panelH + titleH + captionH
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(96))
@@ -130,8 +132,12 @@ func draw1(f figure, path string) error {
 	header := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
 		Min: vg.Point{X: 0, Y: height - titleH}, Max: vg.Point{X: width, Y: height}}}
 	text(header, f.Title, 16, true)
-	footer := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Max: vg.Point{X: width, Y: captionH}}}
-	text(footer, f.Caption, 11, false)
+	for i, line := range caption {
+		y := captionH - vg.Length(i+1)*0.22*vg.Inch
+		footer := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: 0, Y: y}, Max: vg.Point{X: width, Y: y + 0.22*vg.Inch}}}
+		text(footer, line, 11, false)
+	}
 
 	grid := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
 		Min: vg.Point{X: 0, Y: captionH}, Max: vg.Point{X: width, Y: height - titleH}}}
@@ -155,6 +161,34 @@ func draw1(f figure, path string) error {
 	return w.Close()
 }
 
+// wrap breaks s into lines of at most width characters, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// unitLabels are the y-axis labels of Grafana's units.
+var unitLabels = map[string]string{
+	"s":           "seconds",
+	"ms":          "milliseconds",
+	"short":       "",
+	"percentunit": "share of time",
+}
+
 func text(c draw.Canvas, s string, size vg.Length, bold bool) {
 	if s == "" {
 		return
@@ -172,8 +206,12 @@ func chart(p panel) (*plot.Plot, error) {
 	pl := plot.New()
 	pl.Title.Text = p.Title
 	pl.Y.Label.Text = p.Unit
+	if label, ok := unitLabels[p.Unit]; ok {
+		pl.Y.Label.Text = label
+	}
+	pl.Legend.TextStyle.Font.Size = vg.Points(9)
 	pl.X.Label.Text = "time (UTC)"
-	pl.X.Tick.Marker = plot.TimeTicks{Format: "15:04", Time: func(t float64) time.Time {
+	pl.X.Tick.Marker = plot.TimeTicks{Format: "15:04:05", Time: func(t float64) time.Time {
 		return time.UnixMilli(int64(t)).UTC()
 	}}
 	pl.Add(plotter.NewGrid())
@@ -203,13 +241,19 @@ func chart(p panel) (*plot.Plot, error) {
 	if empty {
 		pl.Title.Text += " (no data)"
 	}
-	for _, m := range p.Marks {
+	if empty {
+		pl.Y.Min, pl.Y.Max = 0, 1
+	}
+	for k, m := range p.Marks {
 		x := float64(m.At)
 		vline, err := plotter.NewLine(plotter.XYs{{X: x, Y: pl.Y.Min}, {X: x, Y: pl.Y.Max}})
 		if err != nil {
 			return nil, err
 		}
-		vline.Color = color.Gray{Y: 0x70}
+		vline.Color = color.Gray{Y: 0x70} // the fault
+		if k > 0 {
+			vline.Color = color.RGBA{R: 0xe0, G: 0x2f, B: 0x44, A: 0xff} // an alert firing
+		}
 		vline.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		pl.Add(vline)
 		if m.Label != "" {
