@@ -78,6 +78,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// Observer hears about every request and its outcome (self-metrics). Optional.
 	Observer Observer
+	// KeepEventJSON keeps each event's whole JSON text in Event.JSON (compact). Off by
+	// default: it roughly doubles the text a page keeps.
+	KeepEventJSON bool
 }
 
 // Client talks to the Box Events API. It is safe for concurrent use.
@@ -91,6 +94,7 @@ type Client struct {
 	requestTimeout time.Duration
 	maxAttempts    int
 	maxBody        int64
+	keepJSON       bool
 	jitter         func() float64 // a factor in [0.5, 1.5) for backoff; tests pin it
 	bodies         bodyPool       // page bodies' buffers
 	observer       Observer
@@ -154,6 +158,7 @@ func New(cfg Config) (*Client, error) {
 		maxAttempts:    cfg.MaxAttempts,
 		maxBody:        cfg.MaxBodyBytes,
 		observer:       cfg.Observer,
+		keepJSON:       cfg.KeepEventJSON,
 		jitter:         func() float64 { return 0.5 + rand.Float64() }, //nolint:gosec // G404: backoff jitter needs no cryptographic randomness
 		httpsFailed:    make(map[string]time.Time),
 	}, nil

@@ -42,6 +42,18 @@ type Source struct {
 	GroupID, GroupName          string
 	UserID, UserName, UserEmail string
 	Parent, OwnedBy             User
+
+	// Path is the item's folder path from path_collection: each entry's name after a "/"
+	// ("/All Files/Finance"), "" without path_collection entries. The item's own name is Name.
+	Path string
+	// Size and SHA1 are the item's size and sha1, as Box sent them (lenient strings).
+	Size, SHA1 string
+	// SharedLinkAccess is shared_link.access ("open", "company", "collaborators").
+	SharedLinkAccess string
+	// Role is a user-shaped source's role (the new role of CHANGE_ADMIN_ROLE's user).
+	Role string
+	// APIKey is an application source's api_key (its client id).
+	APIKey string
 }
 
 // Event is one entry of an events page. Strings are lenient (numbers and booleans become their
@@ -68,6 +80,8 @@ type Event struct {
 	SourceJSON string
 	// AdditionalDetails is additional_details as compact JSON, "" when absent or null.
 	AdditionalDetails string
+	// JSON is the whole event as compact JSON, kept only when Config.KeepEventJSON is set.
+	JSON string
 }
 
 // UnmarshalJSON decodes an event leniently (see Event). Only a value that is not a JSON object

@@ -37,7 +37,11 @@ func TestDecodePage_UserStream(t *testing.T) {
 	require.Zero(t, e.AccessibleBy)
 	require.Equal(t, "file", e.Source.Type)
 	require.Equal(t, "Contract.pdf", e.Source.Name)
+	require.Equal(t, "/All Files", e.Source.Path)
+	require.Equal(t, "629644", e.Source.Size)
+	require.Equal(t, "85136C79CBF9FE36BB9D05D0639C70C265C18D37", e.Source.SHA1)
 	require.Empty(t, e.SourceJSON, "a known shape is read, not kept whole")
+	require.Empty(t, e.JSON, "the whole event is kept only when asked")
 
 	e = page.Entries[1]
 	require.Equal(t, "ITEM_PREVIEW", e.EventType)
@@ -71,8 +75,23 @@ func TestDecodePage_Enterprise(t *testing.T) {
 
 	unknown := page.Entries[3]
 	require.Equal(t, "SOME_EVENT_BOX_ADDED_LATER", unknown.EventType) // unknown types are kept
-	require.Equal(t, Source{Type: "application", Name: "Telegraf Reader"}, unknown.Source)
+	require.Equal(t, Source{Type: "application", Name: "Telegraf Reader", APIKey: "abcd1234"}, unknown.Source)
 	require.Empty(t, unknown.AdditionalDetails)
+}
+
+func TestDecodePage_KeepEventJSON(t *testing.T) {
+	body := []byte(`{"entries":[ {"type": "event", "event_id":"e1",` + "\n" + ` "source":{"type":"file","id":"1",` +
+		`"path_collection":{"entries":[{"name":"All Files"},{"name":"Finance"},{"name":"Q3"}]},` +
+		`"shared_link":{"access":"open","url":"https://app.box.com/s/x y"}}}, {"event_id":"e2"}]}`)
+	page, err := decodePageJSON(body, 10, true)
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 2)
+	require.Equal(t, `{"type":"event","event_id":"e1","source":{"type":"file","id":"1","path_collection":{"entries":`+
+		`[{"name":"All Files"},{"name":"Finance"},{"name":"Q3"}]},"shared_link":{"access":"open","url":"https://app.box.com/s/x y"}}}`,
+		page.Entries[0].JSON)
+	require.Equal(t, "/All Files/Finance/Q3", page.Entries[0].Source.Path)
+	require.Equal(t, "open", page.Entries[0].Source.SharedLinkAccess)
+	require.Equal(t, `{"event_id":"e2"}`, page.Entries[1].JSON)
 }
 
 func TestDecodePage_Empty(t *testing.T) {

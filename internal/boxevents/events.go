@@ -130,7 +130,7 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 		if err != nil {
 			return err
 		}
-		page, err = decodePage(body, sizeHint)
+		page, err = decodePageJSON(body, sizeHint, c.keepJSON)
 		return err
 	})
 	if err != nil {

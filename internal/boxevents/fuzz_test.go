@@ -33,6 +33,12 @@ func FuzzDecodePage(f *testing.F) {
 		`{"entries":[null,1,"x",[],{}]}`, `{"entries":[{"event_id":"a","event_id":"b","created_by":{"id":1}}]}`,
 		`{"entries":[{"source":{"a":"}\"]"},"accessible_by":[]}]}`, `{"entries":[{"event\u005fid":"\ud83d\ude00"}]}`,
 		`{"chunk_size":2,"entries":[{}]`, `<html>`,
+		`{"entries":[{"source":{"type":"file","id":1,"size":12.5,"sha1":null,"path_collection":{"entries":[{"name":"All Files"},` +
+			`{"name":"A\u002fB","name":"C"},7,{"id":"3"}],"entries":[{"name":"X"}]},"shared_link":{"access":"open","access":{}}}}]}`,
+		`{"entries":[{"source":{"type":"user","id":"5","login":"a@b.example","role":"coadmin","path_collection":[],"shared_link":"x"}}]}`,
+		`{"entries":[{"source":{"type":"application","api_key":"k","name":"App","path_collection":{"entries":null}},` +
+			`"additional_details":{"shield_alert":{"risk_score":85,"rule_id":4103}}}]}`,
+		`{"entries":[{"source":{"path_collection":{"entries":[{"name":"All Files"}]}}}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -80,6 +86,24 @@ func FuzzDecodePage(f *testing.F) {
 		require.Len(t, page.Entries, len(want))
 		for i := range want {
 			require.Equal(t, want[i], page.Entries[i], "entry %d", i)
+		}
+
+		// Keeping the whole events changes nothing else, and keeps each one compacted.
+		kept, err := decodePageJSON(data, 10, true)
+		require.NoError(t, err)
+		require.Len(t, kept.Entries, len(want))
+		i := 0
+		for _, raw := range entries {
+			if jsonKind(raw) != "an object" {
+				continue
+			}
+			var buf bytes.Buffer
+			require.NoError(t, json.Compact(&buf, raw))
+			require.Equal(t, buf.String(), kept.Entries[i].JSON, "entry %d", i)
+			ev := kept.Entries[i]
+			ev.JSON = ""
+			require.Equal(t, want[i], ev, "entry %d", i)
+			i++
 		}
 	})
 }
@@ -132,6 +156,13 @@ func referenceEvent(t *testing.T, raw []byte) Event {
 			GroupID: l("group_id"), GroupName: l("group_name"),
 			UserID: l("user_id"), UserName: l("user_name"), UserEmail: l("user_email"),
 			Parent: user(f["parent"]), OwnedBy: user(f["owned_by"]),
+			Size: l("size"), SHA1: l("sha1"), Role: l("role"), APIKey: l("api_key"),
+			Path: referencePath(t, f["path_collection"]),
+		}
+		if link := f["shared_link"]; jsonKind(link) == "an object" {
+			var lf map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(link, &lf))
+			e.Source.SharedLinkAccess = lenientString(lf["access"])
 		}
 		s := e.Source
 		if s.Type == "" && s.ID == "" && s.ItemType == "" && s.ItemID == "" && s.FileID == "" && s.FolderID == "" &&
@@ -142,6 +173,32 @@ func referenceEvent(t *testing.T, raw []byte) Event {
 		e.SourceJSON = compact(src)
 	}
 	return e
+}
+
+// referencePath is the path a path_collection describes: "/" and the name of each entry.
+func referencePath(t *testing.T, pc json.RawMessage) string {
+	if jsonKind(pc) != "an object" {
+		return ""
+	}
+	var f map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(pc, &f))
+	if jsonKind(f["entries"]) != "an array" {
+		return ""
+	}
+	var entries []json.RawMessage
+	require.NoError(t, json.Unmarshal(f["entries"], &entries))
+	var sb strings.Builder
+	for _, entry := range entries {
+		if jsonKind(entry) != "an object" {
+			continue
+		}
+		var ef map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(entry, &ef))
+		if name, ok := ef["name"]; ok {
+			sb.WriteString("/" + lenientString(name))
+		}
+	}
+	return sb.String()
 }
 
 func FuzzDecodeRealtimeServers(f *testing.F) {

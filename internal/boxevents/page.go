@@ -46,6 +46,7 @@ const (
 	fIPAddress
 	fSourceJSON
 	fAdditionalDetails
+	fEventJSON
 	nEventFields
 )
 
@@ -67,6 +68,12 @@ const (
 	sUserID
 	sUserName
 	sUserEmail
+	sPath
+	sSize
+	sSHA1
+	sSharedLinkAccess
+	sRole
+	sAPIKey
 	nSourceFields
 )
 
@@ -84,6 +91,8 @@ type parser struct {
 	i     int
 	depth int
 	arena []byte
+	// keepJSON keeps each event's whole text (Config.KeepEventJSON).
+	keepJSON bool
 }
 
 // syntaxError is malformed JSON, worded like encoding/json's.
@@ -443,8 +452,12 @@ func (p *parser) compact() (span, error) {
 	if err := p.skip(); err != nil {
 		return span{}, err
 	}
+	return p.appendCompact(p.b[valStart:p.i]), nil
+}
+
+// appendCompact appends the validated JSON text v to the arena as compact JSON.
+func (p *parser) appendCompact(v []byte) span {
 	start := len(p.arena)
-	v := p.b[valStart:p.i]
 	for k := 0; k < len(v); k++ {
 		switch c := v[k]; c {
 		case ' ', '\t', '\n', '\r':
@@ -462,7 +475,7 @@ func (p *parser) compact() (span, error) {
 			p.arena = append(p.arena, c)
 		}
 	}
-	return span{start, len(p.arena)}, nil
+	return span{start, len(p.arena)}
 }
 
 // user reads the user object at p.i; anything else is skipped and gives no user.
@@ -525,6 +538,14 @@ func sourceField(key []byte) int {
 		return sUserName
 	case "user_email":
 		return sUserEmail
+	case "size":
+		return sSize
+	case "sha1":
+		return sSHA1
+	case "role":
+		return sRole
+	case "api_key":
+		return sAPIKey
 	}
 	return -1
 }
@@ -553,6 +574,10 @@ func (p *parser) source(ev *eventSpans) error {
 			ev.parent, err = p.user()
 		case "owned_by":
 			ev.ownedBy, err = p.user()
+		case "path_collection":
+			ev.source[sPath], err = p.pathCollection()
+		case "shared_link":
+			ev.source[sSharedLinkAccess], err = p.member("access")
 		default:
 			err = p.skip()
 		}
@@ -576,6 +601,62 @@ func (p *parser) source(ev *eventSpans) error {
 	ev.str[fSourceJSON], err = p.compact()
 	p.i = end
 	return err
+}
+
+// pathCollection reads a path_collection object at p.i into the arena as the path it
+// describes: "/" and the name of each entry that has one ("/All Files/Finance"). Repeated keys
+// count once, the last one, as encoding/json would have it.
+func (p *parser) pathCollection() (span, error) {
+	start := len(p.arena)
+	if p.kind() != '{' {
+		return span{}, p.skip()
+	}
+	err := p.object(func(key []byte) error {
+		if string(key) != "entries" {
+			return p.skip()
+		}
+		p.arena = p.arena[:start]
+		if p.kind() != '[' {
+			return p.skip()
+		}
+		return p.array(func(int) error {
+			if p.kind() != '{' {
+				return p.skip()
+			}
+			seg := -1
+			return p.object(func(key []byte) error {
+				if string(key) != "name" {
+					return p.skip()
+				}
+				if seg >= 0 {
+					p.arena = p.arena[:seg]
+				}
+				seg = len(p.arena)
+				p.arena = append(p.arena, '/')
+				_, err := p.text()
+				return err
+			})
+		})
+	})
+	return span{start, len(p.arena)}, err
+}
+
+// member reads the lenient text of one key of the object at p.i (the last, if repeated);
+// anything that is not an object gives nothing.
+func (p *parser) member(want string) (span, error) {
+	var s span
+	if p.kind() != '{' {
+		return s, p.skip()
+	}
+	err := p.object(func(key []byte) error {
+		if string(key) != want {
+			return p.skip()
+		}
+		var err error
+		s, err = p.text()
+		return err
+	})
+	return s, err
 }
 
 // event reads the event object at p.i.
@@ -637,7 +718,13 @@ func kindName(k byte) string {
 // failing the page; a body that ends early yields an error wrapping io.ErrUnexpectedEOF.
 // sizeHint (the limit asked for) sizes the entries when Box sends no chunk_size first.
 func decodePage(body []byte, sizeHint int) (*Page, error) {
-	p := &parser{b: body}
+	return decodePageJSON(body, sizeHint, false)
+}
+
+// decodePageJSON is decodePage that also keeps each event's whole text (Event.JSON) when
+// keepJSON is set.
+func decodePageJSON(body []byte, sizeHint int, keepJSON bool) (*Page, error) {
+	p := &parser{b: body, keepJSON: keepJSON}
 	switch k := p.kind(); k {
 	case '{':
 	case 0:
@@ -650,8 +737,13 @@ func decodePage(body []byte, sizeHint int) (*Page, error) {
 		}
 		return nil, fmt.Errorf("events page: want a JSON object, got %s", kindName(k))
 	}
-	// The text of a page is about half its body; the arena grows once or twice at most.
-	p.arena = make([]byte, 0, len(body)/2)
+	// The text of a page is about half its body; the arena grows once or twice at most. With
+	// the whole events kept, it is about the body and half again.
+	size := len(body) / 2
+	if keepJSON {
+		size = len(body) + len(body)/2
+	}
+	p.arena = make([]byte, 0, size)
 	page := &Page{}
 	var spans []eventSpans
 	err := p.object(func(key []byte) error {
@@ -693,8 +785,12 @@ func decodePage(body []byte, sizeHint int) (*Page, error) {
 					return nil
 				}
 				spans = append(spans, eventSpans{})
-				if err := p.event(&spans[len(spans)-1]); err != nil {
+				sp, start := &spans[len(spans)-1], p.i
+				if err := p.event(sp); err != nil {
 					return fmt.Errorf("entries[%d]: %w", idx, err)
+				}
+				if p.keepJSON {
+					sp.str[fEventJSON] = p.appendCompact(p.b[start:p.i])
 				}
 				return nil
 			})
@@ -772,6 +868,7 @@ func (sp *eventSpans) event(arena string) Event {
 		AccessibleBy:      sp.accessBy.user(arena),
 		SourceJSON:        str(sp.str[fSourceJSON]),
 		AdditionalDetails: str(sp.str[fAdditionalDetails]),
+		JSON:              str(sp.str[fEventJSON]),
 		Source: Source{
 			Type: str(src[sType]), ID: str(src[sID]), Name: str(src[sName]), Login: str(src[sLogin]),
 			ItemType: str(src[sItemType]), ItemID: str(src[sItemID]), ItemName: str(src[sItemName]),
@@ -780,6 +877,8 @@ func (sp *eventSpans) event(arena string) Event {
 			GroupID: str(src[sGroupID]), GroupName: str(src[sGroupName]),
 			UserID: str(src[sUserID]), UserName: str(src[sUserName]), UserEmail: str(src[sUserEmail]),
 			Parent: sp.parent.user(arena), OwnedBy: sp.ownedBy.user(arena),
+			Path: str(src[sPath]), Size: str(src[sSize]), SHA1: str(src[sSHA1]),
+			SharedLinkAccess: str(src[sSharedLinkAccess]), Role: str(src[sRole]), APIKey: str(src[sAPIKey]),
 		},
 	}
 }
