@@ -61,6 +61,10 @@ type BoxEvents struct {
 	PollInterval  config.Duration `toml:"poll_interval"`
 	Timeout       config.Duration `toml:"timeout"`
 
+	UserTag           string   `toml:"user_tag"`
+	EventJSON         bool     `toml:"event_json"`
+	EnterpriseDomains []string `toml:"enterprise_domains"`
+
 	Auth           string        `toml:"auth"`
 	ClientID       string        `toml:"client_id"`
 	ClientSecret   config.Secret `toml:"client_secret"`
@@ -178,6 +182,7 @@ func (b *BoxEvents) Init() (err error) {
 		AsUser:         b.AsUser,
 		RequestTimeout: time.Duration(b.Timeout),
 		Observer:       b.stats.clientObserver(),
+		KeepEventJSON:  b.EventJSON,
 	})
 	if err != nil {
 		return err
@@ -502,6 +507,7 @@ func init() {
 			PageSize:                defaultPageSize,
 			Timeout:                 config.Duration(defaultTimeout),
 			Auth:                    authClientCredentials,
+			UserTag:                 userTagLogin,
 			SubjectType:             "enterprise",
 			JWTAlgorithm:            "RS256",
 			OnInvalidPosition:       onInvalidFail,

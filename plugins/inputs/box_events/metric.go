@@ -2,6 +2,7 @@ package box_events
 
 import (
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,47 +13,128 @@ import (
 
 const measurement = "box_events"
 
-// eventMetric turns one Box event into a metric with timestamp ts (see
+// Values of user_tag.
+const (
+	userTagLogin = "login"
+	userTagID    = "id"
+	userTagNone  = "none"
+)
+
+// converter turns events into metrics as the options that shape metrics say (user_tag,
+// enterprise_domains); these never change what is read. It is used by one goroutine, the
+// one that fetches.
+type converter struct {
+	userTag string
+	domains []string // enterprise_domains, lower case
+	in      *interner
+	// cut counts the additional_details fields left out (see addDetails) since takeCut.
+	cut int
+}
+
+// takeCut returns the count of left-out details fields and resets it.
+func (c *converter) takeCut() int {
+	n := c.cut
+	c.cut = 0
+	return n
+}
+
+// eventMetric turns one event into a metric with the default options (tests, fuzzing).
+func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time, in *interner) telegraf.Metric {
+	c := converter{userTag: userTagLogin, in: in}
+	return c.metric(ev, stream, ts)
+}
+
+// metric turns one Box event into a metric with timestamp ts (see
 // eventTime). Fields Box leaves out are left out, except event_id, which is
 // always there (empty when Box sent none): a metric needs at least one field
 // to be written at all, and an event that carries almost nothing must still
 // be counted rather than stop the stream. Values that repeat across events
-// (names, ids, addresses) are boxed once through in, which may be nil.
-func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time, in *interner) telegraf.Metric {
+// (names, ids, addresses) are boxed once through c.in, which may be nil.
+func (c *converter) metric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time) telegraf.Metric {
 	m := newBoxMetric(measurement, ts)
 	// Tags in ascending key order, as Telegraf keeps them.
+	category := categoryOf(ev.EventType)
+	m.appendTag("category", category)
 	if ev.EventType != "" {
 		m.appendTag("event_type", ev.EventType)
 	}
 	m.appendTag("stream_type", string(stream))
-	if u := &ev.CreatedBy; u.Login != "" {
-		m.appendTag("user", u.Login)
-	} else if u.ID != "" {
-		m.appendTag("user", u.ID)
+	u := &ev.CreatedBy
+	loginTagged := false
+	switch c.userTag {
+	case userTagNone:
+	case userTagID:
+		if u.ID != "" {
+			m.appendTag("user", u.ID)
+		}
+	default:
+		if u.Login != "" {
+			m.appendTag("user", u.Login)
+			loginTagged = true
+		} else if u.ID != "" {
+			m.appendTag("user", u.ID)
+		}
 	}
 	m.appendField("event_id", ev.EventID)
+	in := c.in
 	add := func(key, value string) {
 		if value != "" {
 			m.appendField(key, in.box(value))
 		}
 	}
-	add("user_id", ev.CreatedBy.ID)
-	add("user_name", ev.CreatedBy.Name)
+	add("user_id", u.ID)
+	if !loginTagged {
+		add("user_login", u.Login)
+	}
+	add("user_name", u.Name)
+	add("user_type", u.Type)
 	if ev.SessionID != "" {
 		m.appendField("session_id", ev.SessionID)
+	}
+	if ev.RecordedAt != "" {
+		m.appendField("recorded_at", ev.RecordedAt)
 	}
 	add("ip_address", ev.IPAddress)
 	add("action_by_id", ev.ActionBy.ID)
 	add("action_by_login", ev.ActionBy.Login)
-	addSource(add, ev)
+	reached := addSource(m, add, ev)
 	add("accessible_by_type", ev.AccessibleBy.Type)
 	add("accessible_by_id", ev.AccessibleBy.ID)
 	add("accessible_by_login", ev.AccessibleBy.Login)
 	add("accessible_by_name", ev.AccessibleBy.Name)
-	if ev.AdditionalDetails != "" {
-		m.appendField("additional_details", ev.AdditionalDetails)
+	if len(c.domains) > 0 {
+		login := ev.AccessibleBy.Login
+		if login == "" {
+			login = reached
+		}
+		if external, ok := c.external(login); ok {
+			m.appendField("external", external)
+		}
+	}
+	c.cut += addDetails(m, in, ev.AdditionalDetails, category)
+	if ev.JSON != "" {
+		m.appendField("event_json", ev.JSON)
 	}
 	return m
+}
+
+// external reports whether login's domain lies outside enterprise_domains (a subdomain of a
+// listed domain is inside); ok is false when login has no domain.
+func (c *converter) external(login string) (external, ok bool) {
+	at := strings.LastIndexByte(login, '@')
+	if at < 0 || at == len(login)-1 {
+		return false, false
+	}
+	domain := login[at+1:]
+	for _, d := range c.domains {
+		if len(domain) == len(d) && strings.EqualFold(domain, d) {
+			return false, true
+		}
+		if n := len(domain) - len(d); n > 1 && domain[n-1] == '.' && strings.EqualFold(domain[n:], d) {
+			return false, true
+		}
+	}
+	return true, true
 }
 
 // maxInterned bounds the values an interner keeps.
@@ -64,10 +146,27 @@ const maxInterned = 8192
 // afresh when full; its values are copies, never substrings of a page.
 type interner struct {
 	values map[string]any
+	names  map[string]string // field names of additional_details' generic fields
 }
 
 func newInterner() *interner {
-	return &interner{values: make(map[string]any, maxInterned)}
+	return &interner{values: make(map[string]any, maxInterned), names: make(map[string]string)}
+}
+
+// name returns b as a string, the same string each time for the same bytes.
+func (in *interner) name(b []byte) string {
+	if in == nil {
+		return string(b)
+	}
+	if s, ok := in.names[string(b)]; ok {
+		return s
+	}
+	if len(in.names) >= maxInterned {
+		clear(in.names)
+	}
+	s := string(b)
+	in.names[s] = s
+	return s
 }
 
 // box returns s as a field value.
@@ -114,22 +213,27 @@ func subSecond(eventID string) time.Duration {
 	return time.Duration(h.Sum64() % uint64(time.Second))
 }
 
-// addSource flattens the event source into source_* fields. A source whose
-// shape is not recognised is kept whole as the "source" field, so that
-// nothing is dropped.
-func addSource(add func(key, value string), ev *boxevents.Event) {
+// addSource flattens the event source into source_* fields and returns the
+// login the source reaches (a collaborator's email, a user-shaped source's
+// login), for external. A source whose shape is not recognised is kept whole
+// as the "source" field, so that nothing is dropped.
+func addSource(m *boxMetric, add func(key, value string), ev *boxevents.Event) (reached string) {
 	if ev.SourceJSON != "" {
 		add("source", ev.SourceJSON)
-		return
+		return ""
 	}
 	s := &ev.Source
 	kind, id, name := s.Type, s.ID, s.Name
+	groupID, groupName := s.GroupID, s.GroupName
 	switch {
 	case s.ItemType != "" || s.ItemID != "":
 		kind, id, name = s.ItemType, s.ItemID, s.ItemName
 	case kind != "" || id != "":
 		if name == "" {
 			name = s.Login
+		}
+		if kind == "group" && groupID == "" {
+			groupID, groupName = id, name
 		}
 	case s.FileID != "":
 		kind, id, name = "file", s.FileID, s.FileName
@@ -143,12 +247,47 @@ func addSource(add func(key, value string), ev *boxevents.Event) {
 	add("source_type", kind)
 	add("source_id", id)
 	add("source_name", name)
+	add("source_path", s.Path)
 	add("source_parent_id", s.Parent.ID)
+	add("source_parent_name", s.Parent.Name)
+	if s.Size != "" {
+		if n, ok := sizeOf(s.Size); ok {
+			m.appendField("source_size", n)
+		}
+	}
+	if s.SHA1 != "" {
+		m.appendField("source_sha1", s.SHA1)
+	}
 	add("source_owner_id", s.OwnedBy.ID)
 	add("source_owner_login", s.OwnedBy.Login)
+	add("source_owner_name", s.OwnedBy.Name)
+	add("source_shared_link_access", s.SharedLinkAccess)
+	add("source_login", s.Login)
+	add("source_role", s.Role)
+	add("source_group_id", groupID)
+	add("source_group_name", groupName)
+	add("source_api_key", s.APIKey)
 	if kind != "user" {
 		// The collaborator in collaboration-shaped sources.
 		add("source_user_id", s.UserID)
 		add("source_user_email", s.UserEmail)
+		if s.UserEmail != "" {
+			return s.UserEmail
+		}
 	}
+	if kind == "user" || s.Type == "user" {
+		return s.Login
+	}
+	return ""
+}
+
+// sizeOf reads a source's size: an integer, or a number with a fraction (truncated).
+func sizeOf(s string) (int64, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= -9.2e18 && f <= 9.2e18 {
+		return int64(f), true
+	}
+	return 0, false
 }

@@ -29,10 +29,10 @@ func TestEventMetric_Fields(t *testing.T) {
 			event: `{"event_id": "f4b2-11", "event_type": "LOGIN", "created_at": "` + created + `",
 				"created_by": {"type": "user", "id": "11446498", "name": "Aaron Levie", "login": "ceo@example.com"},
 				"ip_address": "81.2.69.144", "session_id": "sess1", "additional_details": { "size": 12, "role": "editor" }}`,
-			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "LOGIN", "user": "ceo@example.com"},
+			tags: map[string]string{"category": "authentication", "stream_type": "admin_logs_streaming", "event_type": "LOGIN", "user": "ceo@example.com"},
 			fields: map[string]interface{}{
-				"event_id": "f4b2-11", "user_id": "11446498", "user_name": "Aaron Levie",
-				"ip_address": "81.2.69.144", "session_id": "sess1", "additional_details": `{"size":12,"role":"editor"}`,
+				"event_id": "f4b2-11", "user_id": "11446498", "user_name": "Aaron Levie", "user_type": "user",
+				"ip_address": "81.2.69.144", "session_id": "sess1", "size": int64(12), "details_role": "editor",
 			},
 		},
 		{
@@ -40,17 +40,17 @@ func TestEventMetric_Fields(t *testing.T) {
 			event: `{"event_id": "e2", "event_type": "ITEM_UPLOAD", "created_at": "` + created + `", "created_by": {"id": "2"},
 				"source": {"type":"file","id":"12345","name":"q1.xlsx",
 					"parent":{"type":"folder","id":"99","name":"Finance"},"owned_by":{"type":"user","id":"7","login":"cfo@example.com"}}}`,
-			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "ITEM_UPLOAD", "user": "2"},
+			tags: map[string]string{"category": "file_access", "stream_type": "admin_logs_streaming", "event_type": "ITEM_UPLOAD", "user": "2"},
 			fields: map[string]interface{}{
 				"event_id": "e2", "user_id": "2", "source_type": "file", "source_id": "12345", "source_name": "q1.xlsx",
-				"source_parent_id": "99", "source_owner_id": "7", "source_owner_login": "cfo@example.com",
+				"source_parent_id": "99", "source_parent_name": "Finance", "source_owner_id": "7", "source_owner_login": "cfo@example.com",
 			},
 		},
 		{
 			name: "EventSource item_type shape with numeric ids",
 			event: `{"event_id": "e3", "event_type": "DOWNLOAD", "created_at": "` + created + `",
 				"source": {"item_type":"file","item_id":873,"item_name":"a.pdf","parent":{"id":5}}}`,
-			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "DOWNLOAD"},
+			tags: map[string]string{"category": "file_access", "stream_type": "admin_logs_streaming", "event_type": "DOWNLOAD"},
 			fields: map[string]interface{}{
 				"event_id": "e3", "source_type": "file", "source_id": "873", "source_name": "a.pdf", "source_parent_id": "5",
 			},
@@ -60,7 +60,7 @@ func TestEventMetric_Fields(t *testing.T) {
 			event: `{"event_id": "e4", "event_type": "COLLABORATION_INVITE", "created_at": "` + created + `",
 				"source": {"folder_id":"44","folder_name":"Deals","user_id":"8","user_email":"x@partner.com"},
 				"accessible_by": {"type":"user","id":"8","login":"x@partner.com","name":"X"}}`,
-			tags: map[string]string{"stream_type": "admin_logs_streaming", "event_type": "COLLABORATION_INVITE"},
+			tags: map[string]string{"category": "collaboration", "stream_type": "admin_logs_streaming", "event_type": "COLLABORATION_INVITE"},
 			fields: map[string]interface{}{
 				"event_id": "e4", "source_type": "folder", "source_id": "44", "source_name": "Deals",
 				"source_user_id": "8", "source_user_email": "x@partner.com",
@@ -71,19 +71,21 @@ func TestEventMetric_Fields(t *testing.T) {
 			name: "user source",
 			event: `{"event_id": "e5", "event_type": "NEW_USER", "created_at": "` + created + `",
 				"source": {"type":"user","id":"31","name":"New Hire","login":"new@example.com"}}`,
-			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "NEW_USER"},
-			fields: map[string]interface{}{"event_id": "e5", "source_type": "user", "source_id": "31", "source_name": "New Hire"},
+			tags: map[string]string{"category": "user_admin", "stream_type": "admin_logs_streaming", "event_type": "NEW_USER"},
+			fields: map[string]interface{}{
+				"event_id": "e5", "source_type": "user", "source_id": "31", "source_name": "New Hire", "source_login": "new@example.com",
+			},
 		},
 		{
 			name:   "odd source shapes are kept whole",
 			event:  `{"event_id": "e6", "event_type": "SOMETHING_BRAND_NEW", "created_at": "` + created + `", "source": [1, 2]}`,
-			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "SOMETHING_BRAND_NEW"},
+			tags:   map[string]string{"category": "other", "stream_type": "admin_logs_streaming", "event_type": "SOMETHING_BRAND_NEW"},
 			fields: map[string]interface{}{"event_id": "e6", "source": "[1,2]"},
 		},
 		{
 			name:   "object source without any known key",
 			event:  `{"event_id": "e7", "event_type": "SHIELD_ALERT", "created_at": "` + created + `", "source": {"barrier": {"x": 1}}}`,
-			tags:   map[string]string{"stream_type": "admin_logs_streaming", "event_type": "SHIELD_ALERT"},
+			tags:   map[string]string{"category": "security", "stream_type": "admin_logs_streaming", "event_type": "SHIELD_ALERT"},
 			fields: map[string]interface{}{"event_id": "e7", "source": `{"barrier":{"x":1}}`},
 		},
 	}

@@ -47,9 +47,10 @@ type reader struct {
 	mayBackfill bool // false once on_invalid_position restarted the stream
 
 	// Used by the fetch goroutine only.
-	lastGet  time.Time // when GET /events was last sent
-	lastFull bool      // whether that page was full
-	interned *interner // field values that repeat
+	lastGet  time.Time  // when GET /events was last sent
+	lastFull bool       // whether that page was full
+	interned *interner  // field values that repeat
+	conv     *converter // events to metrics
 }
 
 func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.Clock, log telegraf.Logger, st *stats) *reader {
@@ -67,6 +68,7 @@ func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.C
 		mayBackfill: !cfg.startTime.IsZero(),
 		interned:    newInterner(),
 	}
+	r.conv = &converter{userTag: cfg.userTag, domains: cfg.domains, in: r.interned}
 	if cfg.stream == boxevents.StreamAdminLogs && !cfg.after.IsZero() {
 		r.startAt = "0" // created_after already says where to begin
 	}
@@ -373,7 +375,7 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 		} else if ts.After(b.newest) {
 			b.newest = ts
 		}
-		metrics = append(metrics, eventMetric(ev, r.cfg.stream, ts, r.interned))
+		metrics = append(metrics, r.conv.metric(ev, r.cfg.stream, ts))
 	}
 	return keys, metrics
 }
@@ -386,6 +388,10 @@ func (b *batch) report(r *reader, n int) {
 	if b.untimed > 0 {
 		r.log.Warnf("%d of %d events in a %s page had no usable created_at (first: event %q); they are timestamped with the time they were read",
 			b.untimed, n, r.cfg.stream, b.untimedID)
+	}
+	if cut := r.conv.takeCut(); cut > 0 {
+		r.log.Infof("Left out %d additional_details fields beyond %d per event in a %s page (event_json = true keeps whole events)",
+			cut, maxDetailsFields, r.cfg.stream)
 	}
 }
 

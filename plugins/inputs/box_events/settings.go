@@ -42,6 +42,10 @@ type settings struct {
 	// positionRefresh is how often a user stream that showed nothing is read
 	// all the same (see defaultPositionRefresh).
 	positionRefresh time.Duration
+	// userTag and domains shape metrics only (user_tag, enterprise_domains):
+	// they are not part of the state identity.
+	userTag string
+	domains []string
 }
 
 // newSettings checks the options and derives the settings from them. Errors
@@ -86,6 +90,9 @@ func newSettings(b *BoxEvents) (*settings, error) {
 	}
 
 	if s.eventTypes, err = normaliseEventTypes(b.EventTypes); err != nil {
+		return nil, err
+	}
+	if s.userTag, s.domains, err = metricOptions(b.UserTag, b.EnterpriseDomains); err != nil {
 		return nil, err
 	}
 	if !s.stream.Enterprise() && len(s.eventTypes) > 0 {
@@ -185,6 +192,34 @@ func normaliseEventTypes(types []string) ([]string, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// domainPattern is a DNS name: labels of letters, digits and hyphens.
+var domainPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// metricOptions checks user_tag and enterprise_domains; domains come back in
+// lower case without repeats.
+func metricOptions(userTag string, domains []string) (string, []string, error) {
+	switch tag := strings.ToLower(strings.TrimSpace(userTag)); tag {
+	case "":
+		userTag = userTagLogin
+	case userTagLogin, userTagID, userTagNone:
+		userTag = tag
+	default:
+		return "", nil, fmt.Errorf("invalid user_tag %q: want %q, %q or %q", userTag, userTagLogin, userTagID, userTagNone)
+	}
+	var out []string
+	for _, d := range domains {
+		n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+		if len(n) > 253 || !domainPattern.MatchString(n) {
+			return "", nil, fmt.Errorf("invalid entry %q in enterprise_domains: want a domain such as \"example.com\" "+
+				"(no @, scheme or wildcard; subdomains are included)", d)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return userTag, out, nil
 }
 
 func parseTime(option, value string) (time.Time, error) {
