@@ -94,6 +94,26 @@ func TestDecodePage_KeepEventJSON(t *testing.T) {
 	require.Equal(t, `{"event_id":"e2"}`, page.Entries[1].JSON)
 }
 
+func TestDecodePage_Families(t *testing.T) {
+	page := decodeTestdataPage(t, "events_families_page.json")
+	byType := make(map[string]Event)
+	for _, e := range page.Entries {
+		byType[e.EventType] = e
+	}
+	require.Equal(t, "coadmin", byType["CHANGE_ADMIN_ROLE"].Source.Role)
+	require.Equal(t, "lee.chen@example.com", byType["CHANGE_ADMIN_ROLE"].Source.Login)
+	require.Equal(t, "q8ps1tk2n9z0bv7c", byType["ENTERPRISE_APP_AUTHORIZATION_UPDATE"].Source.APIKey)
+	shared := byType["ITEM_SHARED_CREATE"].Source
+	require.Equal(t, "/All Files/Finance/Q3", shared.Path)
+	require.Equal(t, "open", shared.SharedLinkAccess)
+	require.Equal(t, "629644", shared.Size)
+	require.Equal(t, "Dana Ortiz", shared.OwnedBy.Name)
+	require.Equal(t, "Q3", shared.Parent.Name)
+	group := byType["GROUP_ADD_USER"].Source
+	require.Equal(t, Source{GroupID: "1122999", GroupName: "AdminGroup", UserID: "20110003", UserName: "Lee Chen"}, group)
+	require.Empty(t, byType["SHIELD_ALERT"].Source.Path)
+}
+
 func TestDecodePage_Empty(t *testing.T) {
 	page := decodeTestdataPage(t, "events_empty_page.json")
 	require.Equal(t, StreamPosition("0"), page.NextStreamPosition)

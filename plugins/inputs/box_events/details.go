@@ -70,23 +70,24 @@ func addDetails(m *boxMetric, in *interner, d string, category string) (cut int)
 // top walks the members of additional_details.
 func (w *details) top(obj string) {
 	eachMember(obj, func(key, v string) {
+		fb := func() { w.generic(key, v) }
 		switch key {
 		case "collab_id":
-			w.str("collab_id", v, false)
+			w.str("collab_id", v, false, fb)
 		case "is_performed_by_admin":
-			w.boolean("collab_performed_by_admin", key, v)
+			w.boolean("collab_performed_by_admin", v, fb)
 		case "role":
 			if w.collab {
-				w.str("collab_role", v, true)
+				w.str("collab_role", v, true, fb)
 				return
 			}
 			w.generic(key, v)
 		case "service_id", "service_name", "device_name", "device_type", "failure_reason", "shared_link_access":
-			w.str(key, v, true)
+			w.str(key, v, true, fb)
 		case "version_id", "shared_link_id", "device_id":
-			w.str(key, v, false)
+			w.str(key, v, false, fb)
 		case "size":
-			w.integer(key, key, v)
+			w.integer(key, v, fb)
 		case "shield_alert":
 			if v != "" && v[0] == '{' {
 				w.shield(v)
@@ -100,7 +101,8 @@ func (w *details) top(obj string) {
 					w.family(key, k, fv)
 				})
 			case hasFamilyPrefix(key):
-				w.bounded(key, v)
+				w.name = appendName(w.name[:0], key)
+				w.bounded(w.in.name(w.name), v)
 			default:
 				w.generic(key, v)
 			}
@@ -119,7 +121,7 @@ func hasFamilyPrefix(key string) bool {
 
 // family adds member k of the family object named family as <family>_<k>.
 func (w *details) family(family, k, v string) {
-	w.name = append(append(append(w.name[:0], family...), '_'), k...)
+	w.name = appendName(append(append(w.name[:0], family...), '_'), k)
 	w.bounded(w.in.name(w.name), v)
 }
 
@@ -141,34 +143,36 @@ func (w *details) bounded(key, v string) {
 // shield walks additional_details.shield_alert.
 func (w *details) shield(obj string) {
 	eachMember(obj, func(key, v string) {
+		fb := func() { w.generic2("shield_alert", key, v) }
 		switch key {
 		case "alert_id":
-			w.integer("shield_alert_id", "shield_alert_id", v)
+			w.integer("shield_alert_id", v, fb)
 		case "risk_score":
-			w.integer("shield_risk_score", "shield_risk_score", v)
+			w.integer("shield_risk_score", v, fb)
 		case "rule_id":
-			w.integer("shield_rule_id", "shield_rule_id", v)
+			w.integer("shield_rule_id", v, fb)
 		case "rule_category":
-			w.str("shield_rule_category", v, true)
+			w.str("shield_rule_category", v, true, fb)
 		case "rule_name":
-			w.str("shield_rule_name", v, true)
+			w.str("shield_rule_name", v, true, fb)
 		case "priority":
-			w.str("shield_priority", v, true)
+			w.str("shield_priority", v, true, fb)
 		case "user":
 			if v == "" || v[0] != '{' {
 				w.generic2("shield_alert", key, v)
 				return
 			}
 			eachMember(v, func(k, uv string) {
+				fb := func() { w.generic3("shield_alert", "user", k, uv) }
 				switch k {
 				case "id":
-					w.str("shield_user_id", uv, true)
+					w.str("shield_user_id", uv, true, fb)
 				case "email", "login":
-					w.str("shield_user_login", uv, true)
+					w.str("shield_user_login", uv, true, fb)
 				case "name":
-					w.str("shield_user_name", uv, true)
+					w.str("shield_user_name", uv, true, fb)
 				default:
-					w.generic3("shield_alert", "user", k, uv)
+					fb()
 				}
 			})
 		case "alert_summary":
@@ -177,9 +181,10 @@ func (w *details) shield(obj string) {
 				return
 			}
 			eachMember(v, func(k, sv string) {
+				fb := func() { w.generic3("shield_alert", key, k, sv) }
 				switch k {
 				case "download_delta_percent":
-					w.integer("shield_download_delta_percent", "shield_download_delta_percent", sv)
+					w.integer("shield_download_delta_percent", sv, fb)
 					return
 				case "alert_activities", "download_ips":
 					w.activity(firstElement(sv))
@@ -189,10 +194,10 @@ func (w *details) shield(obj string) {
 					w.activity(sv)
 				case "anomaly_period":
 					if n := member(sv, "downloaded_files_count"); n != "" {
-						w.integer("shield_download_count", "shield_download_count", n)
+						w.integer("shield_download_count", n, nil)
 					}
 				}
-				w.generic3("shield_alert", key, k, sv)
+				fb()
 			})
 		default:
 			w.generic2("shield_alert", key, v)
@@ -211,30 +216,44 @@ func (w *details) activity(a string) {
 			ip = member(a, "ip")
 		}
 		if ip != "" && ip[0] == '"' {
-			w.shieldIP = w.str("shield_ip", ip, true)
+			w.shieldIP = w.str("shield_ip", ip, true, nil)
 		}
 	}
 	if !w.shieldSv {
 		if sv := member(a, "service_name"); sv != "" && sv[0] == '"' {
-			w.shieldSv = w.str("shield_service", sv, true)
+			w.shieldSv = w.str("shield_service", sv, true, nil)
 		}
 	}
 }
 
 // generic adds the value v of the top-level key as details_<key>, flattening objects.
 func (w *details) generic(key, v string) {
-	w.name = append(append(w.name[:0], detailsPrefix...), key...)
+	w.name = appendName(append(w.name[:0], detailsPrefix...), key)
 	w.flatten(v, 1)
 }
 
 func (w *details) generic2(k1, k2, v string) {
-	w.name = append(append(append(append(w.name[:0], detailsPrefix...), k1...), '_'), k2...)
+	w.name = appendName(append(appendName(append(w.name[:0], detailsPrefix...), k1), '_'), k2)
 	w.flatten(v, 2)
 }
 
 func (w *details) generic3(k1, k2, k3, v string) {
-	w.name = append(append(append(append(append(append(w.name[:0], detailsPrefix...), k1...), '_'), k2...), '_'), k3...)
+	w.name = appendName(append(appendName(append(appendName(append(w.name[:0], detailsPrefix...), k1), '_'), k2), '_'), k3)
 	w.flatten(v, 3)
+}
+
+// appendName appends a key to a field name, each byte that is not an ASCII letter, a digit,
+// '_', '-' or '.' as '_': field names stay plain words for line protocol and InfluxQL.
+func appendName(name []byte, key string) []byte {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' {
+			name = append(name, c)
+		} else {
+			name = append(name, '_')
+		}
+	}
+	return name
 }
 
 // flatten adds v under the name in w.name, which holds depth keys.
@@ -245,7 +264,7 @@ func (w *details) flatten(v string, depth int) {
 	if v[0] == '{' && depth < maxDetailsDepth {
 		n := len(w.name)
 		eachMember(v, func(k, mv string) {
-			w.name = append(append(w.name[:n], '_'), k...)
+			w.name = appendName(append(w.name[:n], '_'), k)
 			w.flatten(mv, depth+1)
 		})
 		w.name = w.name[:n]
@@ -256,7 +275,8 @@ func (w *details) flatten(v string, depth int) {
 
 // typed adds v as a field named key of the type its JSON has: a string, an int64 for an
 // integer (a float64 when it does not fit), a float64, a bool, or compact JSON text for arrays
-// and objects. null adds nothing. It reports whether a field was added.
+// and objects (a number beyond float64 as its literal text). null adds nothing. It reports
+// whether a field was added.
 func (w *details) typed(key, v string) bool {
 	if v == "" || w.m.HasField(key) {
 		return false
@@ -275,7 +295,7 @@ func (w *details) typed(key, v string) bool {
 	default:
 		n, ok := number(v)
 		if !ok {
-			return false
+			n = v // beyond float64 (1e400): the literal, rather than nothing
 		}
 		w.m.appendField(key, n)
 	}
@@ -283,14 +303,17 @@ func (w *details) typed(key, v string) bool {
 }
 
 // str adds the lenient text of v (a string's content, a number's or a boolean's literal) as a
-// string field; intern says whether the value is one that repeats. It reports whether a field
-// was added.
-func (w *details) str(key, v string, intern bool) bool {
+// string field; intern says whether the value is one that repeats. An object or an array is
+// handed to fallback (when not nil) to be kept under its generic name. It reports whether a
+// field was added.
+func (w *details) str(key, v string, intern bool, fallback func()) bool {
 	if v == "" || v[0] == 'n' || w.m.HasField(key) {
 		return false
 	}
 	if v[0] == '{' || v[0] == '[' {
-		w.generic(key, v) // not a scalar: kept, under the generic name
+		if fallback != nil {
+			fallback()
+		}
 		return false
 	}
 	s := v
@@ -309,8 +332,8 @@ func (w *details) str(key, v string, intern bool) bool {
 }
 
 // integer adds v as an int64 field: a JSON integer, or a string holding one. Anything else is
-// kept under the generic name of the key it came from (raw).
-func (w *details) integer(key, raw, v string) {
+// handed to fallback (when not nil).
+func (w *details) integer(key, v string, fallback func()) {
 	if v == "" || v[0] == 'n' || w.m.HasField(key) {
 		return
 	}
@@ -322,12 +345,14 @@ func (w *details) integer(key, raw, v string) {
 		w.m.appendField(key, n)
 		return
 	}
-	w.generic(raw, v)
+	if fallback != nil {
+		fallback()
+	}
 }
 
-// boolean adds v as a bool field: true or false, or a string holding one. Anything else is kept
-// under the generic name of the key it came from (raw).
-func (w *details) boolean(key, raw, v string) {
+// boolean adds v as a bool field: true or false, or a string holding one. Anything else is
+// handed to fallback.
+func (w *details) boolean(key, v string, fallback func()) {
 	if v == "" || v[0] == 'n' || w.m.HasField(key) {
 		return
 	}
@@ -339,7 +364,7 @@ func (w *details) boolean(key, raw, v string) {
 		w.m.appendField(key, b)
 		return
 	}
-	w.generic(raw, v)
+	fallback()
 }
 
 // number converts a JSON number: int64 when it is an integer that fits, float64 otherwise.

@@ -34,7 +34,17 @@ func FuzzEventMetric(f *testing.F) {
 			f.Add([]byte(e))
 		}
 	}
+	fixtures, err := filepath.Glob(filepath.Join("testdata", "details", "*.json"))
+	require.NoError(f, err)
+	for _, name := range fixtures {
+		data, err := os.ReadFile(name)
+		require.NoError(f, err)
+		f.Add(data)
+	}
 	for _, s := range []string{
+		`{"additional_details":{"a b=c,d\\":1,"":{"":true},"x\n":"\\","size":1e400,"shield_alert":{"risk_score":1.5,"user":7}}}`,
+		`{"additional_details":{"task":{"id":1},"task_id":2,"a_b":1,"a":{"b":2},"role":"Editor","role":"Viewer"},"event_type":"COLLAB_ROLE_CHANGE"}`,
+		`{"source":{"type":"user","login":"x@Example.COM","path_collection":{"entries":[{"name":"a\\"}]}},"additional_details":[1]}`,
 		`{}`, `{"event_id":""}`, `{"event_type":"LOGIN\\"}`, `{"event_type":" ","created_by":{"login":"a,b=c d\\"}}`,
 		`{"event_id":"x\ny\"z\\","created_at":"2026-01-02T03:04:05Z"}`, `{"created_by":{"id":12,"login":null},"source":"str"}`,
 		`{"event_type":"\u0000","ip_address":"\r\n","additional_details":{"a":[1,{"b":null}]}}`,
@@ -68,5 +78,10 @@ func FuzzEventMetric(f *testing.F) {
 		require.True(t, ok, "line %q", line)
 		require.Equal(t, ev.EventID, id, "line %q", line)
 		require.Equal(t, m.Time().UnixNano(), back[0].Time().UnixNano())
+		keys := make(map[string]bool)
+		for _, field := range m.FieldList() {
+			require.False(t, keys[field.Key], "field %q twice", field.Key)
+			keys[field.Key] = true
+		}
 	})
 }
