@@ -73,7 +73,13 @@ func TestIntegrationDashboardQueries(t *testing.T) {
 	logPath := filepath.Join(dir, "telegraf.log")
 	logTailOnFailure(t, logPath)
 	const database = "box_dashboard"
-	argv := writeCompiledInConfig(t, dir, runner, filepath.Join(dir, "agent.state"), plainStreams(sim.URL()),
+	// With the enterprise's domains configured, collaborators elsewhere are external (the
+	// external sharing panels).
+	streams := plainStreams(sim.URL())
+	for i := range streams {
+		streams[i].extra = "  enterprise_domains = [\"" + strings.Join(sim.Directory().Domains, "\", \"") + "\"]\n"
+	}
+	argv := writeCompiledInConfig(t, dir, runner, filepath.Join(dir, "agent.state"), streams,
 		influxOutputTable(db.url, database))
 	tg := startProcess(t, "telegrafrun", logPath, argv...)
 	produced := producedIDs(sim)
@@ -84,6 +90,9 @@ func TestIntegrationDashboardQueries(t *testing.T) {
 	// Panels whose event types the simulator always produces in this volume.
 	mustHaveData := map[string]bool{
 		"Events by type": true, "Logins and failed logins": true, "Downloads by user": true, "Recent events": true,
+		"Events by category": true, "Shield alert risk score": true, "Shield alerts by rule and risk score": true,
+		"Admin actions": true, "Recent admin actions": true, "Downloads by folder": true,
+		"External sharing": true, "External collaborators and open links": true,
 	}
 	for _, panel := range dash.Panels {
 		for _, target := range panel.Targets {
