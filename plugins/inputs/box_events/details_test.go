@@ -258,3 +258,33 @@ func TestMetricOptions(t *testing.T) {
 		require.ErrorContains(t, err, "invalid entry", bad)
 	}
 }
+
+// TestREADME_ExampleOutput keeps the README's example lines what the plugin writes: each is the
+// line of a testdata/details event with user_tag "login" or "none".
+func TestREADME_ExampleOutput(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	section := string(readme)[strings.Index(string(readme), "## Example Output"):]
+	files, err := filepath.Glob(filepath.Join("testdata", "details", "*.json"))
+	require.NoError(t, err)
+	serializer := &influx.Serializer{SortFields: true}
+	require.NoError(t, serializer.Init())
+	written := make(map[string]bool)
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".json")
+		for _, tag := range []string{userTagLogin, userTagNone} {
+			c := &converter{userTag: tag, domains: []string{"example.com"}}
+			line, err := serializer.Serialize(fixtureMetric(t, c, name))
+			require.NoError(t, err)
+			written[strings.TrimSpace(string(line))] = true
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, measurement+",") {
+			require.True(t, written[line], "README line is not what the plugin writes:\n%s", line)
+			n++
+		}
+	}
+	require.Positive(t, n)
+}
