@@ -61,9 +61,9 @@ func addDetails(m *boxMetric, in *interner, d string, category string) (cut int)
 		m.appendField("additional_details", d)
 		return 0
 	}
-	var buf [96]byte
-	w := details{m: m, in: in, collab: category == categoryCollaboration, name: buf[:0]}
+	w := details{m: m, in: in, collab: category == categoryCollaboration, name: in.scratch()}
 	w.top(d)
+	in.keep(w.name)
 	return w.cut
 }
 

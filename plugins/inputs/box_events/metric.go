@@ -147,10 +147,26 @@ const maxInterned = 8192
 type interner struct {
 	values map[string]any
 	names  map[string]string // field names of additional_details' generic fields
+	buf    []byte            // room to build those names in, reused
+}
+
+// scratch returns an empty buffer to build a field name in; keep takes it back, grown.
+func (in *interner) scratch() []byte {
+	if in == nil {
+		return make([]byte, 0, 64)
+	}
+	return in.buf[:0]
+}
+
+// keep stores b, from scratch, for the next scratch.
+func (in *interner) keep(b []byte) {
+	if in != nil && cap(b) <= 1024 {
+		in.buf = b[:0]
+	}
 }
 
 func newInterner() *interner {
-	return &interner{values: make(map[string]any, maxInterned), names: make(map[string]string)}
+	return &interner{values: make(map[string]any, maxInterned), names: make(map[string]string), buf: make([]byte, 0, 128)}
 }
 
 // name returns b as a string, the same string each time for the same bytes.
