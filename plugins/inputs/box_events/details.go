@@ -53,7 +53,7 @@ type details struct {
 // addDetails adds the fields of d, the compact JSON text of additional_details, to m and
 // returns how many generic fields it left out. Text that is not an object is the field
 // additional_details.
-func addDetails(m *boxMetric, in *interner, d string, category string) (cut int) {
+func addDetails(m *boxMetric, in *interner, d, category string) (cut int) {
 	if d == "" {
 		return 0
 	}
@@ -143,7 +143,7 @@ func (w *details) bounded(key, v string) {
 // shield walks additional_details.shield_alert.
 func (w *details) shield(obj string) {
 	eachMember(obj, func(key, v string) {
-		fb := func() { w.generic2("shield_alert", key, v) }
+		fb := func() { w.shieldGeneric(key, v) }
 		switch key {
 		case "alert_id":
 			w.integer("shield_alert_id", v, fb)
@@ -159,7 +159,7 @@ func (w *details) shield(obj string) {
 			w.str("shield_priority", v, true, fb)
 		case "user":
 			if v == "" || v[0] != '{' {
-				w.generic2("shield_alert", key, v)
+				w.shieldGeneric(key, v)
 				return
 			}
 			eachMember(v, func(k, uv string) {
@@ -177,7 +177,7 @@ func (w *details) shield(obj string) {
 			})
 		case "alert_summary":
 			if v == "" || v[0] != '{' {
-				w.generic2("shield_alert", key, v)
+				w.shieldGeneric(key, v)
 				return
 			}
 			eachMember(v, func(k, sv string) {
@@ -200,7 +200,7 @@ func (w *details) shield(obj string) {
 				fb()
 			})
 		default:
-			w.generic2("shield_alert", key, v)
+			w.shieldGeneric(key, v)
 		}
 	})
 }
@@ -232,8 +232,9 @@ func (w *details) generic(key, v string) {
 	w.flatten(v, 1)
 }
 
-func (w *details) generic2(k1, k2, v string) {
-	w.name = appendName(append(appendName(append(w.name[:0], detailsPrefix...), k1), '_'), k2)
+// shieldGeneric adds the value v of shield_alert's key as details_shield_alert_<key>.
+func (w *details) shieldGeneric(key, v string) {
+	w.name = appendName(append(append(w.name[:0], detailsPrefix...), "shield_alert_"...), key)
 	w.flatten(v, 2)
 }
 
