@@ -48,6 +48,19 @@ type details struct {
 	name     []byte
 	shieldIP bool // shield_ip was set
 	shieldSv bool // shield_service was set
+	from     int  // the first of m's fields that came from additional_details
+}
+
+// has reports whether a field named key came from additional_details already (a key Box sent
+// twice, or two paths that make one name). Only those fields are looked at: no name made here
+// is one of the fields the event itself gives (event_id, user_*, source_*, ...).
+func (w *details) has(key string) bool {
+	for _, f := range w.m.fields[w.from:] {
+		if f.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // addDetails adds the fields of d, the compact JSON text of additional_details, to m and
@@ -61,7 +74,7 @@ func addDetails(m *boxMetric, in *interner, d, category string) (cut int) {
 		m.appendField("additional_details", d)
 		return 0
 	}
-	w := details{m: m, in: in, collab: category == categoryCollaboration, name: in.scratch()}
+	w := details{m: m, in: in, collab: category == categoryCollaboration, name: in.scratch(), from: len(m.fields)}
 	w.top(d)
 	in.keep(w.name)
 	return w.cut
@@ -279,7 +292,7 @@ func (w *details) flatten(v string, depth int) {
 // and objects (a number beyond float64 as its literal text). null adds nothing. It reports
 // whether a field was added.
 func (w *details) typed(key, v string) bool {
-	if v == "" || w.m.HasField(key) {
+	if v == "" || w.has(key) {
 		return false
 	}
 	switch v[0] {
@@ -308,7 +321,7 @@ func (w *details) typed(key, v string) bool {
 // handed to fallback (when not nil) to be kept under its generic name. It reports whether a
 // field was added.
 func (w *details) str(key, v string, intern bool, fallback func()) bool {
-	if v == "" || v[0] == 'n' || w.m.HasField(key) {
+	if v == "" || v[0] == 'n' || w.has(key) {
 		return false
 	}
 	if v[0] == '{' || v[0] == '[' {
@@ -335,7 +348,7 @@ func (w *details) str(key, v string, intern bool, fallback func()) bool {
 // integer adds v as an int64 field: a JSON integer, or a string holding one. Anything else is
 // handed to fallback (when not nil).
 func (w *details) integer(key, v string, fallback func()) {
-	if v == "" || v[0] == 'n' || w.m.HasField(key) {
+	if v == "" || v[0] == 'n' || w.has(key) {
 		return
 	}
 	s := v
@@ -354,7 +367,7 @@ func (w *details) integer(key, v string, fallback func()) {
 // boolean adds v as a bool field: true or false, or a string holding one. Anything else is
 // handed to fallback.
 func (w *details) boolean(key, v string, fallback func()) {
-	if v == "" || v[0] == 'n' || w.m.HasField(key) {
+	if v == "" || v[0] == 'n' || w.has(key) {
 		return
 	}
 	s := v
