@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds a real Telegraf v1.37.2 with only the plugins the end-to-end tests need
-# (inputs.execd, outputs.file, outputs.influxdb) into .cache/bin/telegraf.
+# (inputs.execd, outputs.file, outputs.influxdb, and processors.converter for the README's
+# failed-login IP tag) into .cache/bin/telegraf.
 #
 # The build uses the nested module tools/telegraf (its own go.mod/go.sum, committed), not
 # our go.mod: importing cmd/telegraf breaks `go mod tidy` (bou.ke/monkey, see
@@ -13,7 +14,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 version=1.37.2
-tags=custom,inputs.execd,outputs.file,outputs.influxdb
+tags=custom,inputs.execd,outputs.file,outputs.influxdb,processors.converter
 out=${1:-$root/.cache/bin/telegraf}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 
@@ -23,7 +24,7 @@ up_to_date() {
   local plugins
   plugins=$("$out" plugins 2>/dev/null) || return 1
   local p
-  for p in inputs.execd outputs.file outputs.influxdb; do
+  for p in inputs.execd outputs.file outputs.influxdb processors.converter; do
     grep -qx "$p" <<<"$plugins" || return 1
   done
 }

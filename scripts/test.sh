@@ -27,7 +27,7 @@
 #
 # What the end-to-end tests get (exported for `go test`, only when the e2e stage ran):
 #   TELEGRAF_BIN       absolute path of a Telegraf 1.37.2 binary (custom build: inputs.execd,
-#                      outputs.file, outputs.influxdb)
+#                      outputs.file, outputs.influxdb, processors.converter)
 #   TELEGRAF_BOX_BIN   absolute path of the freshly built cmd/telegraf-box
 #   TELEGRAFRUN_BIN    absolute path of plugin_test/telegrafrun: Telegraf's agent with box_events
 #                      compiled in (test tooling, never shipped)
