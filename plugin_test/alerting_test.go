@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -111,7 +112,7 @@ func loadAlertRules(t *testing.T) []alertRule {
 // check reports what evaluate would not evaluate faithfully.
 func (r *alertRule) check() error {
 	if r.Title == "" {
-		return fmt.Errorf("no title")
+		return errors.New("no title")
 	}
 	if _, err := r.pending(); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -195,7 +196,7 @@ func (p *mathParser) unary() (mathNode, error) {
 	p.pos++
 	switch {
 	case tok == "":
-		return nil, fmt.Errorf("math: unexpected end")
+		return nil, errors.New("math: unexpected end")
 	case tok == "!":
 		x, err := p.unary()
 		return mathUnary{x}, err
@@ -208,7 +209,7 @@ func (p *mathParser) unary() (mathNode, error) {
 			return nil, err
 		}
 		if p.peek() != ")" {
-			return nil, fmt.Errorf("math: missing )")
+			return nil, errors.New("math: missing )")
 		}
 		p.pos++
 		return n, nil
@@ -257,7 +258,7 @@ func evalMath(expr string, results map[string][]alertSeries) ([]alertSeries, err
 		labels map[string]string
 		vals   map[string]float64
 	}
-	var rows []joined
+	rows := make([]joined, 0, len(results[vars[0]]))
 	for _, s := range results[vars[0]] {
 		rows = append(rows, joined{labels: s.labels, vals: map[string]float64{vars[0]: s.values[0]}})
 	}

@@ -43,8 +43,8 @@ func TestIntegrationCompileInReadmeSteps(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "the README's compile-in steps failed:\n%s", out)
 	require.Contains(t, string(out), "inputs.box_events", "the README's last step lists the plugin")
-	telegraf := filepath.Join(src, "telegraf")
-	version, err := exec.Command(telegraf, "--version").Output()
+	telegrafBin := filepath.Join(src, "telegraf")
+	version, err := exec.Command(telegrafBin, "--version").Output()
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(version), "Telegraf 1.37.2"), "version: %s", version)
 
@@ -63,7 +63,7 @@ func TestIntegrationCompileInReadmeSteps(t *testing.T) {
 	}
 	parts = append(parts, "[[inputs.internal]]\n  interval = \"2s\"\n", fileOutputTable(outPath))
 	conf := writeFile(t, dir, "telegraf.conf", parts...)
-	proc := startProcess(t, "telegraf (compiled in from the README)", logPath, telegraf, "--config", conf)
+	proc := startProcess(t, "telegraf (compiled in from the README)", logPath, telegrafBin, "--config", conf)
 	fileCounts := func() (idCounts, error) { return readFileOutput(t, outPath).counts, nil }
 	produced := producedIDs(sim)
 	waitFor(t, time.Minute, "every produced event in the file output", allPresent(produced, fileCounts))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,7 +73,7 @@ func TestIntegrationDetections(t *testing.T) {
 		boxsim.ScenarioExternalSharing, boxsim.ScenarioShieldAlert, boxsim.ScenarioPrivilegeEscalation,
 		boxsim.ScenarioMassDeletion,
 	}
-	var scenarios []boxsim.Scenario
+	scenarios := make([]boxsim.Scenario, 0, len(kinds))
 	for i, kind := range kinds {
 		scenarios = append(scenarios, boxsim.Scenario{Kind: kind, At: end.Add(-22*time.Hour + time.Duration(i)*3*time.Hour)})
 	}
@@ -119,7 +120,7 @@ func TestIntegrationDetections(t *testing.T) {
 		ext.User.Login, ext.First.UnixMilli(), ext.Last.Add(time.Second).UnixMilli()))
 	require.NoError(t, err)
 	require.NotEmpty(t, res.Series, "no external invitation in InfluxDB")
-	require.Equal(t, fmt.Sprint(ext.Types["COLLABORATION_INVITE"]), fmt.Sprint(res.Series[0].Values[0][1]),
+	require.Equal(t, strconv.Itoa(ext.Types["COLLABORATION_INVITE"]), fmt.Sprint(res.Series[0].Values[0][1]),
 		"external invitations of the sharing scenario")
 
 	var rules []alertRule

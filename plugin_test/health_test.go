@@ -174,7 +174,9 @@ func TestIntegrationCollectorHealth(t *testing.T) {
 				_, ok := fired[hc.fires]
 				require.True(t, ok, "%s did not fire when %s", hc.fires, strings.ToLower(hc.title))
 			}
-			figures = append(figures, healthFigure(t, db, database, hc, panels, start, faultAt, fired[hc.fires], end))
+			figures = append(figures, healthFigure(t, db, panels, healthRun{
+				hc: hc, database: database, start: start, faultAt: faultAt, alertAt: fired[hc.fires], end: end,
+			}))
 		})
 	}
 	t.Cleanup(func() {
@@ -213,11 +215,19 @@ type (
 	}
 )
 
+// healthRun is one case's run: its database and moments (alertAt: when its rule
+// first fired, zero for none).
+type healthRun struct {
+	hc                           healthCase
+	database                     string
+	start, faultAt, alertAt, end time.Time
+}
+
 // healthFigure runs every health panel's query over the case's run (each must
 // succeed and the row must show data) and returns the results as a figure.
-func healthFigure(t *testing.T, db *influxDB, database string, hc healthCase, panels []dashboardPanel,
-	start, faultAt, alertAt, end time.Time) figure {
+func healthFigure(t *testing.T, db *influxDB, panels []dashboardPanel, run healthRun) figure {
 	t.Helper()
+	hc, database, start, faultAt, alertAt, end := run.hc, run.database, run.start, run.faultAt, run.alertAt, run.end
 	macros := strings.NewReplacer(
 		"$timeFilter", fmt.Sprintf("time >= %dms and time <= %dms", start.UnixMilli(), end.Add(5*time.Second).UnixMilli()),
 		"$__interval", healthStatsInterval,
