@@ -402,6 +402,11 @@ func toFloat(v any) float64 {
 type alertState struct {
 	firing []map[string]string // the labels of each series whose condition holds
 	noData bool                // the query returned no series
+	// measure is the largest value of the rule's first reduce expression (what
+	// its threshold or math compares: a count, a risk score), NaN without series,
+	// and measureLabels the labels of its series: how close a rule came to firing.
+	measure       float64
+	measureLabels map[string]string
 }
 
 // decide runs the rule's expressions over the query results (by refId) at one
@@ -448,7 +453,17 @@ func (r *alertRule) decide(results map[string][]alertSeries) (alertState, error)
 		}
 		results[q.RefID] = out
 	}
-	var st alertState
+	st := alertState{measure: math.NaN()}
+	for _, q := range r.Data {
+		if q.DatasourceUID == expressionUID && q.Model["type"] == "reduce" {
+			for _, ser := range results[q.RefID] {
+				if v := ser.values[0]; !math.IsNaN(v) && (math.IsNaN(st.measure) || v > st.measure) {
+					st.measure, st.measureLabels = v, ser.labels
+				}
+			}
+			break
+		}
+	}
 	cond := results[r.Condition]
 	if len(cond) == 0 {
 		st.noData = true
@@ -513,6 +528,14 @@ type alertFiring struct {
 // series fires (with no labels) when noDataState is Alerting.
 func (r *alertRule) evaluateOver(t *testing.T, db *influxDB, database string, start, end time.Time) []alertFiring {
 	t.Helper()
+	return r.evaluateObserved(t, db, database, start, end, nil)
+}
+
+// evaluateObserved is evaluateOver that also hands every evaluation's state to
+// observe (when not nil).
+func (r *alertRule) evaluateObserved(t *testing.T, db *influxDB, database string, start, end time.Time,
+	observe func(at time.Time, st alertState)) []alertFiring {
+	t.Helper()
 	pending, err := r.pending()
 	require.NoError(t, err)
 	since := make(map[string]time.Time) // series key -> first evaluation of its current run
@@ -521,6 +544,9 @@ func (r *alertRule) evaluateOver(t *testing.T, db *influxDB, database string, st
 	for at := start; !at.After(end); at = at.Add(r.interval) {
 		st, err := r.evaluate(db, database, at)
 		require.NoError(t, err, "rule %q at %s", r.Title, at)
+		if observe != nil {
+			observe(at, st)
+		}
 		firing := st.firing
 		if st.noData && r.NoDataState == "Alerting" {
 			firing = []map[string]string{{}}

@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"fmt"
 	"maps"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -133,14 +134,37 @@ func TestIntegrationDetections(t *testing.T) {
 
 	from, to := end.Add(-48*time.Hour), end.Add(20*time.Minute)
 	firings := make(map[string][]alertFiring, len(rules))
+	peaks := make(map[string]detectionPeaks, len(rules))
 	var mu sync.Mutex
 	t.Run("evaluate", func(t *testing.T) {
 		for _, r := range rules {
 			t.Run(r.UID, func(t *testing.T) {
 				t.Parallel()
-				f := r.evaluateOver(t, db, database, from, to)
+				sr := byKind[detectionScenarios[r.UID].kind]
+				var window int64
+				for _, q := range r.Data {
+					window = max(window, q.RelativeTimeRange.From)
+				}
+				var pk detectionPeaks
+				pk.benign, pk.attack = math.NaN(), math.NaN()
+				f := r.evaluateObserved(t, db, database, from, to, func(at time.Time, st alertState) {
+					// An evaluation whose window overlaps no scenario sees benign traffic only.
+					benign := true
+					for _, other := range rep.Scenarios {
+						if !at.Before(other.First) && at.Before(other.Last.Add(time.Duration(window)*time.Second+time.Second)) {
+							benign = false
+						}
+					}
+					own := !at.Before(sr.First) && at.Before(sr.Last.Add(time.Duration(window)*time.Second+time.Second))
+					switch {
+					case benign && (math.IsNaN(pk.benign) || st.measure > pk.benign):
+						pk.benign = st.measure
+					case own && (math.IsNaN(pk.attack) || st.measure > pk.attack):
+						pk.attack = st.measure
+					}
+				})
 				mu.Lock()
-				firings[r.UID] = f
+				firings[r.UID], peaks[r.UID] = f, pk
 				mu.Unlock()
 			})
 		}
@@ -163,9 +187,24 @@ func TestIntegrationDetections(t *testing.T) {
 				"%s fired at %s with %v; its scenario %s ran %s to %s with %v", r.UID, f.at.Format(time.RFC3339), f.labels,
 				want.kind, sr.First.Format(time.RFC3339), sr.Last.Format(time.RFC3339), labels)
 		}
-		t.Logf("%-24s fired %s after the first event of %s (%d events over %s), labels %v",
-			r.UID, firings[r.UID][0].at.Sub(sr.First), want.kind, sr.Count, sr.Last.Sub(sr.First), labels)
+		t.Logf("%-24s fired %s after the first event of %s (%d events over %s), labels %v; "+
+			"the rule's measure reached %s on its attack and at most %s on benign traffic alone",
+			r.UID, firings[r.UID][0].at.Sub(sr.First), want.kind, sr.Count, sr.Last.Sub(sr.First), labels,
+			measureText(peaks[r.UID].attack), measureText(peaks[r.UID].benign))
 	}
+}
+
+// detectionPeaks are the largest values of a rule's measure (its first reduce
+// expression) over evaluations that saw benign traffic only, and over those that
+// saw its own attack.
+type detectionPeaks struct{ benign, attack float64 }
+
+// measureText prints a measure; NaN is a query without series (no such event).
+func measureText(v float64) string {
+	if math.IsNaN(v) {
+		return "nothing (no such event)"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 func scenarioEvents(rep boxsim.TrafficReport) int {
