@@ -187,7 +187,7 @@ func (b *BoxEvents) Init() (err error) {
 	if err != nil {
 		return err
 	}
-	b.tracker = newTracker(b.clock, b.cfg.commitDelay, b.MaxUndeliveredPages, b.DedupWindow)
+	b.tracker = newTracker(b.clock, b.cfg.commitDelay, b.cfg.pageSize, b.MaxUndeliveredPages, b.DedupWindow)
 	b.stats.tracker = b.tracker
 	b.reader = newReader(b.cfg, client, b.tracker, b.clock, b.Log, b.stats)
 	b.reader.committed = b.saveState
@@ -233,6 +233,11 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 }
 
 func (b *BoxEvents) Start(acc telegraf.Accumulator) error {
+	// The tracker lets at most max_undelivered_pages groups wait for their
+	// delivery notice, so the notices never overflow the channel sized here
+	// (Telegraf panics if they do). Under commit_delay a delivered group
+	// waits for its commit without a notice outstanding: the uncommitted
+	// events are bounded by page_size × max_undelivered_pages instead.
 	b.acc = acc.WithTracking(b.MaxUndeliveredPages)
 	b.reader.acc = b.acc
 	ctx, cancel := context.WithCancel(context.Background())

@@ -156,8 +156,9 @@ func (r *reader) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
 }
 
 // drain reads pages from the fetch position while they come back full and
-// hands each to the accumulator. At most max_undelivered_pages groups are
-// uncommitted: while the outputs do not take them it stops reading. While a
+// hands each to the accumulator. At most page_size × max_undelivered_pages
+// events are uncommitted, and at most max_undelivered_pages groups wait for
+// their delivery notice: while the outputs do not take them it stops reading. While a
 // full page is turned into metrics the next one is already read, so that a
 // backlog keeps the network, the decoding and the metrics busy at once. It
 // reports whether anything was read: events, or a new position.
@@ -259,7 +260,7 @@ func (a *lookahead) discard(t *tracker) {
 }
 
 // emit hands a page read at pos in generation gen to the accumulator, holding
-// the slot drain reserved, and reports whether the fetch position moved.
+// the place drain reserved, and reports whether the fetch position moved.
 // Events already read (Box repeats them) are dropped; a page longer than
 // page_size becomes several tracking groups, so that no group is larger than
 // the outputs were sized for. An empty page that brings a new position moves
@@ -297,7 +298,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 				return false, err
 			}
 		}
-		pushed, moved := r.tracker.push(gen, groupNext, keys, func() (telegraf.TrackingID, bool) {
+		pushed, moved := r.tracker.push(gen, groupNext, keys, len(metrics), func() (telegraf.TrackingID, bool) {
 			if len(metrics) == 0 {
 				return 0, false
 			}

@@ -29,6 +29,7 @@ type group struct {
 	done    bool                     // delivered, waiting for older groups or the commit delay
 	doneAt  time.Time                // when it was delivered
 	stale   bool                     // dropped by a rewind; only its delivery notice is awaited
+	weight  int                      // events it holds in the window: those emitted, at least 1
 }
 
 // tracker commits stream positions in order, the way kafka_consumer commits
@@ -53,45 +54,68 @@ type tracker struct {
 	rejects    int
 	rejectedAt time.Time
 
-	// used counts the groups not yet committed, bounded by window: the
+	// used counts the events not yet committed, bounded by window: the
 	// events the outputs may hold without the position being saved behind
-	// them. A group frees its place when committed (under commit_delay that
-	// is commit_delay after it was written, so max_undelivered_pages ×
-	// page_size events at most sit uncommitted in Telegraf), or, once dropped
-	// by a rewind, when its notice arrived: the tracking accumulator must
-	// never have more notices queued than it was sized for (it panics).
+	// them. A group weighs the events it emitted (at least 1, so that groups
+	// of filtered events or repeats are bounded too); a page not read yet
+	// holds page_size, the most it can bring, until it is pushed. A group
+	// gives its events back when committed (under commit_delay that is
+	// commit_delay after it was written, so page_size × max_undelivered_pages
+	// events at most sit uncommitted in Telegraf, however small the pages),
+	// or, once dropped by a rewind, when its notice arrived.
 	used int
-	// window is how many groups may be uncommitted now: max_undelivered_pages,
-	// cut to one when an output rejected a group (its buffer overflowed) and
-	// doubled with every commit after that, so that reading again does not
-	// overflow the same buffer with the same pages for ever.
+	// window is how many events may be uncommitted now: page_size ×
+	// max_undelivered_pages, cut to one page (page_size) when an output
+	// rejected a group (its buffer overflowed) and doubled with every commit
+	// after that, so that reading again does not overflow the same buffer
+	// with the same pages for ever.
 	window, maxWindow int
-	freed             chan struct{} // closed and replaced when a place is freed
+	pageSize          int
+	// notices counts the groups whose delivery notice has not been applied
+	// yet (and pages reserved but not pushed), bounded by maxNotices: the
+	// tracking accumulator is sized for max_undelivered_pages notices and
+	// panics when more are queued. A group delivered but not yet committed
+	// (under commit_delay) no longer needs a notice: only events bound it.
+	notices, maxNotices int
+	freed               chan struct{} // closed and replaced when a place is freed
 	// rewound is signalled after a rewind so a fetcher waiting on a long poll
 	// with a position that is no longer current can give up on it.
 	rewound chan struct{}
 }
 
-func newTracker(clk clock.Clock, delay time.Duration, maxGroups, window int) *tracker {
+// newTracker returns a tracker that lets page_size × maxPages events be
+// uncommitted, with at most maxPages delivery notices outstanding (the size
+// the tracking accumulator was made with), and remembers dedupWindow
+// committed events.
+func newTracker(clk clock.Clock, delay time.Duration, pageSize, maxPages, dedupWindow int) *tracker {
 	return &tracker{
-		clock:     clk,
-		delay:     delay,
-		seen:      newIDWindow(window),
-		inflight:  make(map[eventKey]struct{}),
-		byID:      make(map[telegraf.TrackingID]*group),
-		window:    maxGroups,
-		maxWindow: maxGroups,
-		freed:     make(chan struct{}),
-		rewound:   make(chan struct{}, 1),
+		clock:      clk,
+		delay:      delay,
+		seen:       newIDWindow(dedupWindow),
+		inflight:   make(map[eventKey]struct{}),
+		byID:       make(map[telegraf.TrackingID]*group),
+		window:     pageSize * maxPages,
+		maxWindow:  pageSize * maxPages,
+		pageSize:   pageSize,
+		maxNotices: maxPages,
+		freed:      make(chan struct{}),
+		rewound:    make(chan struct{}, 1),
 	}
 }
 
-// reserve takes a place for one more group, waiting while the window is full.
+// fits reports whether one more page (page_size events, one notice) can be
+// read now. Called locked.
+func (t *tracker) fits() bool {
+	return t.used+t.pageSize <= t.window && t.notices < t.maxNotices
+}
+
+// reserve takes a place for one more page, waiting while the window is full.
 func (t *tracker) reserve(ctx context.Context) error {
 	for {
 		t.mu.Lock()
-		if t.used < t.window {
-			t.used++
+		if t.fits() {
+			t.used += t.pageSize
+			t.notices++
 			t.mu.Unlock()
 			return nil
 		}
@@ -105,26 +129,32 @@ func (t *tracker) reserve(ctx context.Context) error {
 	}
 }
 
-// tryReserve takes a place for one more group if one is free, without waiting.
+// tryReserve takes a place for one more page if one is free, without waiting.
 func (t *tracker) tryReserve() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.used < t.window {
-		t.used++
+	if t.fits() {
+		t.used += t.pageSize
+		t.notices++
 		return true
 	}
 	return false
 }
 
-// release gives back a place taken by reserve for a group that was not pushed.
+// release gives back a place taken by reserve for a page that was not pushed.
 func (t *tracker) release() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.releaseLocked()
+	t.releaseLocked(t.pageSize, 1)
 }
 
-func (t *tracker) releaseLocked() {
-	t.used--
+// releaseLocked gives back events and notices and wakes reserve.
+func (t *tracker) releaseLocked(events, notices int) {
+	if events == 0 && notices == 0 {
+		return
+	}
+	t.used -= events
+	t.notices -= notices
 	close(t.freed)
 	t.freed = make(chan struct{})
 }
@@ -156,23 +186,29 @@ func (t *tracker) seenBefore(k eventKey) bool {
 	return ok
 }
 
-// push records a group read in generation gen, holding a slot taken with
-// reserve. emit hands the group's metrics to the accumulator and is called
+// push records a group of weight events emitted (the rest of the page's
+// events were repeats or filtered out), read in generation gen, holding the
+// place taken with reserve; the place shrinks to the group's weight. emit hands the group's metrics to the accumulator and is called
 // with the tracker locked, so a delivery notice cannot overtake the
 // bookkeeping; it reports false when there was nothing to track (the group
 // is then delivered at once, and moved says whether that committed a new
 // position). push reports pushed false, without calling emit, when a rewind
 // happened since the page was read: the caller must drop the group and
-// release its slot.
-func (t *tracker) push(gen uint64, next boxevents.StreamPosition, keys []eventKey,
+// release its place.
+func (t *tracker) push(gen uint64, next boxevents.StreamPosition, keys []eventKey, weight int,
 	emit func() (telegraf.TrackingID, bool)) (pushed, moved bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if gen != t.gen {
 		return false, false
 	}
-	g := &group{next: next, keys: keys}
+	g := &group{next: next, keys: keys, weight: min(max(weight, 1), t.pageSize)}
 	g.id, g.tracked = emit()
+	unused := 0 // no notice comes for a group with nothing to track
+	if !g.tracked {
+		unused = 1
+	}
+	t.releaseLocked(t.pageSize-g.weight, unused)
 	if next != "" {
 		t.fetch = next
 	}
@@ -200,21 +236,22 @@ func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound boo
 	}
 	delete(t.byID, id)
 	if g.stale {
-		t.releaseLocked()
+		t.releaseLocked(g.weight, 1)
 		return false, false
 	}
 	if !ok {
-		// Read again from the committed position, one group at a time until
+		// Read again from the committed position, one page at a time until
 		// the next commit. The rejected group's place is free now; the others
 		// in flight are dropped.
-		t.releaseLocked()
+		t.releaseLocked(g.weight, 1)
 		t.drop()
 		t.fetch = t.committed
 		t.rejects++
 		t.rejectedAt = t.clock.Now()
-		t.window = 1
+		t.window = t.pageSize
 		return false, true
 	}
+	t.releaseLocked(0, 1) // its events stay until it is committed
 	g.done, g.doneAt = true, t.clock.Now()
 	return t.advance(), false
 }
@@ -228,7 +265,7 @@ func (t *tracker) commitAged() bool {
 }
 
 // advance commits delivered groups from the front of the queue and gives
-// their slots back. Called locked.
+// their events back. Called locked.
 func (t *tracker) advance() bool {
 	moved := false
 	now := t.clock.Now()
@@ -236,7 +273,7 @@ func (t *tracker) advance() bool {
 		g := t.queue[0]
 		t.queue[0] = nil
 		t.queue = t.queue[1:]
-		t.releaseLocked()
+		t.releaseLocked(g.weight, 0)
 		for _, k := range g.keys {
 			delete(t.inflight, k)
 			t.seen.Add(k)
@@ -256,9 +293,9 @@ func (t *tracker) advance() bool {
 func (t *tracker) drop() {
 	for _, g := range t.queue {
 		if g.done {
-			t.releaseLocked() // delivered, only waiting to be committed
+			t.releaseLocked(g.weight, 0) // delivered, only waiting to be committed
 		} else {
-			g.stale = true // its notice will still come; the slot is freed then
+			g.stale = true // its notice will still come; its place is freed then
 		}
 	}
 	t.queue = t.queue[:0]

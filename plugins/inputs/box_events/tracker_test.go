@@ -26,7 +26,7 @@ func pushPage(t *testing.T, tr *tracker, next string, ids ...string) telegraf.Tr
 	for _, id := range ids {
 		keys = append(keys, keyOf(id))
 	}
-	ok, _ := tr.push(gen, boxevents.StreamPosition(next), keys, func() (telegraf.TrackingID, bool) {
+	ok, _ := tr.push(gen, boxevents.StreamPosition(next), keys, len(ids), func() (telegraf.TrackingID, bool) {
 		if len(ids) == 0 {
 			return 0, false
 		}
@@ -38,7 +38,7 @@ func pushPage(t *testing.T, tr *tracker, next string, ids ...string) telegraf.Tr
 }
 
 func TestTracker_CommitsInOrder(t *testing.T) {
-	tr := newTracker(clock.NewMock(), 0, 4, 100)
+	tr := newTracker(clock.NewMock(), 0, 2, 4, 100)
 	tr.start("100")
 	first := pushPage(t, tr, "200", "a", "b")
 	second := pushPage(t, tr, "300", "c")
@@ -63,7 +63,7 @@ func TestTracker_CommitsInOrder(t *testing.T) {
 }
 
 func TestTracker_RejectRewinds(t *testing.T) {
-	tr := newTracker(clock.NewMock(), 0, 4, 100)
+	tr := newTracker(clock.NewMock(), 0, 2, 4, 100)
 	tr.start("100")
 	first := pushPage(t, tr, "200", "a")
 	second := pushPage(t, tr, "300", "b")
@@ -82,7 +82,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 	require.Len(t, tr.rewound, 1)
 
 	// A page fetched before the rewind is refused.
-	pushed, _ := tr.push(gen-1, "999", []eventKey{keyOf("x")}, func() (telegraf.TrackingID, bool) {
+	pushed, _ := tr.push(gen-1, "999", []eventKey{keyOf("x")}, 1, func() (telegraf.TrackingID, bool) {
 		t.Fatal("emit must not be called for a stale page")
 		return 0, false
 	})
@@ -98,7 +98,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 	require.Equal(t, boxevents.StreamPosition("200"), committed)
 
 	// Until the next commit one page at a time is read, and reading waits.
-	require.Equal(t, 1, tr.window)
+	require.Equal(t, tr.pageSize, tr.window, "the window is cut to one page")
 	wait, rejects := tr.rewindWait()
 	require.Equal(t, time.Second, wait)
 	require.Equal(t, 1, rejects)
@@ -108,7 +108,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "the window is one page")
 	moved, _ = tr.delivered(again, true)
 	require.True(t, moved)
-	require.Equal(t, 2, tr.window, "each commit doubles the window")
+	require.Equal(t, 2*tr.pageSize, tr.window, "each commit doubles the window")
 	wait, rejects = tr.rewindWait()
 	require.Zero(t, wait)
 	require.Zero(t, rejects)
@@ -116,7 +116,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 
 func TestTracker_RewindBackoffDoubles(t *testing.T) {
 	mock := clock.NewMock()
-	tr := newTracker(mock, 0, 4, 100)
+	tr := newTracker(mock, 0, 2, 4, 100)
 	tr.start("1")
 	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
 		id := pushPage(t, tr, strconv.Itoa(i+2), "x")
@@ -132,7 +132,7 @@ func TestTracker_RewindBackoffDoubles(t *testing.T) {
 }
 
 func TestTracker_EmptyPageCommitsWhenItsTurnComes(t *testing.T) {
-	tr := newTracker(clock.NewMock(), 0, 4, 100)
+	tr := newTracker(clock.NewMock(), 0, 2, 4, 100)
 	tr.start("100")
 	first := pushPage(t, tr, "200", "a")
 	pushPage(t, tr, "300") // only repeats: nothing to track
@@ -146,7 +146,7 @@ func TestTracker_EmptyPageCommitsWhenItsTurnComes(t *testing.T) {
 }
 
 func TestTracker_UnusablePositionKeepsCommitted(t *testing.T) {
-	tr := newTracker(clock.NewMock(), 0, 2, 100)
+	tr := newTracker(clock.NewMock(), 0, 2, 2, 100)
 	tr.start("100")
 	id := pushPage(t, tr, "", "a")
 	moved, _ := tr.delivered(id, true)
@@ -157,7 +157,7 @@ func TestTracker_UnusablePositionKeepsCommitted(t *testing.T) {
 }
 
 func TestTracker_ReserveBlocksWhenFull(t *testing.T) {
-	tr := newTracker(clock.NewMock(), 0, 1, 10)
+	tr := newTracker(clock.NewMock(), 0, 1, 1, 10)
 	tr.start("1")
 	pushPage(t, tr, "2", "a")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -166,7 +166,7 @@ func TestTracker_ReserveBlocksWhenFull(t *testing.T) {
 }
 
 func TestTracker_RestoreAndUnknownNotice(t *testing.T) {
-	tr := newTracker(clock.NewMock(), 0, 2, 3)
+	tr := newTracker(clock.NewMock(), 0, 2, 2, 3)
 	tr.restore("1152922976252290886", []eventKey{1, 2, 3, 4})
 	pos, keys := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("1152922976252290886"), pos)
@@ -197,10 +197,11 @@ func TestIDWindow(t *testing.T) {
 }
 
 // Under commit_delay a delivered page keeps its place until it is committed:
-// max_undelivered_pages bounds the events Telegraf may hold uncommitted.
+// page_size × max_undelivered_pages bounds the events Telegraf may hold
+// uncommitted.
 func TestTracker_CommitDelayHoldsPlacesUntilCommitted(t *testing.T) {
 	mock := clock.NewMock()
-	tr := newTracker(mock, 30*time.Second, 2, 100)
+	tr := newTracker(mock, 30*time.Second, 1, 2, 100)
 	tr.start("1")
 	first := pushPage(t, tr, "2", "a")
 	moved, _ := tr.delivered(first, true)
@@ -210,7 +211,7 @@ func TestTracker_CommitDelayHoldsPlacesUntilCommitted(t *testing.T) {
 	require.False(t, moved)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "two delivered pages still hold both places")
+	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "two delivered full pages still hold the whole window")
 
 	mock.Add(29 * time.Second)
 	require.False(t, tr.commitAged())
@@ -232,4 +233,70 @@ func TestState_LegacyRecentEventIDs(t *testing.T) {
 	require.True(t, p.tracker.seenBefore(keyOf("b")))
 	require.False(t, p.tracker.seenBefore(keyOf("c")))
 	require.Error(t, p.SetState(State{StreamType: "admin_logs_streaming", StreamPosition: "5", RecentEvents: "!!"}))
+}
+
+// Places count events: under commit_delay small delivered groups do not use
+// up the window the way full pages do, while groups waiting for their
+// delivery notice stay bounded by max_undelivered_pages, the size the
+// tracking accumulator was made with.
+func TestTracker_WindowCountsEventsNoticesCountGroups(t *testing.T) {
+	mock := clock.NewMock()
+	tr := newTracker(mock, 30*time.Second, 4, 3, 100) // 12 events, 3 notices
+	tr.start("0")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	// Three undelivered groups: no fourth notice may be outstanding, though
+	// only 3 of 12 events are used.
+	var ids []telegraf.TrackingID
+	for i := range 3 {
+		ids = append(ids, pushPage(t, tr, strconv.Itoa(i+1), "u"+strconv.Itoa(i)))
+	}
+	require.Equal(t, 3, tr.used)
+	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "max_undelivered_pages notices outstanding")
+	require.False(t, tr.tryReserve())
+
+	// Delivered, not committed: their events stay, their notices are done.
+	for _, id := range ids {
+		moved, _ := tr.delivered(id, true)
+		require.False(t, moved)
+	}
+	require.Zero(t, tr.notices)
+	// Five more one-event groups fit: 8 events, and a full page more would
+	// still fit in 12 ...
+	for i := range 5 {
+		id := pushPage(t, tr, strconv.Itoa(i+4), "d"+strconv.Itoa(i))
+		tr.delivered(id, true)
+	}
+	require.Equal(t, 8, tr.used)
+	require.Equal(t, 8, tr.inFlight(), "more groups than max_undelivered_pages are uncommitted")
+	// ... but not once a full page used its place: 8 + 4 = 12.
+	full := pushPage(t, tr, "9", "f1", "f2", "f3", "f4")
+	require.Equal(t, 12, tr.used)
+	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "page_size × max_undelivered_pages events uncommitted")
+	tr.delivered(full, true)
+
+	mock.Add(30 * time.Second)
+	require.True(t, tr.commitAged())
+	require.Zero(t, tr.used)
+	require.Zero(t, tr.notices)
+	committed, _ := tr.snapshot()
+	require.Equal(t, boxevents.StreamPosition("9"), committed)
+}
+
+// A page not read yet holds page_size until it is pushed, then only what it
+// emitted (at least 1).
+func TestTracker_ReservedPageShrinksToItsEvents(t *testing.T) {
+	tr := newTracker(clock.NewMock(), 0, 5, 2, 100)
+	tr.start("0")
+	require.NoError(t, tr.reserve(context.Background()))
+	require.Equal(t, 5, tr.used)
+	_, gen := tr.position()
+	pushed, _ := tr.push(gen, "1", []eventKey{keyOf("r")}, 0, func() (telegraf.TrackingID, bool) { return 0, false })
+	require.True(t, pushed)
+	require.Zero(t, tr.used, "nothing to track: delivered and committed at once")
+	require.NoError(t, tr.reserve(context.Background()))
+	tr.release()
+	require.Zero(t, tr.used)
+	require.Zero(t, tr.notices)
 }
