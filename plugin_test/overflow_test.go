@@ -127,8 +127,8 @@ func runOverflow(t *testing.T, deploy deployFunc) {
 }
 
 // TestIntegrationExecdMemoryBufferBounded shows what max_undelivered_pages means under
-// execd with Telegraf's default memory buffer: a page keeps its place until its
-// position is committed, commit_delay after it was written, so at most page_size ×
+// execd with Telegraf's default memory buffer: a page's events keep their place until
+// its position is committed, commit_delay after it was written, so at most page_size ×
 // max_undelivered_pages events per stream sit uncommitted in Telegraf. With the
 // documented setting (their sum at most metric_buffer_limit) an InfluxDB outage
 // shorter than commit_delay loses nothing, although the backlog is larger than the

@@ -73,10 +73,15 @@ func main() {
 // and its position is committed only defaultCommitDelay later (Telegraf's
 // default flush_interval of 10s plus room for a slow output write), so a
 // Telegraf killed in between makes the plugin read it again. A page keeps its
-// place among max_undelivered_pages until committed, so at most
-// page_size × max_undelivered_pages events (60,000) sit uncommitted in
+// events' place in the window of page_size × max_undelivered_pages events
+// until committed, so at most that many events (60,000) sit uncommitted in
 // Telegraf, and reading is capped at that many per commit_delay (2,000
-// events/s, twice what a busy enterprise sustains).
+// events/s, twice what a busy enterprise sustains), however small the pages:
+// the long poll of a user stream brings a page of 1-3 events per change, and
+// when places were counted in pages such a stream stalled at 120 pages per
+// commit_delay (4 pages/s). max_undelivered_pages also sizes Telegraf's
+// tracking accumulator: at most that many pages wait for a delivery notice,
+// and the runner acknowledges a page as soon as its lines are on stdout.
 const (
 	defaultCommitDelay         = 30 * time.Second
 	defaultMaxUndeliveredPages = 120

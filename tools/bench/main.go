@@ -125,7 +125,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&noLatency, "no-latency", false, "skip the latency and idle measurements")
 	fs.DurationVar(&cfg.runTimeout, "timeout", 0, "how long one peer may take to deliver the backlog (0: 2 min + 1 ms per event)")
 	fs.DurationVar(&cfg.commitDelay, "commit-delay", 0, "commit_delay of the throughput runs (0s measures reading; with the execd default, 30s, "+
-		"reading is paced at page_size × max_undelivered_pages per commit_delay, 2,000 events/s)")
+		"reading is paced at page_size × max_undelivered_pages events per commit_delay, 2,000 events/s)")
 	fs.BoolVar(&cfg.keepFailed, "keep-failed", false, "keep a failed run's directory (configs, stderr.log)")
 	fs.IntVar(&cfg.spacedEvents, "latency-events", 100, "events of the spaced latency scenario")
 	fs.DurationVar(&cfg.spacedInterval, "latency-interval", 2*time.Second, "time between two events of the spaced latency scenario")
