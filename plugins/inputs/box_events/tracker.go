@@ -188,11 +188,11 @@ func (t *tracker) seenBefore(k eventKey) bool {
 
 // push records a group of weight events emitted (the rest of the page's
 // events were repeats or filtered out), read in generation gen, holding the
-// place taken with reserve; the place shrinks to the group's weight. emit hands the group's metrics to the accumulator and is called
-// with the tracker locked, so a delivery notice cannot overtake the
-// bookkeeping; it reports false when there was nothing to track (the group
-// is then delivered at once, and moved says whether that committed a new
-// position). push reports pushed false, without calling emit, when a rewind
+// place taken with reserve; the place shrinks to the group's weight. emit
+// hands the group's metrics to the accumulator and is called with the
+// tracker locked, so a delivery notice cannot overtake the bookkeeping; it
+// reports false when there was nothing to track (the group is then delivered
+// at once, and moved says whether that committed a new position). push reports pushed false, without calling emit, when a rewind
 // happened since the page was read: the caller must drop the group and
 // release its place.
 func (t *tracker) push(gen uint64, next boxevents.StreamPosition, keys []eventKey, weight int,
