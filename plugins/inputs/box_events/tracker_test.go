@@ -248,7 +248,7 @@ func TestTracker_WindowCountsEventsNoticesCountGroups(t *testing.T) {
 
 	// Three undelivered groups: no fourth notice may be outstanding, though
 	// only 3 of 12 events are used.
-	var ids []telegraf.TrackingID
+	ids := make([]telegraf.TrackingID, 0, 3)
 	for i := range 3 {
 		ids = append(ids, pushPage(t, tr, strconv.Itoa(i+1), "u"+strconv.Itoa(i)))
 	}
