@@ -188,6 +188,15 @@ func (r *alertRule) check() error {
 	return nil
 }
 
+// window is the longest time range the rule's queries look back over.
+func (r *alertRule) window() time.Duration {
+	var from int64
+	for _, q := range r.Data {
+		from = max(from, q.RelativeTimeRange.From)
+	}
+	return time.Duration(from) * time.Second
+}
+
 func (r *alertRule) pending() (time.Duration, error) {
 	if r.For == "" {
 		return 0, nil

@@ -141,21 +141,18 @@ func TestIntegrationDetections(t *testing.T) {
 			t.Run(r.UID, func(t *testing.T) {
 				t.Parallel()
 				sr := byKind[detectionScenarios[r.UID].kind]
-				var window int64
-				for _, q := range r.Data {
-					window = max(window, q.RelativeTimeRange.From)
-				}
+				window := r.window()
 				var pk detectionPeaks
 				pk.benign, pk.attack = math.NaN(), math.NaN()
 				f := r.evaluateObserved(t, db, database, from, to, func(at time.Time, st alertState) {
 					// An evaluation whose window overlaps no scenario sees benign traffic only.
 					benign := true
 					for _, other := range rep.Scenarios {
-						if !at.Before(other.First) && at.Before(other.Last.Add(time.Duration(window)*time.Second+time.Second)) {
+						if !at.Before(other.First) && at.Before(other.Last.Add(window+time.Second)) {
 							benign = false
 						}
 					}
-					own := !at.Before(sr.First) && at.Before(sr.Last.Add(time.Duration(window)*time.Second+time.Second))
+					own := !at.Before(sr.First) && at.Before(sr.Last.Add(window+time.Second))
 					switch {
 					case benign && (math.IsNaN(pk.benign) || st.measure > pk.benign):
 						pk.benign = st.measure
@@ -174,11 +171,8 @@ func TestIntegrationDetections(t *testing.T) {
 		want, ok := detectionScenarios[r.UID]
 		require.True(t, ok, "rule %s has no scenario in this test", r.UID)
 		sr := byKind[want.kind]
-		var window int64
-		for _, q := range r.Data {
-			window = max(window, q.RelativeTimeRange.From)
-		}
-		until := sr.Last.Add(time.Duration(window)*time.Second + r.interval)
+		window := r.window()
+		until := sr.Last.Add(window + r.interval)
 		labels := want.labels(sr)
 		require.NotEmpty(t, firings[r.UID], "%s did not fire on %s (%d events %s to %s, user %q, ip %s)",
 			r.UID, want.kind, sr.Count, sr.First.Format(time.RFC3339), sr.Last.Format(time.RFC3339), sr.User.Login, sr.IP)

@@ -230,28 +230,14 @@ func (p *planner) employeeHour(e *employee, h time.Time, share float64) {
 	for range poisson(r, e.previews*share) {
 		p.itemEvent(e, "PREVIEW", "ITEM_PREVIEW", p.within(h))
 	}
-	for range poisson(r, e.downloads*share/downloadRunMean) {
-		at := p.within(h)
-		fi := p.folderOf(e)
-		for k := 0; k < downloadRunMax && (k == 0 || r.IntN(100) < downloadRunOn); k++ {
-			at = at.Add(time.Duration(5+r.IntN(40)) * time.Second)
-			p.benignItem(e, "DOWNLOAD", "ITEM_DOWNLOAD", at, fi)
-		}
-	}
+	p.itemRuns(e, h, e.downloads*share, itemRun{"DOWNLOAD", "ITEM_DOWNLOAD", downloadRunOn, downloadRunMax, downloadRunMean, 5, 40})
 	for range poisson(r, e.uploads*share) {
 		p.itemEvent(e, "UPLOAD", "ITEM_UPLOAD", p.within(h))
 	}
 	for range poisson(r, e.edits*share) {
 		p.itemEvent(e, "EDIT", "ITEM_UPLOAD", p.within(h))
 	}
-	for range poisson(r, e.deletes*share/deleteRunMean) {
-		at := p.within(h)
-		fi := p.folderOf(e)
-		for k := 0; k < deleteRunMax && (k == 0 || r.IntN(100) < deleteRunOn); k++ {
-			at = at.Add(time.Duration(3+r.IntN(20)) * time.Second)
-			p.benignItem(e, "DELETE", "ITEM_TRASH", at, fi)
-		}
-	}
+	p.itemRuns(e, h, e.deletes*share, itemRun{"DELETE", "ITEM_TRASH", deleteRunOn, deleteRunMax, deleteRunMean, 3, 20})
 	for range poisson(r, e.shares*share) {
 		at := p.within(h)
 		p.share(e, "SHARE", at, p.address(e, at), benignAccess(r), nil)
@@ -324,6 +310,29 @@ func (p *planner) enterpriseHour(h time.Time, share float64) {
 		ev.viaLink = true
 		randomTokenBytes(r, ev.token[:12])
 		p.add(&ev, "", nil)
+	}
+}
+
+// itemRun is how an employee's benign downloads and deletions come: in runs of one to
+// most events on one folder, each further one with probability on percent, gapMin to
+// gapMin+gapSpread-1 seconds apart; mean is runMean(on, most).
+type itemRun struct {
+	t, twin           string
+	on, most          int
+	mean              float64
+	gapMin, gapSpread int
+}
+
+// itemRuns plans the runs of an hour h in which rate events are expected.
+func (p *planner) itemRuns(e *employee, h time.Time, rate float64, run itemRun) {
+	r := p.r
+	for range poisson(r, rate/run.mean) {
+		at := p.within(h)
+		fi := p.folderOf(e)
+		for k := 0; k < run.most && (k == 0 || r.IntN(100) < run.on); k++ {
+			at = at.Add(time.Duration(run.gapMin+r.IntN(run.gapSpread)) * time.Second)
+			p.benignItem(e, run.t, run.twin, at, fi)
+		}
 	}
 }
 
