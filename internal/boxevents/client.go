@@ -96,7 +96,7 @@ type Client struct {
 	maxBody        int64
 	keepJSON       bool
 	jitter         func() float64 // a factor in [0.5, 1.5) for backoff; tests pin it
-	bodies         bodyPool       // page bodies' buffers
+	scratch        scratchPool    // page bodies' buffers and spans, for the next page
 	observer       Observer
 
 	httpsMu     sync.Mutex

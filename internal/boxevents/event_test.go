@@ -2,6 +2,7 @@ package boxevents
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -291,4 +292,89 @@ func TestDecodePage_DeepNestingRefused(t *testing.T) {
 	page, err := decodePage([]byte(ok), 10)
 	require.NoError(t, err)
 	require.Len(t, page.Entries, 1)
+}
+
+func TestPlainASCII8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			want := true
+			for _, x := range w {
+				want = want && plain(x)
+			}
+			require.Equal(t, want, plainASCII8(binary.LittleEndian.Uint64(w)), "byte %#x at %d", c, pos)
+		}
+	}
+	// Two odd bytes in one word: a borrow from one must not hide the other.
+	for _, w := range []string{"\x00\"aaaaaa", "a\x1f\\aaaaa", "aaaaaa\x7f\x80", "\x20\x21aaaa\x1f!"} {
+		want := true
+		for i := range len(w) {
+			want = want && plain(w[i])
+		}
+		require.Equal(t, want, plainASCII8(binary.LittleEndian.Uint64([]byte(w))), "%q", w)
+	}
+}
+
+// Strings whose escapes, control characters or non-ASCII bytes fall at every offset of the
+// eight-byte fast path decode as encoding/json decodes them, or fail where it fails.
+func TestDecodePage_StringsAtEveryOffset(t *testing.T) {
+	specials := []string{`\"`, `\\`, `\n`, `\u00e9`, `\ud83d\ude00`, "é", "日本", "\xff", "\x01", "\x1f", "\x7f", ``}
+	for _, special := range specials {
+		for k := range 17 {
+			value := strings.Repeat("a", k) + special + strings.Repeat("b", 9)
+			body := `{"entries":[{"type":"event","event_type":"` + value + `"}]}`
+			var want struct {
+				Entries []struct {
+					EventType string `json:"event_type"`
+				} `json:"entries"`
+			}
+			wantErr := json.Unmarshal([]byte(body), &want)
+			page, err := decodePage([]byte(body), 10)
+			if wantErr != nil {
+				require.Error(t, err, "%q", value)
+				continue
+			}
+			require.NoError(t, err, "%q", value)
+			require.Equal(t, want.Entries[0].EventType, page.Entries[0].EventType, "%q", value)
+		}
+	}
+}
+
+// A client reuses a page's scratch (body buffer, spans) for the next page: what the first
+// page decoded does not change, and a smaller next page has only its own events.
+func TestDecodePage_ScratchReused(t *testing.T) {
+	var pool scratchPool
+	big := readTestdata(t, "events_enterprise_page.json")
+	small := []byte(`{"chunk_size":1,"next_stream_position":"9","entries":[{"type":"event","event_id":"only"}]}`)
+
+	s := pool.get()
+	s.body = append(s.body[:0], big...)
+	first, err := decodePageInto(s.body, 10, false, s)
+	require.NoError(t, err)
+	want := fmt.Sprintf("%+v", first)
+	pool.put(s)
+
+	s2 := pool.get()
+	require.Same(t, s, s2)
+	s2.body = append(s2.body[:0], small...)
+	second, err := decodePageInto(s2.body, 10, false, s2)
+	require.NoError(t, err)
+	require.Len(t, second.Entries, 1)
+	require.Equal(t, "only", second.Entries[0].EventID)
+	for i := range s2.body {
+		s2.body[i] = 'x'
+	}
+	pool.put(s2)
+	require.Equal(t, want, fmt.Sprintf("%+v", first))
+
+	// At most maxScratch are kept, and an outsized body buffer is dropped.
+	for range maxScratch + 2 {
+		pool.put(&pageScratch{})
+	}
+	require.Len(t, pool.free, maxScratch)
+	pool.free = nil
+	pool.put(&pageScratch{body: make([]byte, 0, maxPooledBody+1)})
+	require.Empty(t, pool.free)
 }

@@ -124,13 +124,13 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 	}
 	var page *Page
 	err := c.do(ctx, cl, func(r io.Reader) error {
-		buf := c.bodies.get()
-		defer c.bodies.put(buf)
-		body, err := readBody(r, buf)
+		scratch := c.scratch.get()
+		defer c.scratch.put(scratch)
+		body, err := readBody(r, &scratch.body)
 		if err != nil {
 			return err
 		}
-		page, err = decodePageJSON(body, sizeHint, c.keepJSON)
+		page, err = decodePageInto(body, sizeHint, c.keepJSON, scratch)
 		return err
 	})
 	if err != nil {
@@ -160,24 +160,53 @@ func readBody(r io.Reader, buf *[]byte) ([]byte, error) {
 	}
 }
 
-// bodyPool keeps page bodies' buffers for the next page. Buffers that grew beyond
-// maxPooledBody (an odd, huge page) are dropped rather than kept for ever.
-type bodyPool struct{ pool sync.Pool }
-
-// maxPooledBody is the largest buffer kept: a full page of 500 events is well below it.
-const maxPooledBody = 4 << 20
-
-func (bp *bodyPool) get() *[]byte {
-	if b, ok := bp.pool.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, 64<<10)
-	return &b
+// pageScratch is what decoding one page needs and nothing keeps afterwards: the body's bytes
+// and the events' spans (the decoded text is in the page's own arena).
+type pageScratch struct {
+	body  []byte
+	spans []eventSpans
 }
 
-func (bp *bodyPool) put(b *[]byte) {
-	if cap(*b) <= maxPooledBody {
-		bp.pool.Put(b)
+// scratchPool keeps the scratch of the last pages for the next ones. Unlike a sync.Pool it is
+// not emptied by the garbage collector: on a backlog a page is read every few milliseconds and
+// the collector runs about as often, so a sync.Pool handed out a new buffer most of the time,
+// which then grew to a page's size again, all of it zeroed, and later handed back to the OS by
+// the scavenger (about a fifth of the execd binary's CPU on a backlog, measured with pprof).
+// It holds at most maxScratch entries; a body buffer that grew beyond maxPooledBody (an odd,
+// huge page) is dropped rather than kept for ever.
+type scratchPool struct {
+	mu   sync.Mutex
+	free []*pageScratch
+}
+
+const (
+	// maxScratch is how many pages' scratch are kept: a stream decodes one page at a time.
+	maxScratch = 2
+	// maxPooledBody is the largest body buffer kept: a full page of 500 events is well below it.
+	maxPooledBody = 4 << 20
+)
+
+func (sp *scratchPool) get() *pageScratch {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if n := len(sp.free); n > 0 {
+		s := sp.free[n-1]
+		sp.free[n-1] = nil
+		sp.free = sp.free[:n-1]
+		return s
+	}
+	return &pageScratch{body: make([]byte, 0, 64<<10)}
+}
+
+func (sp *scratchPool) put(s *pageScratch) {
+	if cap(s.body) > maxPooledBody {
+		return
+	}
+	s.spans = s.spans[:0] // offsets only: nothing of the page is kept alive
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if len(sp.free) < maxScratch {
+		sp.free = append(sp.free, s)
 	}
 }
 

@@ -2,12 +2,14 @@ package boxevents
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The events page decoder. A page is read whole (it is bounded, see Config.MaxBodyBytes) and
@@ -261,6 +263,10 @@ func (p *parser) str() (strSpan, error) {
 	s := strSpan{start: p.i, plain: true}
 	var high byte // the bytes' high bits: only non-ASCII text needs a UTF-8 check
 	for {
+		// Eight plain bytes at a time: most of a page is ASCII text without escapes.
+		for p.i+8 <= len(b) && plainASCII8(binary.LittleEndian.Uint64(b[p.i:])) {
+			p.i += 8
+		}
 		if p.i >= len(b) {
 			return strSpan{}, io.ErrUnexpectedEOF
 		}
@@ -303,6 +309,15 @@ func (p *parser) str() (strSpan, error) {
 			p.i++
 		}
 	}
+}
+
+// plainASCII8 reports whether none of the eight bytes in w ends a string, starts an escape,
+// is a control character or is beyond ASCII: they are string content as they are. (The
+// classic "has a byte less than n" bit trick, on each condition.)
+func plainASCII8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
+	return (w|(w-ones*0x20)|hasZero(w^(ones*'"'))|hasZero(w^(ones*'\\')))&highs == 0
 }
 
 func isHex(c byte) bool {
@@ -724,6 +739,11 @@ func decodePage(body []byte, sizeHint int) (*Page, error) {
 // decodePageJSON is decodePage that also keeps each event's whole text (Event.JSON) when
 // keepJSON is set.
 func decodePageJSON(body []byte, sizeHint int, keepJSON bool) (*Page, error) {
+	return decodePageInto(body, sizeHint, keepJSON, &pageScratch{})
+}
+
+// decodePageInto is decodePageJSON with the spans' storage taken from (and left in) scratch.
+func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScratch) (*Page, error) {
 	p := &parser{b: body, keepJSON: keepJSON}
 	switch k := p.kind(); k {
 	case '{':
@@ -745,7 +765,8 @@ func decodePageJSON(body []byte, sizeHint int, keepJSON bool) (*Page, error) {
 	}
 	p.arena = make([]byte, 0, size)
 	page := &Page{}
-	var spans []eventSpans
+	spans := scratch.spans[:0]
+	defer func() { scratch.spans = spans[:0] }()
 	err := p.object(func(key []byte) error {
 		switch string(key) {
 		case "chunk_size":
@@ -776,7 +797,9 @@ func decodePageJSON(body []byte, sizeHint int, keepJSON bool) (*Page, error) {
 			if page.ChunkSize > 0 {
 				n = page.ChunkSize
 			}
-			spans = make([]eventSpans, 0, min(max(n, 0), max(sizeHint, MaxLimit)))
+			if n = min(max(n, 0), max(sizeHint, MaxLimit)); cap(spans) < n {
+				spans = make([]eventSpans, 0, n)
+			}
 			return p.array(func(idx int) error {
 				if p.kind() != '{' {
 					if err := p.skip(); err != nil {
@@ -805,7 +828,9 @@ func decodePageJSON(body []byte, sizeHint int, keepJSON bool) (*Page, error) {
 	if p.i < len(p.b) {
 		return nil, p.errInvalid("after top-level value")
 	}
-	page.Entries = fillEvents(string(p.arena), spans, page.Entries)
+	// The arena's bytes are never written again once decoding ended, so they can become the
+	// page's text without a copy (as strings.Builder does).
+	page.Entries = fillEvents(unsafe.String(unsafe.SliceData(p.arena), len(p.arena)), spans, page.Entries)
 	return page, nil
 }
 
