@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,11 +13,15 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
 )
 
-// maxBatch bounds the metrics gathered into one write: a page.
-const maxBatch = 500
+const (
+	// maxBatch bounds the metrics gathered into one write: a page.
+	maxBatch = 500
+	// maxKeptOutput bounds the output buffer kept for the next batch: a page's lines are
+	// well below it, a batch of huge metrics is not kept for ever.
+	maxKeptOutput = 4 << 20
+)
 
 // runner runs a service input the way Telegraf's execd shim does: metrics go
 // to stdout as InfluxDB line protocol; stdin EOF, SIGINT or SIGTERM stop it
@@ -141,12 +144,13 @@ func (r *runner) gather(acc telegraf.Accumulator) {
 // batch and counted in a warning; it counts as delivered, like a metric an
 // output filters out.
 func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) {
-	serializer := &influx.Serializer{}
-	if err := serializer.Init(); err != nil {
+	lines, err := newLineWriter()
+	if err != nil {
 		panic(err) // the default configuration always initialises
 	}
 	var (
 		pending = make([]telegraf.Metric, 0, maxBatch)
+		out     []byte // reused: written out before the next batch
 		dropped int
 		broken  bool
 	)
@@ -161,15 +165,24 @@ func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) 
 			}
 			return
 		}
-		out, err := serializer.SerializeBatch(pending)
-		if err == nil {
-			if n := len(pending) - bytes.Count(out, []byte{'\n'}); n > 0 {
-				dropped += n
-				r.log.Warnf("Dropped %d metrics that cannot be written as line protocol; %d dropped so far", n, dropped)
+		out = out[:0]
+		n := 0
+		for _, m := range pending {
+			var ok bool
+			if out, ok = lines.appendMetric(out, m); !ok {
+				n++
 			}
-			if len(out) > 0 {
-				_, err = r.stdout.Write(out)
-			}
+		}
+		if n > 0 {
+			dropped += n
+			r.log.Warnf("Dropped %d metrics that cannot be written as line protocol; %d dropped so far", n, dropped)
+		}
+		var err error
+		if len(out) > 0 {
+			_, err = r.stdout.Write(out)
+		}
+		if cap(out) > maxKeptOutput {
+			out = nil
 		}
 		if err != nil {
 			broken = true

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
+)
+
+// serialized is what Telegraf's influx serializer alone writes for m, and whether it writes
+// anything.
+func serialized(t testing.TB, m telegraf.Metric) (string, bool) {
+	s := &influx.Serializer{}
+	require.NoError(t, s.Init())
+	line, err := s.Serialize(m)
+	if err != nil {
+		return "", false
+	}
+	return string(line), true
+}
+
+// requireSameAsSerializer checks that lineWriter appends exactly the serializer's line for m
+// after what buf held, and reports whether the direct path wrote it.
+func requireSameAsSerializer(t testing.TB, w *lineWriter, m telegraf.Metric) (direct bool) {
+	want, wantOK := serialized(t, m)
+	const before = "previous line\n"
+	got, ok := w.appendMetric([]byte(before), m)
+	require.Equal(t, wantOK, ok, "%v", m)
+	require.Equal(t, before+want, string(got), "%v", m)
+	_, direct = appendPlain(nil, m)
+	return direct
+}
+
+func TestLineWriter_SameAsSerializer(t *testing.T) {
+	w, err := newLineWriter()
+	require.NoError(t, err)
+	at := time.Unix(1700000000, 123456789)
+	tests := []struct {
+		name   string
+		m      telegraf.Metric
+		direct bool
+	}{
+		{name: "box event", direct: true, m: metric.New("box_events",
+			map[string]string{"event_type": "ITEM_UPLOAD", "user": "priya@example.com", "category": "file_access"},
+			map[string]any{"event_id": "abc", "source_name": "Q3 budget.xlsx", "source_size": int64(88213),
+				"external": false, "ratio": 0.25, "note": "line one\nline two\ttabbed"}, at)},
+		{name: "quote in a string field", m: metric.New("box_events", nil,
+			map[string]any{"source_name": `say "hi"`}, at)},
+		{name: "backslash in a string field", m: metric.New("box_events", nil,
+			map[string]any{"path": `C:\temp`}, at)},
+		{name: "space in a tag value", m: metric.New("box_events", map[string]string{"user": "Jörg Müller"},
+			map[string]any{"n": int64(1)}, at)},
+		{name: "comma and equals in a tag", m: metric.New("box_events", map[string]string{"a,b": "c=d"},
+			map[string]any{"n": int64(1)}, at)},
+		{name: "newline in a tag value", m: metric.New("box_events", map[string]string{"user": "a\nb"},
+			map[string]any{"n": int64(1)}, at)},
+		{name: "trailing backslash in a tag value", m: metric.New("box_events", map[string]string{"user": `dom\`},
+			map[string]any{"n": int64(1)}, at)},
+		{name: "empty tag value", m: metric.New("box_events", map[string]string{"user": ""},
+			map[string]any{"n": int64(1)}, at)},
+		{name: "space in a field key", m: metric.New("box_events", nil,
+			map[string]any{"a key": int64(1)}, at)},
+		{name: "equals in a field key", m: metric.New("box_events", nil,
+			map[string]any{"a=b": int64(1)}, at)},
+		{name: "trailing backslash in a field key", direct: true, m: metric.New("box_events", nil,
+			map[string]any{`k\`: int64(1)}, at)},
+		{name: "space in the name", m: metric.New("box events", nil, map[string]any{"n": int64(1)}, at)},
+		{name: "equals in the name", direct: true, m: metric.New("box=events", nil, map[string]any{"n": int64(1)}, at)},
+		{name: "no name", m: metric.New("", nil, map[string]any{"n": int64(1)}, at)},
+		{name: "no field", m: metric.New("box_events", map[string]string{"a": "b"}, nil, at)},
+		{name: "uint field", m: metric.New("box_events", nil, map[string]any{"u": uint64(math.MaxUint64)}, at)},
+		{name: "NaN field", m: metric.New("box_events", nil, map[string]any{"x": math.NaN(), "n": int64(1)}, at)},
+		{name: "only an Inf field", m: metric.New("box_events", nil, map[string]any{"x": math.Inf(1)}, at)},
+		{name: "negative time", direct: true, m: metric.New("box_events", nil, map[string]any{"n": int64(-5)}, time.Unix(-3, 0))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.direct, requireSameAsSerializer(t, w, tt.m))
+		})
+	}
+}
+
+func FuzzLineWriter(f *testing.F) {
+	f.Add("box_events", "user", "priya@example.com", "source_name", "Q3 budget.xlsx", int64(88213), 0.5, true, int64(1700000000123456789))
+	f.Add("box events", "a,b", "c=d\\", "k=v", `say "hi" \`, int64(-1), math.Inf(-1), false, int64(-1))
+	f.Add("", "", "", "", "", int64(0), math.NaN(), false, int64(0))
+	f.Fuzz(func(t *testing.T, name, tagKey, tagValue, fieldKey, str string, n int64, x float64, b bool, ns int64) {
+		w, err := newLineWriter()
+		require.NoError(t, err)
+		m := metric.New(name, map[string]string{tagKey: tagValue, "event_type": "ITEM_UPLOAD"},
+			map[string]any{fieldKey: str, "n": n, "x": x, "ok": b}, time.Unix(0, ns))
+		requireSameAsSerializer(t, w, m)
+		// A metric with only the fuzzed field, so that its failure leaves no field.
+		requireSameAsSerializer(t, w, metric.New(name, map[string]string{tagKey: tagValue}, map[string]any{fieldKey: str}, time.Unix(0, ns)))
+	})
+}
