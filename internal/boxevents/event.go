@@ -25,7 +25,8 @@ func (u *User) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("user: %w", err)
 	}
-	*u = sp.user(arena) // zero for anything but an object
+	*u = User{}
+	sp.fill(arena, u) // zero for anything but an object
 	return nil
 }
 
@@ -97,6 +98,7 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	case kind != '{':
 		return fmt.Errorf("event: want a JSON object, got %s", kindName(kind))
 	}
-	*e = sp.event(arena)
+	*e = Event{}
+	sp.fill(arena, e)
 	return nil
 }

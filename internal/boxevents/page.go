@@ -866,55 +866,56 @@ func (p *parser) position(page *Page) error {
 	}
 }
 
-// fillEvents turns the spans into events whose strings are substrings of arena.
+// fillEvents turns the spans into events whose strings are substrings of arena. Each event is
+// filled where it lies in the slice: building it apart and copying it in cost a bulk write
+// barrier per event (pprof).
 func fillEvents(arena string, spans []eventSpans, events []Event) []Event {
-	if events == nil {
-		events = make([]Event, 0, len(spans))
+	n := len(events)
+	if events == nil || cap(events)-n < len(spans) { // never nil: a page without entries has none
+		grown := make([]Event, n, n+len(spans))
+		copy(grown, events)
+		events = grown
 	}
+	events = events[:n+len(spans)]
 	for i := range spans {
-		events = append(events, spans[i].event(arena))
+		spans[i].fill(arena, &events[n+i])
 	}
 	return events
 }
 
-func (sp *eventSpans) event(arena string) Event {
+func (sp *eventSpans) fill(arena string, e *Event) {
 	str := func(s span) string { return arena[s.start:s.end] }
-	src := &sp.source
-	return Event{
-		Type:              str(sp.str[fType]),
-		EventID:           str(sp.str[fEventID]),
-		EventType:         str(sp.str[fEventType]),
-		CreatedAt:         str(sp.str[fCreatedAt]),
-		RecordedAt:        str(sp.str[fRecordedAt]),
-		SessionID:         str(sp.str[fSessionID]),
-		IPAddress:         str(sp.str[fIPAddress]),
-		CreatedBy:         sp.createdBy.user(arena),
-		ActionBy:          sp.actionBy.user(arena),
-		AccessibleBy:      sp.accessBy.user(arena),
-		SourceJSON:        str(sp.str[fSourceJSON]),
-		AdditionalDetails: str(sp.str[fAdditionalDetails]),
-		JSON:              str(sp.str[fEventJSON]),
-		Source: Source{
-			Type: str(src[sType]), ID: str(src[sID]), Name: str(src[sName]), Login: str(src[sLogin]),
-			ItemType: str(src[sItemType]), ItemID: str(src[sItemID]), ItemName: str(src[sItemName]),
-			FileID: str(src[sFileID]), FileName: str(src[sFileName]),
-			FolderID: str(src[sFolderID]), FolderName: str(src[sFolderName]),
-			GroupID: str(src[sGroupID]), GroupName: str(src[sGroupName]),
-			UserID: str(src[sUserID]), UserName: str(src[sUserName]), UserEmail: str(src[sUserEmail]),
-			Parent: sp.parent.user(arena), OwnedBy: sp.ownedBy.user(arena),
-			Path: str(src[sPath]), Size: str(src[sSize]), SHA1: str(src[sSHA1]),
-			SharedLinkAccess: str(src[sSharedLinkAccess]), Role: str(src[sRole]), APIKey: str(src[sAPIKey]),
-		},
-	}
+	e.Type = str(sp.str[fType])
+	e.EventID = str(sp.str[fEventID])
+	e.EventType = str(sp.str[fEventType])
+	e.CreatedAt = str(sp.str[fCreatedAt])
+	e.RecordedAt = str(sp.str[fRecordedAt])
+	e.SessionID = str(sp.str[fSessionID])
+	e.IPAddress = str(sp.str[fIPAddress])
+	sp.createdBy.fill(arena, &e.CreatedBy)
+	sp.actionBy.fill(arena, &e.ActionBy)
+	sp.accessBy.fill(arena, &e.AccessibleBy)
+	e.SourceJSON = str(sp.str[fSourceJSON])
+	e.AdditionalDetails = str(sp.str[fAdditionalDetails])
+	e.JSON = str(sp.str[fEventJSON])
+	src, s := &sp.source, &e.Source
+	s.Type, s.ID, s.Name, s.Login = str(src[sType]), str(src[sID]), str(src[sName]), str(src[sLogin])
+	s.ItemType, s.ItemID, s.ItemName = str(src[sItemType]), str(src[sItemID]), str(src[sItemName])
+	s.FileID, s.FileName = str(src[sFileID]), str(src[sFileName])
+	s.FolderID, s.FolderName = str(src[sFolderID]), str(src[sFolderName])
+	s.GroupID, s.GroupName = str(src[sGroupID]), str(src[sGroupName])
+	s.UserID, s.UserName, s.UserEmail = str(src[sUserID]), str(src[sUserName]), str(src[sUserEmail])
+	sp.parent.fill(arena, &s.Parent)
+	sp.ownedBy.fill(arena, &s.OwnedBy)
+	s.Path, s.Size, s.SHA1 = str(src[sPath]), str(src[sSize]), str(src[sSHA1])
+	s.SharedLinkAccess, s.Role, s.APIKey = str(src[sSharedLinkAccess]), str(src[sRole]), str(src[sAPIKey])
 }
 
-func (u *userSpans) user(arena string) User {
-	return User{
-		Type:  arena[u[uType].start:u[uType].end],
-		ID:    arena[u[uID].start:u[uID].end],
-		Name:  arena[u[uName].start:u[uName].end],
-		Login: arena[u[uLogin].start:u[uLogin].end],
-	}
+func (u *userSpans) fill(arena string, user *User) {
+	user.Type = arena[u[uType].start:u[uType].end]
+	user.ID = arena[u[uID].start:u[uID].end]
+	user.Name = arena[u[uName].start:u[uName].end]
+	user.Login = arena[u[uLogin].start:u[uLogin].end]
 }
 
 // errMalformed is JSON that does not parse, for the Unmarshalers, which encoding/json has
