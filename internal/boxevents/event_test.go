@@ -378,3 +378,16 @@ func TestDecodePage_ScratchReused(t *testing.T) {
 	pool.put(&pageScratch{body: make([]byte, 0, maxPooledBody+1)})
 	require.Empty(t, pool.free)
 }
+
+// Keys take a byte-by-byte path of their own: escaped keys still name their field, and a key
+// that is not valid JSON fails the page as encoding/json fails it.
+func TestDecodePage_Keys(t *testing.T) {
+	page, err := decodePage([]byte(`{"entries":[{"\u0065vent_id":"x","event_\u0074ype":"ITEM_UPLOAD","ünknown":1,"a\"b":2}]}`), 10)
+	require.NoError(t, err)
+	require.Equal(t, "x", page.Entries[0].EventID)
+	require.Equal(t, "ITEM_UPLOAD", page.Entries[0].EventType)
+	for _, body := range []string{"{\"event\x01id\":1}", `{"event\qid":1}`, "{\"\xff\":1}", `{"event_id`, `{"event_id"`, `{"":1}`} {
+		_, err := decodePage([]byte(body), 10)
+		require.Equal(t, json.Valid([]byte(body)), err == nil, "%q: %v", body, err)
+	}
+}
