@@ -233,12 +233,12 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 }
 
 func (b *BoxEvents) Start(acc telegraf.Accumulator) error {
-	// The tracker lets at most max_undelivered_pages groups wait for their
-	// delivery notice, so the notices never overflow the channel sized here
-	// (Telegraf panics if they do). Under commit_delay a delivered group
-	// waits for its commit without a notice outstanding: the uncommitted
-	// events are bounded by page_size × max_undelivered_pages instead.
-	b.acc = acc.WithTracking(b.MaxUndeliveredPages)
+	// The tracker lets at most noticeCapacity groups wait for their delivery
+	// notice, so the notices never overflow the channel sized here (Telegraf
+	// panics if they do). Under commit_delay a delivered group waits for its
+	// commit without a notice outstanding: the uncommitted events are bounded
+	// by page_size × max_undelivered_pages.
+	b.acc = acc.WithTracking(b.tracker.noticeCapacity())
 	b.reader.acc = b.acc
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel

@@ -110,3 +110,38 @@ func TestCommitDelay_EventBoundHoldsWithFullPages(t *testing.T) {
 	})
 	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAll)), eventIDs(acc.GetTelegrafMetrics()), "every event once")
 }
+
+// Compiled into Telegraf a group's delivery notice comes only once an output
+// wrote it, after a flush (flush_interval, 10 s by default). Notices used to be
+// bounded by max_undelivered_pages groups, the size the tracking accumulator
+// was made with, so a user stream whose long poll brings a page of one or a
+// few events stopped reading after max_undelivered_pages events until the next
+// flush. The bound is on events, notices included: reading goes on while the
+// events awaiting a flush are far below page_size × max_undelivered_pages.
+func TestCompiledIn_SmallPagesNeverWaitForAFlush(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 97})
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.StartPosition = "now"
+	p.PageSize = 100
+	p.MaxUndeliveredPages = 10 // 1,000 events; compiled in, commit_delay is 0
+	acc, out := run(t, p)
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointLongPoll, 1, 10*time.Second))
+	start := committed(p)
+
+	// 200 pages of one event and no flush: 200 notices outstanding.
+	const pages = 200
+	for i := range pages {
+		mock.Add(100 * time.Millisecond) // reads are spaced by minFetchSpacing
+		sim.EmitUser(1)
+		require.Eventually(t, func() bool { return acc.NMetrics() == uint64(i+1) },
+			10*time.Second, time.Millisecond, "page %d waited for a flush (%d pages undelivered)", i+1, p.tracker.inFlight())
+	}
+	require.Equal(t, pages, p.tracker.inFlight())
+	require.Equal(t, start, committed(p), "nothing is committed before the outputs wrote it")
+
+	// The flush delivers them all; the stream goes on from there.
+	out.accept()
+	catchUp(t, sim, p, mock, out)
+	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAll)), eventIDs(acc.GetTelegrafMetrics()), "every event once")
+}

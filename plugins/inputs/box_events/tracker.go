@@ -73,7 +73,7 @@ type tracker struct {
 	pageSize          int
 	// notices counts the groups whose delivery notice has not been applied
 	// yet (and pages reserved but not pushed), bounded by maxNotices: the
-	// tracking accumulator is sized for max_undelivered_pages notices and
+	// tracking accumulator is made with that size (noticeCapacity) and
 	// panics when more are queued. A group delivered but not yet committed
 	// (under commit_delay) no longer needs a notice: only events bound it.
 	notices, maxNotices int
@@ -83,10 +83,17 @@ type tracker struct {
 	rewound chan struct{}
 }
 
+// maxNoticeCapacity caps the delivery notices outstanding: Telegraf's
+// tracking accumulator allocates 16 bytes per notice it can hold, up front.
+const maxNoticeCapacity = 10_000
+
 // newTracker returns a tracker that lets page_size × maxPages events be
-// uncommitted, with at most maxPages delivery notices outstanding (the size
-// the tracking accumulator was made with), and remembers dedupWindow
-// committed events.
+// uncommitted, with as many delivery notices outstanding (every group holds
+// at least one event), up to maxNoticeCapacity, and remembers dedupWindow
+// committed events. Compiled into Telegraf a notice comes only once an output
+// wrote the group, after a flush: counting notices in max_undelivered_pages
+// groups stopped a user stream, whose pages hold an event or a few, for a
+// flush interval every max_undelivered_pages events.
 func newTracker(clk clock.Clock, delay time.Duration, pageSize, maxPages, dedupWindow int) *tracker {
 	return &tracker{
 		clock:      clk,
@@ -97,11 +104,15 @@ func newTracker(clk clock.Clock, delay time.Duration, pageSize, maxPages, dedupW
 		window:     pageSize * maxPages,
 		maxWindow:  pageSize * maxPages,
 		pageSize:   pageSize,
-		maxNotices: maxPages,
+		maxNotices: min(pageSize*maxPages, maxNoticeCapacity),
 		freed:      make(chan struct{}),
 		rewound:    make(chan struct{}, 1),
 	}
 }
+
+// noticeCapacity is how many delivery notices may be outstanding: the size
+// of the tracking accumulator (acc.WithTracking).
+func (t *tracker) noticeCapacity() int { return t.maxNotices }
 
 // fits reports whether one more page (page_size events, one notice) can be
 // read now. Called locked.

@@ -235,25 +235,31 @@ func TestState_LegacyRecentEventIDs(t *testing.T) {
 	require.Error(t, p.SetState(State{StreamType: "admin_logs_streaming", StreamPosition: "5", RecentEvents: "!!"}))
 }
 
-// Places count events: under commit_delay small delivered groups do not use
-// up the window the way full pages do, while groups waiting for their
-// delivery notice stay bounded by max_undelivered_pages, the size the
-// tracking accumulator was made with.
-func TestTracker_WindowCountsEventsNoticesCountGroups(t *testing.T) {
+// Both bounds count events. A group awaiting its delivery notice holds its
+// events like one awaiting its commit: compiled in, a notice comes only after
+// an output's flush, and counting notices in max_undelivered_pages groups
+// stopped a user stream of one-event pages for a flush interval every few
+// events. The notices stop at maxNoticeCapacity, the size of Telegraf's
+// tracking accumulator, which allocates it up front.
+func TestTracker_WindowCountsEventsNoticesFollow(t *testing.T) {
 	mock := clock.NewMock()
-	tr := newTracker(mock, 30*time.Second, 4, 3, 100) // 12 events, 3 notices
+	tr := newTracker(mock, 30*time.Second, 4, 3, 100) // 12 events
+	require.Equal(t, 12, tr.noticeCapacity())
 	tr.start("0")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 
-	// Three undelivered groups: no fourth notice may be outstanding, though
-	// only 3 of 12 events are used.
-	ids := make([]telegraf.TrackingID, 0, 3)
-	for i := range 3 {
+	// Eight undelivered one-event groups: more than max_undelivered_pages
+	// wait for their notice, and a full page more still fits: 8 + 4 = 12.
+	ids := make([]telegraf.TrackingID, 0, 9)
+	for i := range 8 {
 		ids = append(ids, pushPage(t, tr, strconv.Itoa(i+1), "u"+strconv.Itoa(i)))
 	}
-	require.Equal(t, 3, tr.used)
-	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "max_undelivered_pages notices outstanding")
+	require.Equal(t, 8, tr.used)
+	require.Equal(t, 8, tr.notices)
+	ids = append(ids, pushPage(t, tr, "9", "f1", "f2", "f3", "f4"))
+	require.Equal(t, 12, tr.used)
+	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "page_size × max_undelivered_pages events undelivered")
 	require.False(t, tr.tryReserve())
 
 	// Delivered, not committed: their events stay, their notices are done.
@@ -262,19 +268,8 @@ func TestTracker_WindowCountsEventsNoticesCountGroups(t *testing.T) {
 		require.False(t, moved)
 	}
 	require.Zero(t, tr.notices)
-	// Five more one-event groups fit: 8 events, and a full page more would
-	// still fit in 12 ...
-	for i := range 5 {
-		id := pushPage(t, tr, strconv.Itoa(i+4), "d"+strconv.Itoa(i))
-		tr.delivered(id, true)
-	}
-	require.Equal(t, 8, tr.used)
-	require.Equal(t, 8, tr.inFlight(), "more groups than max_undelivered_pages are uncommitted")
-	// ... but not once a full page used its place: 8 + 4 = 12.
-	full := pushPage(t, tr, "9", "f1", "f2", "f3", "f4")
-	require.Equal(t, 12, tr.used)
+	require.Equal(t, 9, tr.inFlight(), "more groups than max_undelivered_pages are uncommitted")
 	require.ErrorIs(t, tr.reserve(ctx), context.Canceled, "page_size × max_undelivered_pages events uncommitted")
-	tr.delivered(full, true)
 
 	mock.Add(30 * time.Second)
 	require.True(t, tr.commitAged())
@@ -282,6 +277,16 @@ func TestTracker_WindowCountsEventsNoticesCountGroups(t *testing.T) {
 	require.Zero(t, tr.notices)
 	committed, _ := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("9"), committed)
+
+	// A larger window: the notices stop at maxNoticeCapacity.
+	big := newTracker(mock, 0, 500, 30, 100) // 15,000 events
+	require.Equal(t, maxNoticeCapacity, big.noticeCapacity())
+	big.start("0")
+	for i := range maxNoticeCapacity {
+		pushPage(t, big, strconv.Itoa(i+1), "b"+strconv.Itoa(i))
+	}
+	require.Equal(t, maxNoticeCapacity, big.used)
+	require.False(t, big.tryReserve(), "maxNoticeCapacity notices outstanding")
 }
 
 // A page not read yet holds page_size until it is pushed, then only what it
