@@ -377,6 +377,10 @@ func TestDecodePage_ScratchReused(t *testing.T) {
 	pool.free = nil
 	pool.put(&pageScratch{body: make([]byte, 0, maxPooledBody+1)})
 	require.Empty(t, pool.free)
+	// The spans of a page far longer than asked for are not kept either.
+	pool.put(&pageScratch{spans: make([]eventSpans, 3, maxPooledSpans+1)})
+	require.Len(t, pool.free, 1)
+	require.Nil(t, pool.free[0].spans)
 }
 
 // Keys take a byte-by-byte path of their own: escaped keys still name their field, and a key

@@ -184,6 +184,8 @@ const (
 	maxScratch = 2
 	// maxPooledBody is the largest body buffer kept: a full page of 500 events is well below it.
 	maxPooledBody = 4 << 20
+	// maxPooledSpans is the most spans kept: those of two full pages (about 0.8 MiB).
+	maxPooledSpans = 2 * MaxLimit
 )
 
 func (sp *scratchPool) get() *pageScratch {
@@ -203,6 +205,9 @@ func (sp *scratchPool) put(s *pageScratch) {
 		return
 	}
 	s.spans = s.spans[:0] // offsets only: nothing of the page is kept alive
+	if cap(s.spans) > maxPooledSpans {
+		s.spans = nil // a page far longer than asked for: not kept for ever either
+	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if len(sp.free) < maxScratch {
