@@ -84,6 +84,7 @@ type agentConfig struct {
 	bufferLimit int    // metric_buffer_limit (default 100000)
 	diskBuffer  string // buffer_directory for buffer_strategy "disk"; "" keeps the memory buffer
 	hostname    string // "" omits the host tag altogether
+	flush       string // flush_interval ("1s" when empty)
 
 	telegraf, telegrafBox string // execd: the binaries that run it
 }
@@ -97,7 +98,11 @@ func (a agentConfig) table() string {
 	b.WriteString("[agent]\n")
 	b.WriteString("  interval = \"10s\"\n")
 	b.WriteString("  round_interval = false\n")
-	b.WriteString("  flush_interval = \"1s\"\n")
+	flush := a.flush
+	if flush == "" {
+		flush = "1s"
+	}
+	fmt.Fprintf(&b, "  flush_interval = %s\n", tomlString(flush))
 	b.WriteString("  flush_jitter = \"0s\"\n")
 	fmt.Fprintf(&b, "  metric_batch_size = %d\n", min(1000, limit))
 	fmt.Fprintf(&b, "  metric_buffer_limit = %d\n", limit)
