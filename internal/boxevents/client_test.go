@@ -649,3 +649,56 @@ func TestClient_Secrets(t *testing.T) {
 		})
 	}
 }
+
+// A page given back with Recycle lends its entries' room to a later page: that page has only
+// its own events (nothing of the recycled page shows through), strings taken from the recycled
+// page stay as they were, and what the pool keeps is cleared and bounded.
+func TestClient_RecycleEntries(t *testing.T) {
+	big := readTestdata(t, "events_enterprise_page.json")
+	small := []byte(`{"chunk_size":1,"next_stream_position":"9","entries":[{"type":"event","event_id":"only"}]}`)
+	body := big
+	h := setup(t, func(w http.ResponseWriter, _ *http.Request) { writeJSON(t, w, http.StatusOK, body) })
+	q := EventsQuery{StreamType: StreamAdminLogsStreaming, StreamPosition: "0", Limit: 10}
+
+	first, err := h.client.Events(context.Background(), q)
+	require.NoError(t, err)
+	require.Greater(t, len(first.Entries), 1)
+	// Strings taken from the events, as the plugin's metrics take them, and copies of them.
+	var kept, want []string
+	for _, ev := range first.Entries {
+		for _, s := range []string{ev.EventID, ev.CreatedBy.Login, ev.Source.Name, ev.AdditionalDetails} {
+			kept = append(kept, s)
+			want = append(want, strings.Clone(s))
+		}
+	}
+	room := &first.Entries[0]
+	h.client.Recycle(first)
+	require.Nil(t, first.Entries)
+
+	body = small
+	second, err := h.client.Events(context.Background(), q)
+	require.NoError(t, err)
+	require.Len(t, second.Entries, 1)
+	require.Same(t, room, &second.Entries[0], "the recycled room is reused")
+	require.Equal(t, Event{Type: "event", EventID: "only"}, second.Entries[0])
+	require.Equal(t, want, kept, "the recycled page's text is its own, never reused")
+
+	// What the pool keeps holds nothing of the pages it came from, and is bounded.
+	h.client.Recycle(second)
+	for range maxScratch + 2 {
+		h.client.Recycle(&Page{Entries: []Event{{EventID: "x", JSON: "{}"}}})
+	}
+	pool := &h.client.scratch
+	require.Len(t, pool.events, maxScratch)
+	for _, events := range pool.events {
+		require.Empty(t, events)
+		for _, ev := range events[:cap(events)] {
+			require.Equal(t, Event{}, ev)
+		}
+	}
+	pool.events = nil
+	h.client.Recycle(&Page{Entries: make([]Event, 1, maxPooledSpans+1)})
+	h.client.Recycle(nil)
+	h.client.Recycle(&Page{})
+	require.Empty(t, pool.events, "outsized or empty entries are not kept")
+}

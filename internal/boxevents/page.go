@@ -784,7 +784,8 @@ func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScrat
 		size = len(body) + len(body)/2
 	}
 	p.arena = make([]byte, 0, size)
-	page := &Page{}
+	page := &Page{Entries: scratch.events[:0]} // room given back with Recycle, if any
+	scratch.events = nil
 	spans := scratch.spans[:0]
 	defer func() { scratch.spans = spans[:0] }()
 	err := p.object(func(key []byte) error {
@@ -893,6 +894,7 @@ func (p *parser) position(page *Page) error {
 func fillEvents(arena string, spans []eventSpans, events []Event) []Event {
 	n := len(events)
 	if events == nil || cap(events)-n < len(spans) { // never nil: a page without entries has none
+		// (room given back with Recycle was cleared, and fill sets every field anyway)
 		grown := make([]Event, n, n+len(spans))
 		copy(grown, events)
 		events = grown

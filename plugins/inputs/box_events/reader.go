@@ -210,6 +210,9 @@ func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 		}
 		advanced, err := r.emit(ctx, page, f.pos, f.gen)
 		progress = progress || advanced || len(page.Entries) > 0
+		// The metrics hold copies of what they took from the events, not the events: the
+		// page's entries can hold the next page's.
+		r.client.Recycle(page)
 		if err != nil {
 			return progress, err
 		}
