@@ -201,7 +201,8 @@ const (
 	maxScratch = 2
 	// maxPooledBody is the largest body buffer kept: a full page of 500 events is well below it.
 	maxPooledBody = 4 << 20
-	// maxPooledSpans is the most spans kept: those of two full pages (about 0.8 MiB).
+	// maxPooledSpans is the most spans kept, and the most entries of a page given back: those
+	// of two full pages (about 0.8 MiB of spans).
 	maxPooledSpans = 2 * MaxLimit
 )
 

@@ -890,11 +890,11 @@ func (p *parser) position(page *Page) error {
 
 // fillEvents turns the spans into events whose strings are substrings of arena. Each event is
 // filled where it lies in the slice: building it apart and copying it in cost a bulk write
-// barrier per event (pprof).
+// barrier per event (pprof). events may be room a recycled page gave back: fill writes every
+// field, so nothing of that page shows through even where the room was not cleared.
 func fillEvents(arena string, spans []eventSpans, events []Event) []Event {
 	n := len(events)
 	if events == nil || cap(events)-n < len(spans) { // never nil: a page without entries has none
-		// (room given back with Recycle was cleared, and fill sets every field anyway)
 		grown := make([]Event, n, n+len(spans))
 		copy(grown, events)
 		events = grown

@@ -16,10 +16,11 @@ import (
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
-type staticToken struct{}
+// staticToken is an authenticator with one token.
+type staticToken string
 
-func (staticToken) Token(context.Context) (string, error) { return "t", nil }
-func (staticToken) Invalidate(string)                     {}
+func (s staticToken) Token(context.Context) (string, error) { return string(s), nil }
+func (staticToken) Invalidate(string)                       {}
 
 // BenchmarkPageToMetrics measures the hot path of the plugin: one full
 // 500-event enterprise page fetched over loopback HTTP, stream-decoded and
@@ -43,7 +44,7 @@ func BenchmarkPageToMetrics(b *testing.B) {
 		}
 	}))
 	b.Cleanup(srv.Close)
-	client, err := boxevents.New(boxevents.Config{BaseURL: srv.URL, HTTPClient: &http.Client{}, Auth: staticToken{}})
+	client, err := boxevents.New(boxevents.Config{BaseURL: srv.URL, HTTPClient: &http.Client{}, Auth: staticToken("t")})
 	require.NoError(b, err)
 	q := boxevents.EventsQuery{StreamType: boxevents.StreamAdminLogs, StreamPosition: "0", Limit: 500}
 	now := time.Now()

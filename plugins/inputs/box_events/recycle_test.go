@@ -40,7 +40,7 @@ func TestStream_RecycledPagesKeepEachEventItsOwn(t *testing.T) {
 func referenceMetrics(t *testing.T, sim *boxsim.Server, stream boxevents.StreamType) []telegraf.Metric {
 	t.Helper()
 	client, err := boxevents.New(boxevents.Config{BaseURL: sim.URL(), HTTPClient: &http.Client{},
-		Auth: fixedToken(sim.IssueToken(boxsim.SubjectEnterprise))})
+		Auth: staticToken(sim.IssueToken(boxsim.SubjectEnterprise))})
 	require.NoError(t, err)
 	var out []telegraf.Metric
 	seen := make(map[string]bool)
@@ -64,9 +64,3 @@ func referenceMetrics(t *testing.T, sim *boxsim.Server, stream boxevents.StreamT
 		pos = page.NextStreamPosition
 	}
 }
-
-// fixedToken is an authenticator with one token.
-type fixedToken string
-
-func (f fixedToken) Token(context.Context) (string, error) { return string(f), nil }
-func (fixedToken) Invalidate(string)                       {}
