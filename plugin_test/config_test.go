@@ -85,6 +85,7 @@ type agentConfig struct {
 	diskBuffer  string // buffer_directory for buffer_strategy "disk"; "" keeps the memory buffer
 	hostname    string // "" omits the host tag altogether
 	flush       string // flush_interval ("1s" when empty)
+	keepHost    bool   // execd: no tagexclude = ["host"], the host tag is left to the agent
 
 	telegraf, telegrafBox string // execd: the binaries that run it
 }
@@ -124,14 +125,18 @@ func (a agentConfig) table() string {
 // execdTable runs telegraf-box the way the README tells users to, and (as the
 // README's high-availability setup says) without the host tag, which would make two
 // collectors' points of one event two series.
-func execdTable(telegrafBox, pluginConf string) string {
-	return fmt.Sprintf(`[[inputs.execd]]
+// keepHost leaves the tagexclude out.
+func execdTable(telegrafBox, pluginConf string, keepHost bool) string {
+	table := fmt.Sprintf(`[[inputs.execd]]
   command = [%s, "-config", %s, "-poll_interval_disabled"]
   signal = "none"
   restart_delay = "1s"
   data_format = "influx"
-  tagexclude = ["host"]
 `, tomlString(telegrafBox), tomlString(pluginConf))
+	if !keepHost {
+		table += "  tagexclude = [\"host\"]\n"
+	}
+	return table
 }
 
 func fileOutputTable(path string) string {
@@ -173,7 +178,7 @@ func writeExecdConfigWith(t *testing.T, dir string, agent agentConfig, streams [
 	for _, s := range streams {
 		conf := writeFile(t, dir, "plugin-"+s.stream+".conf", boxEventsTable(s))
 		setup.pluginConfs[s.stream] = conf
-		parts = append(parts, execdTable(agent.telegrafBox, conf))
+		parts = append(parts, execdTable(agent.telegrafBox, conf, agent.keepHost))
 	}
 	parts = append(parts, outputs...)
 	setup.argv = []string{agent.telegraf, "--config", writeFile(t, dir, "telegraf.conf", parts...)}

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/models"
@@ -15,7 +18,10 @@ import (
 // that does not exist is an error naming its line and key (a misspelt
 // "stream_typ" must not silently read the default stream). Telegraf's own
 // per-input options (alias, name_override, tags, tagexclude, ...) are
-// honoured as Telegraf would.
+// honoured as Telegraf would. Global tags are not: Telegraf's agent adds its
+// own (host, [global_tags]) to what inputs.execd reads, as to any input's
+// metrics, so the process adds none. It used to add the host name it saw,
+// which overrode the agent's hostname and outlived its omit_hostname.
 func loadPlugin(path string) (*models.RunningInput, error) {
 	if path == "" {
 		return nil, errors.New("-config is required: the path of a file holding one [[inputs.box_events]] table (or use -demo)")
@@ -25,8 +31,13 @@ func loadPlugin(path string) (*models.RunningInput, error) {
 		return nil, err
 	}
 	cfg := config.NewConfig()
+	cfg.Agent.OmitHostname = true // the agent running inputs.execd adds it
 	if err := cfg.LoadConfigData(data, path); err != nil {
 		return nil, err
+	}
+	if len(cfg.Tags) > 0 {
+		return nil, fmt.Errorf("%s sets global tags (%s): they belong in telegraf.conf, whose agent adds them to what "+
+			"inputs.execd reads; tags of this input only go in [inputs.box_events.tags]", path, strings.Join(slices.Sorted(maps.Keys(cfg.Tags)), ", "))
 	}
 	if n := len(cfg.Outputs) + len(cfg.Processors) + len(cfg.Aggregators); n > 0 || len(cfg.Inputs) != 1 ||
 		cfg.Inputs[0].Config.Name != "box_events" {

@@ -75,7 +75,8 @@ func TestLoadPlugin(t *testing.T) {
 	secret.Destroy()
 	require.Equal(t, "tenant_a", ri.Config.Alias)
 	m := ri.MakeMetric(metric.New("box_events", nil, map[string]interface{}{"event_id": "x"}, time.Unix(1, 0)))
-	require.Equal(t, "a", m.Tags()["tenant"], "Telegraf's per-input options apply")
+	require.Equal(t, map[string]string{"tenant": "a"}, m.Tags(),
+		"Telegraf's per-input options apply; the agent running inputs.execd adds host and its global tags")
 
 	for _, bad := range []string{
 		"",
@@ -85,10 +86,18 @@ func TestLoadPlugin(t *testing.T) {
 [[outputs.file]]`,
 		`[agent]
   interval = "1s"`,
+		`[global_tags]
+  dc = "x"
+[[inputs.box_events]]`,
+		`[agent]
+  omit_hostname = false
+[[inputs.box_events]]`,
 	} {
 		_, err := loadPlugin(writeConf(t, bad))
 		require.Error(t, err, bad)
 	}
+	_, err = loadPlugin(writeConf(t, "[global_tags]\n  dc = \"x\"\n[[inputs.box_events]]\n"))
+	require.ErrorContains(t, err, "global tags (dc): they belong in telegraf.conf")
 	_, err = loadPlugin("")
 	require.ErrorContains(t, err, "-config is required")
 }
