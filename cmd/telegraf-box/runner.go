@@ -195,6 +195,7 @@ func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) 
 		}
 		for _, m := range pending {
 			m.Accept()
+			release(m)
 		}
 	}
 	for m := range metrics {
@@ -213,5 +214,17 @@ func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) 
 			}
 		}
 		flush()
+	}
+}
+
+// release gives a metric the runner wrote and acknowledged back to the input that made it, if
+// that input reuses its metrics (box_events does): after its write the runner is the metric's
+// last owner.
+func release(m telegraf.Metric) {
+	if u, ok := m.(telegraf.UnwrappableMetric); ok {
+		m = u.Unwrap()
+	}
+	if r, ok := m.(interface{ Release() }); ok {
+		r.Release()
 	}
 }

@@ -147,3 +147,57 @@ func TestBoxMetric_DiskBufferWithTracking(t *testing.T) {
 	require.NoError(t, err)
 	testutil.RequireMetricEqual(t, m, back)
 }
+
+// A metric given back by its last owner (Release) is built anew for a later event, with
+// nothing of its old name, time, type, tags or fields, and holds no value while it waits. A
+// metric given back twice, or not made from a pool (Copy, the disk buffer), is left alone, and
+// the pool keeps at most its limit.
+func TestMetricPool_ReleasedMetricsAreBuiltAnew(t *testing.T) {
+	pool := newMetricPool(2)
+	ts := time.Unix(1700000000, 5)
+	m := pool.get("box_events", ts)
+	for _, k := range []string{"a", "b", "c", "d", "e"} { // one more than the inline room
+		m.appendTag(k, "v"+k)
+	}
+	for i := range inlineFields + 2 {
+		m.appendField(fmt.Sprintf("f%02d", i), int64(i))
+	}
+	m.AddTag("zz", "x")
+	m.AddField("fa", "replaced")
+	m.SetType(telegraf.Counter)
+	m.AddPrefix("p_")
+
+	m.Release()
+	m.Release() // already in the pool: not kept twice
+	require.Len(t, pool.free, 1)
+	require.Equal(t, [inlineTags]telegraf.Tag{}, m.tagArr, "a waiting metric keeps no value alive")
+	require.Equal(t, [inlineFields]telegraf.Field{}, m.fieldArr, "a waiting metric keeps no value alive")
+	require.Equal(t, [inlineFields]*telegraf.Field{}, m.fieldPtr)
+	require.Equal(t, [inlineTags]*telegraf.Tag{}, m.tagPtr)
+
+	later := ts.Add(time.Second)
+	again := pool.get("box_events", later)
+	require.Same(t, m, again)
+	require.Empty(t, pool.free)
+	again.appendTag("user", "u")
+	again.appendField("event_id", "1")
+	want := metric.New("box_events", map[string]string{"user": "u"}, map[string]any{"event_id": "1"}, later)
+	sameMetric(t, want, again, "built again")
+	copied, ok := again.Copy().(*boxMetric)
+	require.True(t, ok)
+	copied.Release() // not from the pool
+	require.Empty(t, pool.free)
+	sameMetric(t, want, copied, "a copy given back is left alone")
+
+	a, b := pool.get("box_events", ts), pool.get("box_events", ts)
+	again.Release()
+	a.Release()
+	b.Release()
+	require.Len(t, pool.free, 2, "the pool keeps at most its limit")
+
+	var none *metricPool
+	plain := none.get("box_events", ts)
+	plain.appendField("event_id", "2")
+	plain.Release()
+	require.Equal(t, "2", plain.Fields()["event_id"], "a metric without a pool is never emptied")
+}

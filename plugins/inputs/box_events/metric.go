@@ -27,6 +27,7 @@ type converter struct {
 	userTag string
 	domains []string // enterprise_domains, lower case
 	in      *interner
+	pool    *metricPool // where metrics come from; nil: always new ones
 	// cut counts the additional_details fields left out (see addDetails) since takeCut.
 	cut int
 }
@@ -51,7 +52,7 @@ func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time,
 // be counted rather than stop the stream. Values that repeat across events
 // (names, ids, addresses) are boxed once through c.in, which may be nil.
 func (c *converter) metric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time) telegraf.Metric {
-	m := newBoxMetric(measurement, ts)
+	m := c.pool.get(measurement, ts)
 	// Tags in ascending key order, as Telegraf keeps them.
 	category := categoryOf(ev.EventType)
 	m.appendTag("category", category)

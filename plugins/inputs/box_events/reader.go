@@ -68,7 +68,7 @@ func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.C
 		mayBackfill: !cfg.startTime.IsZero(),
 		interned:    newInterner(),
 	}
-	r.conv = &converter{userTag: cfg.userTag, domains: cfg.domains, in: r.interned}
+	r.conv = &converter{userTag: cfg.userTag, domains: cfg.domains, in: r.interned, pool: newMetricPool(2 * cfg.pageSize)}
 	if cfg.stream == boxevents.StreamAdminLogs && !cfg.after.IsZero() {
 		r.startAt = "0" // created_after already says where to begin
 	}
