@@ -235,6 +235,27 @@ func referencePath(t *testing.T, pc json.RawMessage) string {
 	return sb.String()
 }
 
+// FuzzAppendUnquoted: every JSON string literal decodes exactly as encoding/json decodes it,
+// escapes, surrogates (paired, lone, reversed) and invalid UTF-8 included.
+func FuzzAppendUnquoted(f *testing.F) {
+	for _, s := range []string{
+		``, `plain`, `a\"b\\c\/d\b\f\n\r\t`, `\u00e9\u002F\u0000`, `\ud83d\ude00`, `\ud83d`, `\ud83dx`,
+		`\ude00\ud83d`, `\ud83d\u0041`, `\uD83D\uDE00\uDBFF\uDFFF`, "caf\xc3\xa9 \xff\xfe \xe2\x82", "\xed\xa0\x80",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, content []byte) {
+		q := append(append([]byte{'"'}, content...), '"')
+		if !json.Valid(q) {
+			return
+		}
+		var want string
+		require.NoError(t, json.Unmarshal(q, &want))
+		require.Equal(t, want, string(appendUnquoted(nil, q)))
+		require.Equal(t, "x"+want, string(appendUnquoted([]byte("x"), q)), "appends")
+	})
+}
+
 func FuzzDecodeRealtimeServers(f *testing.F) {
 	addTestdataSeeds(f, "realtime_servers*.json")
 	for _, s := range []string{

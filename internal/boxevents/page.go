@@ -3,11 +3,11 @@ package boxevents
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -385,7 +385,7 @@ func (p *parser) key() ([]byte, error) {
 		return nil, err
 	}
 	if !ks.plain {
-		return []byte(decodeString(ks.quoted(p.b))), nil
+		return appendUnquoted(nil, ks.quoted(p.b)), nil
 	}
 	return p.b[ks.start:ks.end], nil
 }
@@ -434,11 +434,102 @@ func (p *parser) next(closing byte, after string) (done bool, err error) {
 // decodeString decodes the quoted JSON string q (escapes, invalid UTF-8) exactly as
 // encoding/json does; q was validated.
 func decodeString(q []byte) string {
-	var s string
-	if err := json.Unmarshal(q, &s); err != nil {
-		return ""
+	return string(appendUnquoted(nil, q))
+}
+
+// appendUnquoted appends the content of the quoted JSON string q, which str validated, to dst,
+// decoded exactly as encoding/json decodes it: escapes resolved, a \u escape of half a
+// surrogate pair and every byte of invalid UTF-8 replaced by U+FFFD. FuzzAppendUnquoted checks
+// it against encoding/json; going through encoding/json cost an allocation and a second
+// validation per string.
+func appendUnquoted(dst, q []byte) []byte {
+	s := q[1 : len(q)-1]
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(s) {
+				return dst // not valid JSON: str refused it already
+			}
+			switch e := s[i+1]; e {
+			case '"', '\\', '/':
+				dst = append(dst, e)
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r := hex4(s[i+2:])
+				if r < 0 {
+					return dst
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if r2 := hex4AfterEscape(s[i:]); r2 >= 0 {
+						if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+							dst = utf8.AppendRune(dst, pair)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			default:
+				return dst
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+		}
 	}
-	return s
+	return dst
+}
+
+// hex4 reads the four hex digits at the start of b as a rune; -1 when they are not there.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r*16 + rune(c)
+	}
+	return r
+}
+
+// hex4AfterEscape reads a \u escape at the start of b; -1 when there is none.
+func hex4AfterEscape(b []byte) rune {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return -1
+	}
+	return hex4(b[2:])
 }
 
 // text appends the lenient text of the value at p.i to the arena: a string's content, a
@@ -454,7 +545,7 @@ func (p *parser) text() (span, error) {
 		if ss.plain {
 			p.arena = append(p.arena, p.b[ss.start:ss.end]...)
 		} else {
-			p.arena = append(p.arena, decodeString(ss.quoted(p.b))...)
+			p.arena = appendUnquoted(p.arena, ss.quoted(p.b))
 		}
 	case '0':
 		num, err := p.number()
