@@ -47,10 +47,11 @@ type reader struct {
 	mayBackfill bool // false once on_invalid_position restarted the stream
 
 	// Used by the fetch goroutine only.
-	lastGet  time.Time  // when GET /events was last sent
-	lastFull bool       // whether that page was full
-	interned *interner  // field values that repeat
-	conv     *converter // events to metrics
+	lastGet  time.Time             // when GET /events was last sent
+	lastFull bool                  // whether that page was full
+	interned *interner             // field values that repeat
+	conv     *converter            // events to metrics
+	inPage   map[eventKey]struct{} // the events of the page being converted, emptied for each page
 }
 
 func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.Clock, log telegraf.Logger, st *stats) *reader {
@@ -67,6 +68,7 @@ func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.C
 		startAt:     cfg.start,
 		mayBackfill: !cfg.startTime.IsZero(),
 		interned:    newInterner(),
+		inPage:      make(map[eventKey]struct{}, cfg.pageSize),
 	}
 	r.conv = &converter{userTag: cfg.userTag, domains: cfg.domains, in: r.interned, pool: newMetricPool(2 * cfg.pageSize)}
 	if cfg.stream == boxevents.StreamAdminLogs && !cfg.after.IsZero() {
@@ -287,7 +289,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 		return false, nil
 	}
 
-	b := r.newBatch(len(page.Entries))
+	b := r.newBatch()
 	size := r.cfg.pageSize
 	for first := 0; ; first += size {
 		last := min(first+size, len(page.Entries))
@@ -339,11 +341,16 @@ type batch struct {
 	untimedID string
 }
 
-func (r *reader) newBatch(n int) *batch {
+func (r *reader) newBatch() *batch {
 	r.mu.Lock()
 	floor := r.notBefore
 	r.mu.Unlock()
-	return &batch{now: r.clock.Now(), floor: floor, inPage: make(map[eventKey]struct{}, n)}
+	if len(r.inPage) > 2*r.cfg.pageSize {
+		r.inPage = make(map[eventKey]struct{}, r.cfg.pageSize) // a page far longer than asked for: not kept
+	} else {
+		clear(r.inPage)
+	}
+	return &batch{now: r.clock.Now(), floor: floor, inPage: r.inPage}
 }
 
 // convert returns the keys of the events and the metrics of one group's events.
