@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -701,4 +702,47 @@ func TestClient_RecycleEntries(t *testing.T) {
 	h.client.Recycle(nil)
 	h.client.Recycle(&Page{})
 	require.Empty(t, pool.events, "outsized or empty entries are not kept")
+}
+
+// A page's text given back with RecycleText is where a later page's strings are decoded; text
+// not given back is never reused. The pool keeps at most maxPooledTexts, none outsized.
+func TestClient_RecycleText(t *testing.T) {
+	body := readTestdata(t, "events_enterprise_page.json")
+	h := setup(t, func(w http.ResponseWriter, _ *http.Request) { writeJSON(t, w, http.StatusOK, body) })
+	q := EventsQuery{StreamType: StreamAdminLogsStreaming, StreamPosition: "0", Limit: 10}
+	inText := func(s string, text PageText) bool {
+		b := text.b[:cap(text.b)]
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return p >= start && p < start+uintptr(len(b))
+	}
+
+	first, err := h.client.Events(context.Background(), q)
+	require.NoError(t, err)
+	id := first.Entries[0].EventID
+	want := strings.Clone(id)
+	text := first.TakeText()
+	require.True(t, inText(id, text), "the strings are the page's text")
+	require.Empty(t, first.TakeText().b, "taken once")
+
+	second, err := h.client.Events(context.Background(), q)
+	require.NoError(t, err)
+	require.False(t, inText(second.Entries[0].EventID, text), "text not given back is not reused")
+	require.Equal(t, want, id)
+
+	h.client.RecycleText(text)
+	third, err := h.client.Events(context.Background(), q)
+	require.NoError(t, err)
+	require.True(t, inText(third.Entries[0].EventID, text), "the text given back holds the next page's strings")
+	require.Equal(t, want, third.Entries[0].EventID)
+
+	pool := &h.client.scratch
+	for range maxPooledTexts + 2 {
+		h.client.RecycleText(PageText{b: make([]byte, 10)})
+	}
+	require.Len(t, pool.texts, maxPooledTexts)
+	pool.texts = nil
+	h.client.RecycleText(PageText{b: make([]byte, 0, maxPooledBody+1)})
+	h.client.RecycleText(PageText{})
+	require.Empty(t, pool.texts, "outsized or empty text is not kept")
 }

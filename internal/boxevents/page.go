@@ -874,9 +874,13 @@ func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScrat
 	if keepJSON {
 		size = len(body) + len(body)/2
 	}
-	p.arena = make([]byte, 0, size)
+	if cap(scratch.text) >= size {
+		p.arena = scratch.text[:0] // given back with RecycleText: no string of its page is in use
+	} else {
+		p.arena = make([]byte, 0, size)
+	}
 	page := &Page{Entries: scratch.events[:0]} // room given back with Recycle, if any
-	scratch.events = nil
+	scratch.events, scratch.text = nil, nil
 	spans := scratch.spans[:0]
 	defer func() { scratch.spans = spans[:0] }()
 	err := p.object(func(key []byte) error {
@@ -941,9 +945,11 @@ func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScrat
 		return nil, p.errInvalid("after top-level value")
 	}
 	// The arena's bytes are never written again once decoding ended (p is this call's own), so
-	// they can become the page's text without a copy, as strings.Builder does.
-	text := unsafe.String(unsafe.SliceData(p.arena), len(p.arena)) //nolint:gosec // audited: the arena is never written after this
+	// they can become the page's text without a copy, as strings.Builder does; until the
+	// page's last user gives them back with RecycleText, when none of its strings is in use.
+	text := unsafe.String(unsafe.SliceData(p.arena), len(p.arena)) //nolint:gosec // audited: the arena is not written while its strings are in use
 	page.Entries = fillEvents(text, spans, page.Entries)
+	page.text = p.arena
 	return page, nil
 }
 

@@ -6,10 +6,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
 // Inline room of a boxMetric: the tags and fields an event has. More are added to the heap as
@@ -44,6 +47,8 @@ type boxMetric struct {
 	pool *metricPool
 	// pooled is true while the metric is in its pool.
 	pooled bool
+	// text is the page text the metric's strings may be in, held until Release.
+	text *textLease
 }
 
 // newBoxMetric returns an empty metric named name, at tm.
@@ -76,7 +81,43 @@ func (m *boxMetric) Release() {
 	}
 	m.reset()
 	m.name, m.tm, m.tp = "", time.Time{}, telegraf.Untyped
+	text := m.text
+	m.text = nil
 	m.pool.put(m)
+	text.done() // after the reset: nothing of the metric is in the text any more
+}
+
+// textLease counts the holders of a page's text (boxevents.PageText): the reader while it
+// turns the page into metrics, and each metric made of the page until it is given back with
+// Release. The last one gives the text back to the client, for a later page. A metric never
+// given back (compiled in, Telegraf's outputs keep metrics as long as they need) keeps the
+// count above zero: the text is then left to the garbage collector.
+type textLease struct {
+	holders atomic.Int32
+	text    boxevents.PageText
+	recycle func(boxevents.PageText)
+}
+
+// newTextLease returns a lease of text held once, by its caller.
+func newTextLease(text boxevents.PageText, recycle func(boxevents.PageText)) *textLease {
+	l := &textLease{text: text, recycle: recycle}
+	l.holders.Store(1)
+	return l
+}
+
+// hold adds n holders at once (one atomic operation for a page's metrics, not one each: the
+// goroutine writing them takes holders away at the same time); a nil lease holds nothing.
+func (l *textLease) hold(n int) {
+	if l != nil && n > 0 {
+		l.holders.Add(int32(n))
+	}
+}
+
+// done removes a holder; the last one gives the text back.
+func (l *textLease) done() {
+	if l != nil && l.holders.Add(-1) == 0 {
+		l.recycle(l.text)
+	}
 }
 
 // metricPool keeps metrics given back by Release for the next events, at most limit of them;

@@ -201,3 +201,29 @@ func TestMetricPool_ReleasedMetricsAreBuiltAnew(t *testing.T) {
 	plain.Release()
 	require.Equal(t, "2", plain.Fields()["event_id"], "a metric without a pool is never emptied")
 }
+
+// A page's text goes back to the client once the reader and every metric made of the page
+// are done with it, and only then; metrics never given back keep it from being reused.
+func TestTextLease_GivenBackByTheLastHolder(t *testing.T) {
+	recycled := 0
+	lease := newTextLease(boxevents.PageText{}, func(boxevents.PageText) { recycled++ })
+	c := converter{userTag: userTagLogin, pool: newMetricPool(4), text: lease}
+	ev := boxevents.Event{EventID: "e1", EventType: "LOGIN"}
+	a := c.metric(&ev, boxevents.StreamAdminLogsStreaming, time.Unix(5, 0)).(*boxMetric)
+	b := c.metric(&ev, boxevents.StreamAdminLogsStreaming, time.Unix(5, 0)).(*boxMetric)
+	lease.hold(2) // as batch.convert does for the metrics it made
+	c.text = nil
+
+	a.Release()
+	a.Release()  // once only
+	lease.done() // the reader
+	require.Zero(t, recycled, "a metric still holds the text")
+	b.Release()
+	require.Equal(t, 1, recycled)
+
+	kept := newTextLease(boxevents.PageText{}, func(boxevents.PageText) { t.Error("text reused while a metric holds it") })
+	c.text = kept
+	c.metric(&ev, boxevents.StreamAdminLogsStreaming, time.Unix(5, 0)) // never given back, as compiled in
+	kept.hold(1)
+	kept.done()
+}

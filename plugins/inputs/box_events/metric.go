@@ -28,6 +28,7 @@ type converter struct {
 	domains []string // enterprise_domains, lower case
 	in      *interner
 	pool    *metricPool // where metrics come from; nil: always new ones
+	text    *textLease  // the text of the page being converted; nil when it is not lent
 	// cut counts the additional_details fields left out (see addDetails) since takeCut.
 	cut int
 }
@@ -53,6 +54,11 @@ func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time,
 // (names, ids, addresses) are boxed once through c.in, which may be nil.
 func (c *converter) metric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time) telegraf.Metric {
 	m := c.pool.get(measurement, ts)
+	if m.pool != nil {
+		// Its strings are the page's: the text stays the page's until the metric is given
+		// back. The caller holds c.text for it before the metric leaves its goroutine.
+		m.text = c.text
+	}
 	// Tags in ascending key order, as Telegraf keeps them.
 	category := categoryOf(ev.EventType)
 	m.appendTag("category", category)

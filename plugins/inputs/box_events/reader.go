@@ -210,11 +210,17 @@ func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 			r.lastGet = r.clock.Now()
 			ahead = r.readAhead(ctx, next, f.gen)
 		}
+		// The metrics' strings are the page's text: it is given back to the client once the
+		// reader and every metric made of it are done with it (see textLease).
+		text := newTextLease(page.TakeText(), r.client.RecycleText)
+		r.conv.text = text
 		advanced, err := r.emit(ctx, page, f.pos, f.gen)
+		r.conv.text = nil
 		progress = progress || advanced || len(page.Entries) > 0
-		// The metrics hold copies of what they took from the events, not the events: the
-		// page's entries can hold the next page's.
+		// The metrics hold strings of the page's text, not its events: the page's entries can
+		// hold the next page's.
 		r.client.Recycle(page)
+		text.done()
 		if err != nil {
 			return progress, err
 		}
@@ -388,6 +394,7 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 		}
 		metrics = append(metrics, r.conv.metric(ev, r.cfg.stream, ts))
 	}
+	r.conv.text.hold(len(metrics)) // each metric holds the page's text until given back
 	return keys, metrics
 }
 
