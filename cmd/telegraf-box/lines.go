@@ -103,8 +103,16 @@ func appendPlain(buf []byte, m telegraf.Metric) ([]byte, bool) {
 
 // plain reports whether s has none of the characters the serializer escapes in a measurement
 // name ("\t\n\f\r ,"), or, with equals, in a tag key, tag value or field key (those and "=").
+// Eight bytes at a time, as most keys and values have nothing to escape.
 func plain(s string, equals bool) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := load8(s, i)
+		if hasLess(w, 0x21)|hasByte(w, ',')|hasByte(w, '=') != 0 {
+			break // one of them, or another control character: byte by byte from here
+		}
+	}
+	for ; i < len(s); i++ {
 		switch s[i] {
 		case '\t', '\n', '\f', '\r', ' ', ',':
 			return false
@@ -125,10 +133,36 @@ func plainTagPart(s string) bool {
 
 // plainString reports whether a string field value needs no escaping: no quote or backslash.
 func plainString(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := load8(s, i)
+		if hasByte(w, '"')|hasByte(w, '\\') != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c == '"' || c == '\\' {
 			return false
 		}
 	}
 	return true
 }
+
+// The classic bit tricks on eight bytes at once: lows has 1 in each byte, highs its top bit.
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// load8 returns s[i:i+8] as a little-endian word (the compiler makes it one load).
+func load8(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// hasLess is non-zero when a byte of w is below n (n <= 128).
+func hasLess(w uint64, n byte) uint64 { return (w - lows*uint64(n)) & ^w & highs }
+
+// hasByte is non-zero when a byte of w is c.
+func hasByte(w uint64, c byte) uint64 { return hasLess(w^(lows*uint64(c)), 1) }

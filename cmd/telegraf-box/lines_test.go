@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +99,35 @@ func FuzzLineWriter(f *testing.F) {
 		// A metric with only the fuzzed field, so that its failure leaves no field.
 		requireSameAsSerializer(t, w, metric.New(name, map[string]string{tagKey: tagValue}, map[string]any{fieldKey: str}, time.Unix(0, ns)))
 	})
+}
+
+// The word-at-a-time checks agree with the byte-by-byte definition for every byte at every
+// place of strings up to 20 bytes long (the words and the tail).
+func TestPlainChecks_EveryByteEveryPlace(t *testing.T) {
+	refPlain := func(s string, equals bool) bool {
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '\t', '\n', '\f', '\r', ' ', ',':
+				return false
+			case '=':
+				if equals {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	refString := func(s string) bool { return !strings.ContainsAny(s, `"\`) }
+	for n := 1; n <= 20; n++ {
+		for at := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("a", n))
+				b[at] = byte(c)
+				s := string(b)
+				require.Equal(t, refPlain(s, true), plain(s, true), "%q", s)
+				require.Equal(t, refPlain(s, false), plain(s, false), "%q", s)
+				require.Equal(t, refString(s), plainString(s), "%q", s)
+			}
+		}
+	}
 }
