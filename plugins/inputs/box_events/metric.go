@@ -1,7 +1,6 @@
 package box_events
 
 import (
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -226,14 +225,13 @@ func eventTime(ev *boxevents.Event) (ts time.Time, ok bool) {
 	return time.Time{}, false
 }
 
-// subSecond maps an event id to a stable offset in [0, 1s).
+// subSecond maps an event id to a stable offset in [0, 1s): its FNV-1a hash (keyOf), modulo a
+// second.
 func subSecond(eventID string) time.Duration {
 	if eventID == "" {
 		return 0
 	}
-	h := fnv.New64a()
-	h.Write([]byte(eventID))
-	return time.Duration(h.Sum64() % uint64(time.Second))
+	return time.Duration(uint64(keyOf(eventID)) % uint64(time.Second))
 }
 
 // addSource flattens the event source into source_* fields and returns the

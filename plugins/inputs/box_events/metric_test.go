@@ -2,6 +2,7 @@ package box_events
 
 import (
 	"encoding/json"
+	"hash/fnv"
 	"testing"
 	"time"
 
@@ -114,6 +115,13 @@ func TestEventTime(t *testing.T) {
 	require.Equal(t, second.Add(subSecond("a")), ta.UTC(), "Box's own sub-second part is replaced by the id's")
 	require.Equal(t, second.Add(subSecond("b")), tb.UTC())
 	require.NotEqual(t, ta, tb, "same second, different points")
+	// The offset is the id's 64-bit FNV-1a hash modulo a second, as every earlier version
+	// wrote it: an event read again after an upgrade lands on the point written before.
+	for _, id := range []string{"a", "b", "1152922976252290886", "8f3c2d1e-0b4a-4c55-9e21-7d6f5a4b3c2e", "é"} {
+		h := fnv.New64a()
+		h.Write([]byte(id))
+		require.Equal(t, time.Duration(h.Sum64()%uint64(time.Second)), subSecond(id), id)
+	}
 
 	again, ok := eventTime(&a)
 	require.True(t, ok)
