@@ -28,12 +28,16 @@ func keyOf(id string) eventKey {
 // idWindow remembers the keys of the most recent events, up to a fixed capacity, and forgets
 // the oldest first. Box's user streams and admin_logs_streaming are at-least-once: the same
 // event can come back at a later stream position, so every event emitted recently is kept to
-// drop such repeats. Memory is bounded by the capacity; lookups and inserts are O(1).
+// drop such repeats. It also holds the keys of events read but not committed yet (pending):
+// those count as seen too, and are either committed into the window or forgotten. One set
+// holds both, so that an event costs one lookup to check, one insert when read and one
+// delete when the window forgets it. Memory is bounded by the capacity plus the pending
+// events (bounded by the tracker's window); lookups and inserts are O(1).
 type idWindow struct {
 	ring []eventKey
 	next int // index in ring that the next insert overwrites
 	full bool
-	set  map[eventKey]struct{}
+	set  map[eventKey]struct{} // the ring's keys and the pending ones
 }
 
 func newIDWindow(capacity int) *idWindow {
@@ -43,23 +47,38 @@ func newIDWindow(capacity int) *idWindow {
 	}
 }
 
-// Contains reports whether k is in the window.
+// Contains reports whether k is in the window or pending.
 func (w *idWindow) Contains(k eventKey) bool {
 	_, ok := w.set[k]
 	return ok
 }
 
-// Add inserts k, evicting the oldest key when the window is full. Adding a key that is already
-// present does nothing.
+// Add inserts k into the window, evicting the oldest key when the window is full. Adding a
+// key that is already present (or pending) does nothing.
 func (w *idWindow) Add(k eventKey) {
-	if len(w.ring) == 0 || w.Contains(k) {
+	if w.Contains(k) {
+		return
+	}
+	w.set[k] = struct{}{}
+	w.Commit(k)
+}
+
+// AddPending records k as read but not committed: Contains reports it until Commit or Forget.
+// k must not be present.
+func (w *idWindow) AddPending(k eventKey) {
+	w.set[k] = struct{}{}
+}
+
+// Commit moves the pending key k into the window, evicting the oldest key when it is full.
+func (w *idWindow) Commit(k eventKey) {
+	if len(w.ring) == 0 {
+		delete(w.set, k)
 		return
 	}
 	if w.full {
 		delete(w.set, w.ring[w.next])
 	}
 	w.ring[w.next] = k
-	w.set[k] = struct{}{}
 	w.next++
 	if w.next == len(w.ring) {
 		w.next = 0
@@ -67,9 +86,17 @@ func (w *idWindow) Add(k eventKey) {
 	}
 }
 
-// Len returns the number of keys held.
+// Forget drops the pending key k (its event is to be read again).
+func (w *idWindow) Forget(k eventKey) {
+	delete(w.set, k)
+}
+
+// Len returns the number of keys in the window (not the pending ones).
 func (w *idWindow) Len() int {
-	return len(w.set)
+	if w.full {
+		return len(w.ring)
+	}
+	return w.next
 }
 
 // Keys returns the keys from oldest to newest.

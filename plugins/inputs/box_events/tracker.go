@@ -46,8 +46,7 @@ type tracker struct {
 	movedAt   time.Time                // when committed last changed; zero: not since start
 	fetch     boxevents.StreamPosition // where the next page is read from
 	gen       uint64                   // bumped by every rewind
-	seen      *idWindow                // events of committed groups
-	inflight  map[eventKey]struct{}    // events of groups not yet committed
+	seen      *idWindow                // events of committed groups, and pending: those of groups not yet committed
 	queue     []*group                 // groups in flight, oldest first
 	byID      map[telegraf.TrackingID]*group
 	// rejects counts rewinds since the last commit; rejectedAt is the last.
@@ -99,7 +98,6 @@ func newTracker(clk clock.Clock, delay time.Duration, pageSize, maxPages, dedupW
 		clock:      clk,
 		delay:      delay,
 		seen:       newIDWindow(dedupWindow),
-		inflight:   make(map[eventKey]struct{}),
 		byID:       make(map[telegraf.TrackingID]*group),
 		window:     pageSize * maxPages,
 		maxWindow:  pageSize * maxPages,
@@ -190,11 +188,7 @@ func (t *tracker) start(pos boxevents.StreamPosition) {
 func (t *tracker) seenBefore(k eventKey) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.seen.Contains(k) {
-		return true
-	}
-	_, ok := t.inflight[k]
-	return ok
+	return t.seen.Contains(k)
 }
 
 // push records a group of weight events emitted (the rest of the page's
@@ -224,7 +218,7 @@ func (t *tracker) push(gen uint64, next boxevents.StreamPosition, keys []eventKe
 		t.fetch = next
 	}
 	for _, k := range keys {
-		t.inflight[k] = struct{}{}
+		t.seen.AddPending(k)
 	}
 	t.queue = append(t.queue, g)
 	if g.tracked {
@@ -286,8 +280,7 @@ func (t *tracker) advance() bool {
 		t.queue = t.queue[1:]
 		t.releaseLocked(g.weight, 0)
 		for _, k := range g.keys {
-			delete(t.inflight, k)
-			t.seen.Add(k)
+			t.seen.Commit(k)
 		}
 		if g.next != "" && g.next != t.committed {
 			t.committed = g.next
@@ -303,6 +296,9 @@ func (t *tracker) advance() bool {
 // drop forgets every group in flight. Called locked.
 func (t *tracker) drop() {
 	for _, g := range t.queue {
+		for _, k := range g.keys {
+			t.seen.Forget(k) // read again
+		}
 		if g.done {
 			t.releaseLocked(g.weight, 0) // delivered, only waiting to be committed
 		} else {
@@ -310,7 +306,6 @@ func (t *tracker) drop() {
 		}
 	}
 	t.queue = t.queue[:0]
-	clear(t.inflight)
 	t.gen++
 	select {
 	case t.rewound <- struct{}{}:

@@ -2,6 +2,8 @@ package box_events
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -304,4 +306,55 @@ func TestTracker_ReservedPageShrinksToItsEvents(t *testing.T) {
 	tr.release()
 	require.Zero(t, tr.used)
 	require.Zero(t, tr.notices)
+}
+
+// The window and the pending keys share one set: against a model that keeps them apart (the
+// committed keys' window, and a map of pending ones), random reads, commits, forgets and
+// restores leave the same answers and the same window.
+func TestIDWindow_PendingKeysAgainstAModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, capacity := range []int{1, 3, 50} {
+		w := newIDWindow(capacity)
+		var window []eventKey // committed, oldest first, at most capacity
+		pending := make(map[eventKey]bool)
+		var order []eventKey // pending keys in the order read
+		contains := func(k eventKey) bool { return pending[k] || slices.Contains(window, k) }
+		commit := func(k eventKey) {
+			window = append(window, k)
+			if len(window) > capacity {
+				window = window[1:]
+			}
+		}
+		for step := range 20000 {
+			k := eventKey(rng.IntN(4 * capacity))
+			switch op := rng.IntN(10); {
+			case op < 5: // a page's event: read unless seen
+				require.Equal(t, contains(k), w.Contains(k), "step %d", step)
+				if !contains(k) {
+					w.AddPending(k)
+					pending[k] = true
+					order = append(order, k)
+				}
+			case op < 8 && len(order) > 0: // the oldest group is committed
+				first := order[0]
+				order = order[1:]
+				delete(pending, first)
+				w.Commit(first)
+				commit(first)
+			case op < 9: // a rewind forgets every pending key
+				for _, p := range order {
+					w.Forget(p)
+				}
+				order, pending = nil, make(map[eventKey]bool)
+			default: // a restored key
+				if !contains(k) {
+					commit(k)
+				}
+				w.Add(k)
+			}
+			require.Equal(t, append([]eventKey{}, window...), append([]eventKey{}, w.Keys()...), "step %d", step)
+			require.Equal(t, len(window), w.Len())
+			require.Len(t, w.set, len(window)+len(pending), "nothing else kept")
+		}
+	}
 }
