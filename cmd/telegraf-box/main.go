@@ -110,6 +110,7 @@ func run(configFile string, interval time.Duration) error {
 	if err := ri.Init(); err != nil {
 		return fmt.Errorf("%s: %w", ri.LogName(), err)
 	}
+	growPipe(os.Stdout)
 	r := &runner{input: input, maker: ri, log: ri.Log(), stdin: os.Stdin, stdout: os.Stdout,
 		pollInterval: interval, signals: true}
 	if p, ok := ri.Input.(*box_events.BoxEvents); ok {
