@@ -58,7 +58,10 @@ func TestIntegrationExecdHostTagIsTheAgents(t *testing.T) {
 					hosts = append(hosts, s.Tags["host"])
 					if len(s.Values) == 1 && len(s.Values[0]) == 2 {
 						if n, ok := s.Values[0][1].(json.Number); ok {
-							v, _ := n.Int64()
+							v, err := n.Int64()
+							if err != nil {
+								return false, err.Error()
+							}
 							total += v
 						}
 					}

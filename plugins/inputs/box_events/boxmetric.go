@@ -134,17 +134,17 @@ func newMetricPool(limit int) *metricPool {
 	return &metricPool{free: make([]*boxMetric, 0, limit), limit: limit}
 }
 
-// get returns an empty metric named name, at tm: one given back, else a new one. A nil pool
-// always makes a new one that is never given back.
-func (p *metricPool) get(name string, tm time.Time) *boxMetric {
+// get returns an empty metric of an event (named measurement), at tm: one given back, else a
+// new one. A nil pool always makes a new one that is never given back.
+func (p *metricPool) get(tm time.Time) *boxMetric {
 	if p == nil {
-		return newBoxMetric(name, tm)
+		return newBoxMetric(measurement, tm)
 	}
 	p.mu.Lock()
 	n := len(p.free)
 	if n == 0 {
 		p.mu.Unlock()
-		m := newBoxMetric(name, tm)
+		m := newBoxMetric(measurement, tm)
 		m.pool = p
 		return m
 	}
@@ -153,7 +153,7 @@ func (p *metricPool) get(name string, tm time.Time) *boxMetric {
 	p.free = p.free[:n-1]
 	p.mu.Unlock()
 	m.pooled = false
-	m.name, m.tm = name, tm
+	m.name, m.tm = measurement, tm
 	return m
 }
 

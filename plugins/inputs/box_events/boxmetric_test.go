@@ -155,7 +155,7 @@ func TestBoxMetric_DiskBufferWithTracking(t *testing.T) {
 func TestMetricPool_ReleasedMetricsAreBuiltAnew(t *testing.T) {
 	pool := newMetricPool(2)
 	ts := time.Unix(1700000000, 5)
-	m := pool.get("box_events", ts)
+	m := pool.get(ts)
 	for _, k := range []string{"a", "b", "c", "d", "e"} { // one more than the inline room
 		m.appendTag(k, "v"+k)
 	}
@@ -176,7 +176,7 @@ func TestMetricPool_ReleasedMetricsAreBuiltAnew(t *testing.T) {
 	require.Equal(t, [inlineTags]*telegraf.Tag{}, m.tagPtr)
 
 	later := ts.Add(time.Second)
-	again := pool.get("box_events", later)
+	again := pool.get(later)
 	require.Same(t, m, again)
 	require.Empty(t, pool.free)
 	again.appendTag("user", "u")
@@ -189,14 +189,14 @@ func TestMetricPool_ReleasedMetricsAreBuiltAnew(t *testing.T) {
 	require.Empty(t, pool.free)
 	sameMetric(t, want, copied, "a copy given back is left alone")
 
-	a, b := pool.get("box_events", ts), pool.get("box_events", ts)
+	a, b := pool.get(ts), pool.get(ts)
 	again.Release()
 	a.Release()
 	b.Release()
 	require.Len(t, pool.free, 2, "the pool keeps at most its limit")
 
 	var none *metricPool
-	plain := none.get("box_events", ts)
+	plain := none.get(ts)
 	plain.appendField("event_id", "2")
 	plain.Release()
 	require.Equal(t, "2", plain.Fields()["event_id"], "a metric without a pool is never emptied")

@@ -52,7 +52,7 @@ func eventMetric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time,
 // be counted rather than stop the stream. Values that repeat across events
 // (names, ids, addresses) are boxed once through c.in, which may be nil.
 func (c *converter) metric(ev *boxevents.Event, stream boxevents.StreamType, ts time.Time) telegraf.Metric {
-	m := c.pool.get(measurement, ts)
+	m := c.pool.get(ts)
 	if m.pool != nil {
 		// Its strings are the page's: the text stays the page's until the metric is given
 		// back. The caller holds c.text for it before the metric leaves its goroutine.

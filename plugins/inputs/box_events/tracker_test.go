@@ -352,7 +352,11 @@ func TestIDWindow_PendingKeysAgainstAModel(t *testing.T) {
 				}
 				w.Add(k)
 			}
-			require.Equal(t, append([]eventKey{}, window...), append([]eventKey{}, w.Keys()...), "step %d", step)
+			if len(window) == 0 {
+				require.Empty(t, w.Keys(), "step %d", step)
+			} else {
+				require.Equal(t, window, w.Keys(), "step %d", step)
+			}
 			require.Equal(t, len(window), w.Len())
 			require.Len(t, w.set, len(window)+len(pending), "nothing else kept")
 		}
