@@ -236,27 +236,13 @@ const (
 func (sp *scratchPool) get() *pageScratch {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if n := len(sp.free); n > 0 {
-		s := sp.free[n-1]
-		sp.free[n-1] = nil
-		sp.free = sp.free[:n-1]
-		s.events = sp.takeEvents()
-		s.text = sp.takeText()
-		return s
+	s := popLast(&sp.free)
+	if s == nil {
+		s = &pageScratch{body: make([]byte, 0, 64<<10)}
 	}
-	return &pageScratch{body: make([]byte, 0, 64<<10), events: sp.takeEvents(), text: sp.takeText()}
-}
-
-// takeText returns text storage given back, or nil; sp.mu is held.
-func (sp *scratchPool) takeText() []byte {
-	n := len(sp.texts)
-	if n == 0 {
-		return nil
-	}
-	t := sp.texts[n-1]
-	sp.texts[n-1] = nil
-	sp.texts = sp.texts[:n-1]
-	return t
+	s.events = popLast(&sp.events)
+	s.text = popLast(&sp.texts)
+	return s
 }
 
 // putText keeps a page's text storage for a later page, unless it grew beyond maxPooledBody
@@ -267,21 +253,7 @@ func (sp *scratchPool) putText(t []byte) {
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if len(sp.texts) < maxPooledTexts {
-		sp.texts = append(sp.texts, t[:0])
-	}
-}
-
-// takeEvents returns room for entries given back, or nil; sp.mu is held.
-func (sp *scratchPool) takeEvents() []Event {
-	n := len(sp.events)
-	if n == 0 {
-		return nil
-	}
-	e := sp.events[n-1]
-	sp.events[n-1] = nil
-	sp.events = sp.events[:n-1]
-	return e
+	pushBounded(&sp.texts, t[:0], maxPooledTexts)
 }
 
 // putEvents keeps entries for a later page. They are cleared first: nothing of the page they
@@ -293,8 +265,25 @@ func (sp *scratchPool) putEvents(events []Event) {
 	clear(events)
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if len(sp.events) < maxScratch {
-		sp.events = append(sp.events, events[:0])
+	pushBounded(&sp.events, events[:0], maxScratch)
+}
+
+// popLast removes and returns the last element of a free list, or the zero value when it is
+// empty; the slot is cleared so that the list keeps nothing alive.
+func popLast[T any](list *[]T) T {
+	var v T
+	if n := len(*list); n > 0 {
+		v = (*list)[n-1]
+		clear((*list)[n-1:])
+		*list = (*list)[:n-1]
+	}
+	return v
+}
+
+// pushBounded appends v to a free list unless it already holds limit elements.
+func pushBounded[T any](list *[]T, v T, limit int) {
+	if len(*list) < limit {
+		*list = append(*list, v)
 	}
 }
 
@@ -310,9 +299,7 @@ func (sp *scratchPool) put(s *pageScratch) {
 	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	if len(sp.free) < maxScratch {
-		sp.free = append(sp.free, s)
-	}
+	pushBounded(&sp.free, s, maxScratch)
 }
 
 // unexpectedEOF turns io.EOF into io.ErrUnexpectedEOF: a body that ends before its JSON is
