@@ -16,8 +16,11 @@ import (
 )
 
 const (
-	// maxBatch bounds the metrics gathered into one write: a page.
+	// maxBatch bounds the metrics gathered into one write, unless one group of
+	// tracked metrics (a page) is larger: a group is written at once.
 	maxBatch = 500
+	// queuedBatches bounds the batches waiting for the writer.
+	queuedBatches = 4
 	// maxKeptOutput bounds the output buffer kept for the next batch: a page's lines are
 	// well below it, a batch of huge metrics is not kept for ever.
 	maxKeptOutput = 4 << 20
@@ -26,7 +29,8 @@ const (
 // runner runs a service input the way Telegraf's execd shim does: metrics go
 // to stdout as InfluxDB line protocol; stdin EOF, SIGINT or SIGTERM stop it
 // cleanly (the input's Stop runs, then what it emitted is written out). Unlike
-// the shim it writes what is ready in one write and acknowledges metrics only
+// the shim it writes what is ready in one write (a page of events, which its
+// accumulator hands over as one batch, at least) and acknowledges metrics only
 // once they reached stdout, and a metric that cannot be written as line
 // protocol is dropped with a warning instead of ending the process (which
 // under inputs.execd restarts at the same position for ever).
@@ -52,9 +56,8 @@ type runner struct {
 func (r *runner) run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	metrics := make(chan telegraf.Metric, 100)
-	acc := agent.NewAccumulator(r.maker, metrics)
-	acc.SetPrecision(time.Nanosecond)
+	batches := make(chan []telegraf.Metric, queuedBatches)
+	acc := newAccumulator(r.maker, batches)
 	if err := r.input.Start(acc); err != nil {
 		return fmt.Errorf("starting the input: %w", err)
 	}
@@ -63,7 +66,7 @@ func (r *runner) run() error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r.write(metrics, cancel)
+		r.write(batches, cancel)
 	}()
 	if r.signals {
 		quit := make(chan os.Signal, 1)
@@ -110,23 +113,23 @@ func (r *runner) run() error {
 		case <-tick:
 			r.gather(acc)
 		case <-statsTick:
-			r.writeStats(ctx, metrics)
+			r.writeStats(ctx, batches)
 		}
 	}
 	r.input.Stop()
-	close(metrics)
+	close(batches)
 	wg.Wait()
 	return nil
 }
 
 // writeStats queues the input's self-metrics for stdout.
-func (r *runner) writeStats(ctx context.Context, metrics chan<- telegraf.Metric) {
+func (r *runner) writeStats(ctx context.Context, batches chan<- []telegraf.Metric) {
 	m := r.stats()
 	if m == nil {
 		return
 	}
 	select {
-	case metrics <- m:
+	case batches <- []telegraf.Metric{m}:
 	case <-ctx.Done():
 	}
 }
@@ -137,13 +140,12 @@ func (r *runner) gather(acc telegraf.Accumulator) {
 	}
 }
 
-// write serializes the metrics that are ready, as one batch, and writes them
-// in one write. A metric is accepted only once its line was written, and
+// write serializes the batches that are ready and writes them in one write. A metric is accepted only once its line was written, and
 // rejected when the write failed (stdout is gone: the process stops). A metric
 // the serializer cannot write at all (no field, no name) is left out of the
 // batch and counted in a warning; it counts as delivered, like a metric an
 // output filters out.
-func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) {
+func (r *runner) write(batches <-chan []telegraf.Metric, stop context.CancelFunc) {
 	lines, err := newLineWriter()
 	if err != nil {
 		panic(err) // the default configuration always initialises
@@ -198,17 +200,17 @@ func (r *runner) write(metrics <-chan telegraf.Metric, stop context.CancelFunc) 
 			release(m)
 		}
 	}
-	for m := range metrics {
-		pending = append(pending, m)
+	for batch := range batches {
+		pending = append(pending, batch...)
 		// Take what else is ready without waiting, then write it at once.
 	more:
 		for len(pending) < maxBatch {
 			select {
-			case next, ok := <-metrics:
+			case next, ok := <-batches:
 				if !ok {
 					break more
 				}
-				pending = append(pending, next)
+				pending = append(pending, next...)
 			default:
 				break more
 			}

@@ -277,3 +277,88 @@ func TestRunner_StatsOff(t *testing.T) {
 	}
 	require.Empty(t, out.String())
 }
+
+// A page of events is one tracked group: it reaches stdout in one write, each
+// metric through the input's options (MakeMetric), and a metric the options
+// filter out counts as delivered, as in Telegraf's accumulator. Metrics added
+// without tracking are written too.
+func TestRunner_GroupIsOneWrite(t *testing.T) {
+	in := newService()
+	stdinR, stdinW := io.Pipe()
+	out := &countingWriter{}
+	log := &testutil.CaptureLogger{}
+	r := &runner{input: in, maker: taggingMaker{log: log}, log: log, stdin: stdinR, stdout: out}
+	done := make(chan error, 1)
+	go func() { done <- r.run() }()
+	in.waitStarted(t)
+
+	group := make([]telegraf.Metric, 0, maxBatch)
+	for i := range maxBatch {
+		tags := map[string]string{"user": "u"}
+		if i%100 == 7 {
+			tags["drop"] = "yes"
+		}
+		group = append(group, metric.New("box_events", tags, map[string]interface{}{"n": i}, time.Unix(int64(i), 0)))
+	}
+	id := in.acc.AddTrackingMetricGroup(group)
+	select {
+	case info := <-in.acc.Delivered():
+		require.Equal(t, id, info.ID())
+		require.True(t, info.Delivered())
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery notice")
+	}
+	writes, text := out.get()
+	require.Equal(t, 1, writes, "a page is one write")
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	require.Len(t, lines, maxBatch-5, "the five filtered out are not written")
+	require.Equal(t, "box_events,tenant=a,user=u n=0i 0", lines[0])
+
+	in.acc.AddFields("box_events", map[string]interface{}{"n": -1}, nil, time.Unix(9, 0))
+	require.Eventually(t, func() bool {
+		_, text := out.get()
+		return strings.HasSuffix(text, "box_events,tenant=a n=-1i 9000000000\n")
+	}, 10*time.Second, time.Millisecond)
+
+	require.NoError(t, stdinW.Close())
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("stdin EOF did not stop the runner")
+	}
+}
+
+// taggingMaker applies options the way a RunningInput does: a tag added to
+// every metric, and a filter dropping those tagged drop.
+type taggingMaker struct{ log telegraf.Logger }
+
+func (taggingMaker) LogName() string        { return "inputs.box_events" }
+func (m taggingMaker) Log() telegraf.Logger { return m.log }
+func (taggingMaker) MakeMetric(m telegraf.Metric) telegraf.Metric {
+	if m.HasTag("drop") {
+		m.Drop()
+		return nil
+	}
+	m.AddTag("tenant", "a")
+	return m
+}
+
+type countingWriter struct {
+	mu     sync.Mutex
+	writes int
+	buf    bytes.Buffer
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.buf.Write(p)
+}
+
+func (w *countingWriter) get() (int, string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, w.buf.String()
+}
