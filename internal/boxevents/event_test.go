@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -294,26 +296,38 @@ func TestDecodePage_DeepNestingRefused(t *testing.T) {
 	require.Len(t, page.Entries, 1)
 }
 
-func TestPlainASCII8(t *testing.T) {
+func TestSpecial8(t *testing.T) {
 	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	// first returns the index of w's first byte that is not plain, or 8.
+	first := func(w []byte) int {
+		for i, c := range w {
+			if !plain(c) {
+				return i
+			}
+		}
+		return 8
+	}
+	// marked returns the index of the lowest byte special8 marks, or 8.
+	marked := func(w []byte) int { return bits.TrailingZeros64(special8(binary.LittleEndian.Uint64(w))) >> 3 }
 	for pos := range 8 {
 		for c := range 256 {
 			w := []byte("abcdefgh")
 			w[pos] = byte(c)
-			want := true
-			for _, x := range w {
-				want = want && plain(x)
-			}
-			require.Equal(t, want, plainASCII8(binary.LittleEndian.Uint64(w)), "byte %#x at %d", c, pos)
+			require.Equal(t, first(w), marked(w), "byte %#x at %d", c, pos)
 		}
 	}
-	// Two odd bytes in one word: a borrow from one must not hide the other.
-	for _, w := range []string{"\x00\"aaaaaa", "a\x1f\\aaaaa", "aaaaaa\x7f\x80", "\x20\x21aaaa\x1f!"} {
-		want := true
-		for i := range len(w) {
-			want = want && plain(w[i])
+	// Two or more odd bytes in one word: a borrow from one must not hide or precede another.
+	for _, w := range []string{"\x00\"aaaaaa", "a\x1f\\aaaaa", "aaaaaa\x7f\x80", "\x20\x21aaaa\x1f!", "\x00\x00\x00\x00\x00\x00\x00\x00"} {
+		require.Equal(t, first([]byte(w)), marked([]byte(w)), "%q", w)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	odd := []byte{0, 0x1f, 0x20, '"', '!', '#', '\\', '[', ']', 0x7f, 0x80, 0xa2, 0xdf, 0xff}
+	for range 200_000 {
+		w := []byte("abcdefgh")
+		for range 1 + rng.IntN(3) {
+			w[rng.IntN(8)] = odd[rng.IntN(len(odd))]
 		}
-		require.Equal(t, want, plainASCII8(binary.LittleEndian.Uint64([]byte(w))), "%q", w)
+		require.Equal(t, first(w), marked(w), "%q", w)
 	}
 }
 

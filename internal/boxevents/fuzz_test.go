@@ -75,6 +75,7 @@ func FuzzDecodePage(f *testing.F) {
 		if err != nil {
 			return
 		}
+		require.True(t, json.Valid(data), "only valid JSON decodes")
 		// Decoded into the room of a recycled page's entries, even room never cleared, the
 		// page is the same: every field of an entry is written.
 		again, err := decodePageInto(data, 10, false, &pageScratch{events: staleEvents(len(page.Entries) + 1)})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -158,9 +159,24 @@ func (p *parser) kind() byte {
 func (p *parser) skip() error {
 	switch p.kind() {
 	case '{':
-		return p.object(func([]byte) error { return p.skip() })
+		more, err := p.openObject()
+		for ; more && err == nil; more, err = p.nextMember() {
+			if _, err = p.memberKey(); err != nil {
+				break
+			}
+			if err = p.skip(); err != nil {
+				break
+			}
+		}
+		return err
 	case '[':
-		return p.array(func(int) error { return p.skip() })
+		more, err := p.openArray()
+		for ; more && err == nil; more, err = p.nextElement() {
+			if err = p.skip(); err != nil {
+				break
+			}
+		}
+		return err
 	case '"':
 		_, err := p.str()
 		return err
@@ -259,125 +275,240 @@ func (s strSpan) quoted(b []byte) []byte { return b[s.start-1 : s.end+1] }
 // str validates the string at p.i.
 func (p *parser) str() (strSpan, error) {
 	b := p.b
-	p.i++ // the opening quote
-	s := strSpan{start: p.i, plain: true}
+	i := p.i + 1 // after the opening quote
+	s := strSpan{start: i, plain: true}
 	var high byte // the bytes' high bits: only non-ASCII text needs a UTF-8 check
 	for {
-		// Eight plain bytes at a time: most of a page is ASCII text without escapes.
-		for p.i+8 <= len(b) && plainASCII8(binary.LittleEndian.Uint64(b[p.i:])) {
-			p.i += 8
+		// Eight bytes at a time to the next one that is not plain ASCII content: most of a
+		// page is ASCII text without escapes.
+		for i+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
 		}
-		if p.i >= len(b) {
+		if i >= len(b) {
+			p.i = i
 			return strSpan{}, io.ErrUnexpectedEOF
 		}
-		c := b[p.i]
+		c := b[i]
 		switch {
 		case c == '"':
-			s.end = p.i
-			p.i++
+			s.end = i
+			p.i = i + 1
 			if s.plain && high >= 0x80 && !utf8.Valid(b[s.start:s.end]) {
 				s.plain = false
 			}
 			return s, nil
 		case c == '\\':
 			s.plain = false
-			p.i++
-			if p.i >= len(b) {
-				return strSpan{}, io.ErrUnexpectedEOF
+			p.i = i + 1
+			if err := p.escape(); err != nil {
+				return strSpan{}, err
 			}
-			switch b[p.i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				p.i++
-			case 'u':
-				p.i++
-				for range 4 {
-					if p.i >= len(b) {
-						return strSpan{}, io.ErrUnexpectedEOF
-					}
-					if !isHex(b[p.i]) {
-						return strSpan{}, p.errInvalid("in \\u hexadecimal character escape")
-					}
-					p.i++
-				}
-			default:
-				return strSpan{}, p.errInvalid("in string escape code")
-			}
+			i = p.i
 		case c < 0x20:
+			p.i = i
 			return strSpan{}, p.errInvalid("in string literal")
 		default:
 			high |= c
-			p.i++
+			i++
 		}
 	}
 }
 
-// plainASCII8 reports whether none of the eight bytes in w ends a string, starts an escape,
-// is a control character or is beyond ASCII: they are string content as they are. (The
-// classic "has a byte less than n" bit trick, on each condition.)
-func plainASCII8(w uint64) bool {
+// escape validates the escape sequence at p.i, after its backslash.
+func (p *parser) escape() error {
+	b := p.b
+	if p.i >= len(b) {
+		return io.ErrUnexpectedEOF
+	}
+	switch b[p.i] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		p.i++
+	case 'u':
+		p.i++
+		for range 4 {
+			if p.i >= len(b) {
+				return io.ErrUnexpectedEOF
+			}
+			if !isHex(b[p.i]) {
+				return p.errInvalid("in \\u hexadecimal character escape")
+			}
+			p.i++
+		}
+	default:
+		return p.errInvalid("in string escape code")
+	}
+	return nil
+}
+
+// special8 marks the bytes of w (little endian) that are not plain string content: the high bit
+// of each byte that ends a string, starts an escape, is a control character or is beyond ASCII.
+// The lowest mark is exact; marks above it may be borrows of the classic "has a byte less than
+// n" bit trick, which this applies to each condition.
+func special8(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	hasZero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
-	return (w|(w-ones*0x20)|hasZero(w^(ones*'"'))|hasZero(w^(ones*'\\')))&highs == 0
+	return (w | (w - ones*0x20) | hasZero(w^(ones*'"')) | hasZero(w^(ones*'\\'))) & highs
 }
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-// object validates the object at p.i, calling member with each key (decoded) and p.i at its
-// value, which member must consume.
-func (p *parser) object(member func(key []byte) error) error {
-	p.i++ // '{'
-	if p.depth++; p.depth > maxDepth {
-		return &syntaxError{msg: "exceeded max depth", offset: p.i}
-	}
-	defer func() { p.depth-- }()
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
-		return nil
-	}
-	for {
-		p.ws()
-		if p.i >= len(p.b) {
-			return io.ErrUnexpectedEOF
-		}
-		if p.b[p.i] != '"' {
-			return p.errInvalid("looking for beginning of object key string")
-		}
-		key, err := p.key()
-		if err != nil {
-			return err
-		}
-		p.ws()
-		if p.i >= len(p.b) {
-			return io.ErrUnexpectedEOF
-		}
-		if p.b[p.i] != ':' {
-			return p.errInvalid("after object key")
-		}
-		p.i++
-		if err := member(key); err != nil {
-			return err
-		}
-		if done, err := p.next('}', "after object key:value pair"); done || err != nil {
-			return err
-		}
-	}
+// Objects and arrays are walked without callbacks, which cost a call per member and kept the
+// compiler from inlining the walk:
+//
+//	more, err := p.openObject()
+//	for ; more && err == nil; more, err = p.nextMember() {
+//		var key []byte
+//		if key, err = p.memberKey(); err != nil {
+//			break
+//		}
+//		err = ... // consume the value at p.i
+//		if err != nil {
+//			break
+//		}
+//	}
+//	return err
+//
+// and arrays alike with openArray, nextElement and the element at p.i.
+
+// openObject consumes the '{' at p.i and reports whether the object has a member (p.i is at its
+// key) or was empty (consumed whole).
+func (p *parser) openObject() (more bool, err error) {
+	return p.open('}')
 }
 
-// key reads the object key at p.i. Keys are short and plain: they are found byte by byte (for a
-// few bytes, quicker than str's word at a time), and anything else is left to str.
+// openArray consumes the '[' at p.i and reports whether the array has an element (p.i is at
+// it) or was empty (consumed whole).
+func (p *parser) openArray() (more bool, err error) {
+	return p.open(']')
+}
+
+func (p *parser) open(closing byte) (bool, error) {
+	p.i++
+	if p.depth++; p.depth > maxDepth {
+		return false, &syntaxError{msg: "exceeded max depth", offset: p.i}
+	}
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == closing {
+		p.i++
+		p.depth--
+		return false, nil
+	}
+	return true, nil
+}
+
+// memberKey reads a member's key (decoded) and its colon, leaving p.i at the value.
+func (p *parser) memberKey() ([]byte, error) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if p.b[p.i] != '"' {
+		return nil, p.errInvalid("looking for beginning of object key string")
+	}
+	key, err := p.key()
+	if err != nil {
+		return nil, err
+	}
+	p.ws()
+	if p.i >= len(p.b) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if p.b[p.i] != ':' {
+		return nil, p.errInvalid("after object key")
+	}
+	p.i++
+	return key, nil
+}
+
+// nextMember consumes what follows a member's value: a comma (true: another member follows) or
+// the closing brace (false: the object ended).
+func (p *parser) nextMember() (more bool, err error) {
+	return p.next('}', "after object key:value pair")
+}
+
+// nextElement consumes what follows an element: a comma (true: another element follows) or the
+// closing bracket (false: the array ended).
+func (p *parser) nextElement() (more bool, err error) {
+	return p.next(']', "after array element")
+}
+
+// next consumes a comma (more) or closing, which ends the object or array. Anything else is an
+// error "... after".
+func (p *parser) next(closing byte, after string) (more bool, err error) {
+	if p.i < len(p.b) && p.b[p.i] == ',' { // compact JSON: no white space to skip
+		p.i++
+		return true, nil
+	}
+	p.ws()
+	if p.i >= len(p.b) {
+		return false, io.ErrUnexpectedEOF
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return true, nil
+	case closing:
+		p.i++
+		p.depth--
+		return false, nil
+	}
+	return false, p.errInvalid(after)
+}
+
+// object validates the object at p.i, calling member with each key (decoded) and p.i at its
+// value, which member must consume. For the walks that are not hot.
+func (p *parser) object(member func(key []byte) error) error {
+	more, err := p.openObject()
+	for ; more && err == nil; more, err = p.nextMember() {
+		var key []byte
+		if key, err = p.memberKey(); err != nil {
+			break
+		}
+		if err = member(key); err != nil {
+			break
+		}
+	}
+	return err
+}
+
+// array validates the array at p.i, calling element with each index and p.i at the element,
+// which element must consume. For the walks that are not hot.
+func (p *parser) array(element func(i int) error) error {
+	more, err := p.openArray()
+	for n := 0; more && err == nil; more, err = p.nextElement() {
+		if err = element(n); err != nil {
+			break
+		}
+		n++
+	}
+	return err
+}
+
+// key reads the object key at p.i. Keys are short and plain: the closing quote is found eight
+// bytes at a time, and anything else (escapes, control or non-ASCII bytes) is left to str.
 func (p *parser) key() ([]byte, error) {
 	b := p.b
-	for j := p.i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			key := b[p.i+1 : j]
-			p.i = j + 1
+	i := p.i + 1
+	for i+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			break
+		}
+		i += 8
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' {
+			key := b[p.i+1 : i]
+			p.i = i + 1
 			return key, nil
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			j = len(b) // escapes, control or non-ASCII bytes: str validates and decodes
+		} else if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
 		}
 	}
 	ks, err := p.str()
@@ -388,47 +519,6 @@ func (p *parser) key() ([]byte, error) {
 		return appendUnquoted(nil, ks.quoted(p.b)), nil
 	}
 	return p.b[ks.start:ks.end], nil
-}
-
-// array validates the array at p.i, calling element with each index and p.i at the element,
-// which element must consume.
-func (p *parser) array(element func(i int) error) error {
-	p.i++ // '['
-	if p.depth++; p.depth > maxDepth {
-		return &syntaxError{msg: "exceeded max depth", offset: p.i}
-	}
-	defer func() { p.depth-- }()
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
-		return nil
-	}
-	for n := 0; ; n++ {
-		if err := element(n); err != nil {
-			return err
-		}
-		if done, err := p.next(']', "after array element"); done || err != nil {
-			return err
-		}
-	}
-}
-
-// next consumes what follows a member or an element: a comma, or closing, which ends
-// the object or array (done). Anything else is an error "... after".
-func (p *parser) next(closing byte, after string) (done bool, err error) {
-	p.ws()
-	if p.i >= len(p.b) {
-		return false, io.ErrUnexpectedEOF
-	}
-	switch p.b[p.i] {
-	case ',':
-		p.i++
-		return false, nil
-	case closing:
-		p.i++
-		return true, nil
-	}
-	return false, p.errInvalid(after)
 }
 
 // decodeString decodes the quoted JSON string q (escapes, invalid UTF-8) exactly as
@@ -610,8 +700,12 @@ func (p *parser) user() (userSpans, error) {
 	if p.kind() != '{' {
 		return u, p.skip()
 	}
-	err := p.object(func(key []byte) error {
-		var err error
+	more, err := p.openObject()
+	for ; more && err == nil; more, err = p.nextMember() {
+		var key []byte
+		if key, err = p.memberKey(); err != nil {
+			break
+		}
 		switch string(key) {
 		case "type":
 			u[uType], err = p.text()
@@ -624,8 +718,10 @@ func (p *parser) user() (userSpans, error) {
 		default:
 			err = p.skip()
 		}
-		return err
-	})
+		if err != nil {
+			break
+		}
+	}
 	return u, err
 }
 
@@ -689,26 +785,32 @@ func (p *parser) source(ev *eventSpans) error {
 		return err
 	}
 	valStart, arenaStart := p.i, len(p.arena)
-	err := p.object(func(key []byte) error {
-		var err error
+	more, err := p.openObject()
+	for ; more && err == nil; more, err = p.nextMember() {
+		var key []byte
+		if key, err = p.memberKey(); err != nil {
+			break
+		}
 		if f := sourceField(key); f >= 0 {
 			ev.source[f], err = p.text()
-			return err
+		} else {
+			switch string(key) {
+			case "parent":
+				ev.parent, err = p.user()
+			case "owned_by":
+				ev.ownedBy, err = p.user()
+			case "path_collection":
+				ev.source[sPath], err = p.pathCollection()
+			case "shared_link":
+				ev.source[sSharedLinkAccess], err = p.member("access")
+			default:
+				err = p.skip()
+			}
 		}
-		switch string(key) {
-		case "parent":
-			ev.parent, err = p.user()
-		case "owned_by":
-			ev.ownedBy, err = p.user()
-		case "path_collection":
-			ev.source[sPath], err = p.pathCollection()
-		case "shared_link":
-			ev.source[sSharedLinkAccess], err = p.member("access")
-		default:
-			err = p.skip()
+		if err != nil {
+			break
 		}
-		return err
-	})
+	}
 	if err != nil {
 		return err
 	}
@@ -750,18 +852,27 @@ func (p *parser) pathCollection() (span, error) {
 				return p.skip()
 			}
 			seg := -1
-			return p.object(func(key []byte) error {
+			more, err := p.openObject()
+			for ; more && err == nil; more, err = p.nextMember() {
+				var key []byte
+				if key, err = p.memberKey(); err != nil {
+					break
+				}
 				if string(key) != "name" {
-					return p.skip()
+					err = p.skip()
+				} else {
+					if seg >= 0 {
+						p.arena = p.arena[:seg]
+					}
+					seg = len(p.arena)
+					p.arena = append(p.arena, '/')
+					_, err = p.text()
 				}
-				if seg >= 0 {
-					p.arena = p.arena[:seg]
+				if err != nil {
+					break
 				}
-				seg = len(p.arena)
-				p.arena = append(p.arena, '/')
-				_, err := p.text()
-				return err
-			})
+			}
+			return err
 		})
 	})
 	return span{start, len(p.arena)}, err
@@ -787,8 +898,12 @@ func (p *parser) member(want string) (span, error) {
 
 // event reads the event object at p.i.
 func (p *parser) event(ev *eventSpans) error {
-	return p.object(func(key []byte) error {
-		var err error
+	more, err := p.openObject()
+	for ; more && err == nil; more, err = p.nextMember() {
+		var key []byte
+		if key, err = p.memberKey(); err != nil {
+			break
+		}
 		switch string(key) {
 		case "type":
 			ev.str[fType], err = p.text()
@@ -817,8 +932,11 @@ func (p *parser) event(ev *eventSpans) error {
 		default:
 			err = p.skip()
 		}
-		return err
-	})
+		if err != nil {
+			break
+		}
+	}
+	return err
 }
 
 // kindName names a value kind for errors without quoting the value.
