@@ -1,6 +1,7 @@
 package box_events
 
 import (
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"time"
@@ -148,10 +149,13 @@ const maxInterned = 8192
 
 // interner boxes field values that repeat from event to event (user names,
 // file names, ids, addresses), so that each distinct value is boxed once
-// rather than once per event. It keeps at most maxInterned values and starts
-// afresh when full; its values are copies, never substrings of a page.
+// rather than once per event. Values sit in a table of maxInterned slots, one
+// slot per hash: a value whose slot another holds takes it over, so the table
+// never grows and a lookup is one hash and one comparison. Its values are
+// copies, never substrings of a page.
 type interner struct {
-	values map[string]any
+	seed   maphash.Seed
+	values []internedValue   // maxInterned slots
 	names  map[string]string // field names of additional_details' generic fields
 	buf    []byte            // room to build those names in, reused
 }
@@ -171,8 +175,15 @@ func (in *interner) keep(b []byte) {
 	}
 }
 
+// internedValue is a slot of the interner's table: a value and its box.
+type internedValue struct {
+	s string
+	v any
+}
+
 func newInterner() *interner {
-	return &interner{values: make(map[string]any, maxInterned), names: make(map[string]string), buf: make([]byte, 0, 128)}
+	return &interner{seed: maphash.MakeSeed(), values: make([]internedValue, maxInterned),
+		names: make(map[string]string), buf: make([]byte, 0, 128)}
 }
 
 // name returns b as a string, the same string each time for the same bytes.
@@ -196,16 +207,13 @@ func (in *interner) box(s string) any {
 	if in == nil {
 		return s
 	}
-	if v, ok := in.values[s]; ok {
-		return v
-	}
-	if len(in.values) >= maxInterned {
-		clear(in.values)
+	slot := &in.values[maphash.String(in.seed, s)%maxInterned]
+	if slot.v != nil && slot.s == s {
+		return slot.v
 	}
 	c := strings.Clone(s)
-	v := any(c)
-	in.values[c] = v
-	return v
+	slot.s, slot.v = c, c
+	return slot.v
 }
 
 // eventTime returns the metric timestamp of an event: created_at (or

@@ -3,6 +3,7 @@ package box_events
 import (
 	"encoding/json"
 	"hash/fnv"
+	"strconv"
 	"testing"
 	"time"
 
@@ -176,4 +177,25 @@ func TestSubSecond(t *testing.T) {
 		require.False(t, seen[d])
 		seen[d] = true
 	}
+}
+
+// The interner gives the same box for the same value, never a substring of the text it was
+// given, and a bounded table: far more distinct values than slots all come back right.
+func TestInterner(t *testing.T) {
+	in := newInterner()
+	page := []byte("alice@example.com bob@example.com")
+	alice := in.box(string(page[:17]))
+	require.Equal(t, "alice@example.com", alice)
+	copy(page, "XXXXX") // the page's buffer is reused for the next page
+	require.Equal(t, "alice@example.com", alice, "a copy, not the page's bytes")
+	again := in.box("alice@example.com")
+	require.Equal(t, alice, again)
+	require.Zero(t, testing.AllocsPerRun(100, func() { in.box("alice@example.com") }), "boxed once")
+	require.Equal(t, "bob@example.com", in.box(string(page[18:])))
+
+	for i := range 10 * maxInterned {
+		v := strconv.Itoa(i)
+		require.Equal(t, v, in.box(v))
+	}
+	require.Len(t, in.values, maxInterned)
 }
