@@ -101,16 +101,26 @@ func appendPlain(buf []byte, m telegraf.Metric) ([]byte, bool) {
 
 // plain reports whether s has none of the characters the serializer escapes in a measurement
 // name ("\t\n\f\r ,"), or, with equals, in a tag key, tag value or field key (those and "=").
-// Eight bytes at a time, as most keys and values have nothing to escape.
+// Eight bytes at a time, the last eight of a string of eight or more in one word that may
+// overlap the one before, as most keys and values have nothing to escape; a word with a byte
+// that may be one of them (or another control character) is looked at byte by byte.
 func plain(s string, equals bool) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := load8(s, i)
-		if hasLess(w, 0x21)|hasByte(w, ',')|hasByte(w, '=') != 0 {
-			break // one of them, or another control character: byte by byte from here
+	suspect := func(w uint64) bool { return hasLess(w, 0x21)|hasByte(w, ',')|hasByte(w, '=') != 0 }
+	if len(s) < 8 {
+		return plainBytes(s, equals)
+	}
+	for i := 0; i+8 < len(s); i += 8 {
+		if suspect(load8(s, i)) {
+			return plainBytes(s[i:], equals)
 		}
 	}
-	for ; i < len(s); i++ {
+	last := len(s) - 8
+	return !suspect(load8(s, last)) || plainBytes(s[last:], equals)
+}
+
+// plainBytes is plain, byte by byte.
+func plainBytes(s string, equals bool) bool {
+	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\t', '\n', '\f', '\r', ' ', ',':
 			return false
@@ -130,20 +140,23 @@ func plainTagPart(s string) bool {
 }
 
 // plainString reports whether a string field value needs no escaping: no quote or backslash.
+// Eight bytes at a time, as plain does.
 func plainString(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := load8(s, i)
-		if hasByte(w, '"')|hasByte(w, '\\') != 0 {
+	special := func(w uint64) bool { return hasByte(w, '"')|hasByte(w, '\\') != 0 }
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 < len(s); i += 8 {
+		if special(load8(s, i)) {
 			return false
 		}
 	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
+	return !special(load8(s, len(s)-8))
 }
 
 // appendStringField appends a string field value escaped as the serializer escapes it: a
