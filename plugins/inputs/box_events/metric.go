@@ -226,11 +226,19 @@ func (in *interner) box(s string) any {
 // beyond): such an event from a confused Box must not fail an output's batch.
 func eventTime(ev *boxevents.Event) (ts time.Time, ok bool) {
 	for _, raw := range [...]string{ev.CreatedAt, ev.RecordedAt} {
-		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil && t.Year() >= 1970 && t.Year() < 2200 {
+		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil && inRange(t) {
 			return t.Truncate(time.Second).Add(subSecond(ev.EventID)), true
 		}
 	}
 	return time.Time{}, false
+}
+
+// inRange reports whether t lies in the years a line-protocol timestamp holds sensibly, 1970
+// to 2199 (compared as Unix seconds: Year computes the whole date).
+func inRange(t time.Time) bool {
+	const from, to = 0, 7258118400 // 1970-01-01 and 2200-01-01, 00:00 UTC
+	u := t.Unix()
+	return u >= from && u < to
 }
 
 // subSecond maps an event id to a stable offset in [0, 1s): its FNV-1a hash (keyOf), modulo a

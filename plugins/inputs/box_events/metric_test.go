@@ -138,9 +138,15 @@ func TestEventTime(t *testing.T) {
 	_, ok = eventTime(&boxevents.Event{EventID: "d"})
 	require.False(t, ok)
 	// Times no line-protocol timestamp can carry count as none.
-	for _, raw := range []string{"9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"} {
+	// The years are UTC's: 00:30 on 1 January 1970 at +01:00 is still 1969.
+	for _, raw := range []string{"9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+		"2200-01-01T00:00:00Z", "1970-01-01T00:30:00+01:00", "2199-12-31T23:30:00-01:00"} {
 		_, ok = eventTime(&boxevents.Event{EventID: "e", CreatedAt: raw})
 		require.False(t, ok, raw)
+	}
+	for _, raw := range []string{"1970-01-01T00:00:00Z", "2199-12-31T23:59:59Z", "1969-12-31T23:30:00-01:00"} {
+		_, ok = eventTime(&boxevents.Event{EventID: "e", CreatedAt: raw})
+		require.True(t, ok, raw)
 	}
 }
 
