@@ -741,3 +741,45 @@ func TestClient_RecycleText(t *testing.T) {
 	h.client.RecycleText(PageText{})
 	require.Empty(t, pool.texts, "outsized or empty text is not kept")
 }
+
+// Ahead hears a page's next position and size before its entries decode, when Box gives them
+// first: a caller can ask for the next page meanwhile. The page returned is what counts.
+func TestEvents_Ahead(t *testing.T) {
+	type heard struct {
+		next StreamPosition
+		size int
+	}
+	tests := []struct {
+		name    string
+		body    string
+		want    []heard
+		wantErr bool
+	}{
+		{name: "Box's order", body: `{"chunk_size":1,"next_stream_position":"123","entries":[{"event_id":"a"}]}`,
+			want: []heard{{"123", 1}}},
+		{name: "a number", body: `{"next_stream_position":1152922976252290886,"chunk_size":2,"entries":[{},{}]}`,
+			want: []heard{{"1152922976252290886", 2}}},
+		{name: "heard before entries that turn out malformed", body: `{"chunk_size":2,"next_stream_position":"9","entries":[{"event_id":"a"},x]}`,
+			want: []heard{{"9", 2}}, wantErr: true},
+		{name: "position after the entries", body: `{"chunk_size":1,"entries":[{"event_id":"a"}],"next_stream_position":"123"}`},
+		{name: "no chunk_size", body: `{"next_stream_position":"123","entries":[]}`},
+		{name: "chunk_size not an integer", body: `{"chunk_size":"x","next_stream_position":"123","entries":[]}`},
+		{name: "null position", body: `{"chunk_size":0,"next_stream_position":null,"entries":[]}`},
+		{name: "entries twice: heard once", body: `{"chunk_size":0,"next_stream_position":"5","entries":[],"entries":[]}`,
+			want: []heard{{"5", 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := setup(t, func(w http.ResponseWriter, _ *http.Request) { writeBody(t, w, []byte(tt.body)) })
+			var got []heard
+			_, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "0",
+				Ahead: func(next StreamPosition, size int) { got = append(got, heard{next, size}) }})
+			if tt.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
+}

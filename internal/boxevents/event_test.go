@@ -365,7 +365,7 @@ func TestDecodePage_ScratchReused(t *testing.T) {
 
 	s := pool.get()
 	s.body = append(s.body[:0], big...)
-	first, err := decodePageInto(s.body, 10, false, s)
+	first, err := decodePageInto(s.body, 10, false, s, nil)
 	require.NoError(t, err)
 	want := fmt.Sprintf("%+v", first)
 	pool.put(s)
@@ -373,7 +373,7 @@ func TestDecodePage_ScratchReused(t *testing.T) {
 	s2 := pool.get()
 	require.Same(t, s, s2)
 	s2.body = append(s2.body[:0], small...)
-	second, err := decodePageInto(s2.body, 10, false, s2)
+	second, err := decodePageInto(s2.body, 10, false, s2, nil)
 	require.NoError(t, err)
 	require.Len(t, second.Entries, 1)
 	require.Equal(t, "only", second.Entries[0].EventID)

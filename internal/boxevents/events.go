@@ -91,6 +91,13 @@ type EventsQuery struct {
 	// CreatedAfter and CreatedBefore bound admin_logs by event time; zero omits them and other
 	// streams ignore them. They are sent as RFC 3339 with a numeric offset.
 	CreatedAfter, CreatedBefore time.Time
+	// Ahead, if not nil, is called while the page decodes, before its entries, with its
+	// next_stream_position and chunk_size, when the answer gives both before its entries (Box
+	// puts them first): the caller may ask for the next page while this one decodes. It is a
+	// hint: the page returned says what counts (a key Box repeats after the entries, a
+	// request retried, which calls it again, or a decoding error may change or void it). It
+	// runs on the goroutine calling Events and must not call the Client.
+	Ahead func(next StreamPosition, chunkSize int)
 }
 
 // rfc3339Offset is RFC 3339 with a numeric offset ("+00:00" rather than "Z"), as Box's SDKs send it.
@@ -143,7 +150,7 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 		if err != nil {
 			return err
 		}
-		page, err = decodePageInto(body, sizeHint, c.keepJSON, scratch)
+		page, err = decodePageInto(body, sizeHint, c.keepJSON, scratch, q.Ahead)
 		return err
 	})
 	if err != nil {

@@ -984,11 +984,12 @@ func decodePage(body []byte, sizeHint int) (*Page, error) {
 // decodePageJSON is decodePage that also keeps each event's whole text (Event.JSON) when
 // keepJSON is set.
 func decodePageJSON(body []byte, sizeHint int, keepJSON bool) (*Page, error) {
-	return decodePageInto(body, sizeHint, keepJSON, &pageScratch{})
+	return decodePageInto(body, sizeHint, keepJSON, &pageScratch{}, nil)
 }
 
 // decodePageInto is decodePageJSON with the spans' storage taken from (and left in) scratch.
-func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScratch) (*Page, error) {
+// ahead, if not nil, is called as EventsQuery.Ahead says.
+func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScratch, ahead func(StreamPosition, int)) (*Page, error) {
 	p := &parser{b: body, keepJSON: keepJSON}
 	switch k := p.kind(); k {
 	case '{':
@@ -1017,6 +1018,7 @@ func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScrat
 	scratch.events, scratch.text = nil, nil
 	spans := scratch.spans[:0]
 	defer func() { scratch.spans = spans[:0] }()
+	sized := false // chunk_size was an integer
 	err := p.object(func(key []byte) error {
 		switch string(key) {
 		case "chunk_size":
@@ -1024,7 +1026,8 @@ func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScrat
 			if err != nil {
 				return err
 			}
-			if n, err := strconv.Atoi(string(bytes.TrimSpace(p.arena[s.start:s.end]))); err == nil {
+			n, err := strconv.Atoi(string(bytes.TrimSpace(p.arena[s.start:s.end])))
+			if sized = err == nil; sized {
 				page.ChunkSize = n // anything but an integer counts as none, as the other lenient fields
 			}
 			p.arena = p.arena[:s.start]
@@ -1042,6 +1045,10 @@ func decodePageInto(body []byte, sizeHint int, keepJSON bool, scratch *pageScrat
 					return err
 				}
 				return fmt.Errorf("entries: want an array, got %s", kindName(k))
+			}
+			if ahead != nil && sized && page.NextStreamPosition != "" {
+				ahead(page.NextStreamPosition, page.ChunkSize)
+				ahead = nil // once, even if Box sent entries twice
 			}
 			n := sizeHint
 			if page.ChunkSize > 0 {

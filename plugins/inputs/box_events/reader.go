@@ -161,20 +161,21 @@ func (r *reader) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
 // hands each to the accumulator. At most page_size × max_undelivered_pages
 // events are uncommitted, and at most max_undelivered_pages groups wait for
 // their delivery notice: while the outputs do not take them it stops reading. While a
-// full page is turned into metrics the next one is already read, so that a
-// backlog keeps the network, the decoding and the metrics busy at once. It
-// reports whether anything was read: events, or a new position.
+// full page is turned into metrics the next one is already read, and the one after
+// it asked for as soon as that one's position is known, so that a backlog keeps
+// Box, the decoding and the metrics busy at once (see lookahead). It reports
+// whether anything was read: events, or a new position.
 func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 	var ahead *lookahead
-	defer func() {
-		if ahead != nil {
-			ahead.discard(r.tracker)
-		}
-	}()
+	defer func() { r.drop(ahead) }()
 	for {
-		var f fetched
+		var (
+			f     fetched
+			after *lookahead // the page after f, asked for while f decoded
+		)
 		if ahead != nil {
-			f, ahead = ahead.wait(), nil
+			f, after = ahead.take()
+			ahead = nil
 		} else {
 			if err := r.tracker.reserve(ctx); err != nil {
 				return progress, err
@@ -192,10 +193,11 @@ func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 			}
 			pos, gen := r.tracker.position()
 			r.lastGet = r.clock.Now()
-			f = r.fetch(ctx, pos, gen)
+			f, after = r.readAhead(ctx, pos, gen).take()
 		}
 		if f.err != nil {
 			r.tracker.release()
+			r.drop(after)
 			r.lastFull = false
 			return progress, f.err
 		}
@@ -206,7 +208,15 @@ func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 			// must not hand over early, so it reads until a page is empty.
 			r.lastFull = true
 		}
-		if next := page.NextStreamPosition; r.lastFull && next.Resumable() && next != f.pos && r.tracker.tryReserve() {
+		next := page.NextStreamPosition
+		onward := r.lastFull && next.Resumable() && next != f.pos
+		if after != nil && onward && after.pos == next {
+			ahead, after = after, nil
+			r.lastGet = ahead.started
+			ahead.arm()
+		}
+		r.drop(after) // the page turned out short, or Box said otherwise once decoded
+		if ahead == nil && onward && r.tracker.tryReserve() {
 			r.lastGet = r.clock.Now()
 			ahead = r.readAhead(ctx, next, f.gen)
 		}
@@ -238,36 +248,127 @@ type fetched struct {
 	err  error
 }
 
-func (r *reader) fetch(ctx context.Context, pos boxevents.StreamPosition, gen uint64) fetched {
-	page, err := r.client.Events(ctx, r.query(pos))
-	return fetched{pos: pos, gen: gen, page: page, err: err}
-}
-
 // lookahead is a page being read in the background, holding a place reserved
-// for it.
+// for it. Once armed, it also asks for the page after it (next) as soon as its
+// own answer gives the position, before its entries decode
+// (boxevents.EventsQuery.Ahead), if its chunk_size says it is full and a place
+// is free: Box can only be asked for a page with the position the last one
+// gave, and this way its answering the next page overlaps the decoding of this
+// one. drain arms only the page right after the one it turns into metrics, so
+// that at most two pages are read ahead of it.
 type lookahead struct {
-	done   chan fetched
-	cancel context.CancelFunc
+	r       *reader
+	ctx     context.Context // drain's: next outlives this page's request
+	pos     boxevents.StreamPosition
+	gen     uint64
+	started time.Time
+	done    chan fetched
+	cancel  context.CancelFunc
+
+	mu    sync.Mutex
+	armed bool
+	heard bool // the answer's position ahead was heard (head, full)
+	head  boxevents.StreamPosition
+	full  bool
+	asked chan struct{} // closed once next was asked for; nil until heard and armed
+	taken bool          // by take: no next is asked for any more
+	next  *lookahead
 }
 
+// readAhead asks for the page at pos, read in generation gen, in the background; armed.
 func (r *reader) readAhead(ctx context.Context, pos boxevents.StreamPosition, gen uint64) *lookahead {
-	actx, cancel := context.WithCancel(ctx)
-	a := &lookahead{done: make(chan fetched, 1), cancel: cancel}
-	go func() { a.done <- r.fetch(actx, pos, gen) }()
+	a := r.newLookahead(ctx, pos, gen)
+	a.armed = true
+	return a.start()
+}
+
+func (r *reader) newLookahead(ctx context.Context, pos boxevents.StreamPosition, gen uint64) *lookahead {
+	return &lookahead{r: r, ctx: ctx, pos: pos, gen: gen, started: r.clock.Now(), done: make(chan fetched, 1)}
+}
+
+func (a *lookahead) start() *lookahead {
+	actx, cancel := context.WithCancel(a.ctx)
+	a.cancel = cancel
+	q := a.r.query(a.pos)
+	q.Ahead = a.ahead
+	go func() {
+		page, err := a.r.client.Events(actx, q)
+		a.done <- fetched{pos: a.pos, gen: a.gen, page: page, err: err}
+	}()
 	return a
 }
 
-// wait returns the page read ahead.
-func (a *lookahead) wait() fetched {
-	defer a.cancel()
-	return <-a.done
+// ahead hears the page's position ahead (on the goroutine reading it).
+func (a *lookahead) ahead(next boxevents.StreamPosition, chunkSize int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.heard || a.taken {
+		return // a retried request: the first answer's is asked for already
+	}
+	a.heard, a.head, a.full = true, next, chunkSize >= a.r.cfg.pageSize
+	a.askNextLocked()
 }
 
-// discard gives up on the page read ahead (the stream went elsewhere) and its place.
-func (a *lookahead) discard(t *tracker) {
+// arm lets the page ask for the one after it, at once if its position is known.
+func (a *lookahead) arm() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.armed = true
+	a.askNextLocked()
+}
+
+func (a *lookahead) askNextLocked() {
+	if !a.armed || !a.heard || a.asked != nil || a.taken || !a.full || !a.head.Resumable() || a.head == a.pos {
+		return
+	}
+	a.asked = make(chan struct{})
+	// Not on the goroutine decoding this page, and not under a.mu: the tracker's lock is
+	// held while a page goes to the accumulator, which may take its time.
+	go a.askNext()
+}
+
+// askNext asks for the page after this one if a place is free.
+func (a *lookahead) askNext() {
+	defer close(a.asked)
+	if !a.r.tracker.tryReserve() {
+		return
+	}
+	next := a.r.newLookahead(a.ctx, a.head, a.gen).start()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.next = next
+}
+
+// take waits for the page and returns it, with the page after it if that was asked for.
+func (a *lookahead) take() (fetched, *lookahead) {
+	f := <-a.done
 	a.cancel()
-	<-a.done
-	t.release()
+	a.mu.Lock()
+	a.taken = true
+	asked := a.asked
+	a.mu.Unlock()
+	if asked != nil {
+		<-asked // a place is being reserved, or the request sent: not for long
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := a.next
+	a.next = nil
+	return f, next
+}
+
+// drop gives up on a page read ahead (the stream went elsewhere), the one after it if any,
+// and their places. A request was sent for each: the spacing of requests counts it.
+func (r *reader) drop(a *lookahead) {
+	for a != nil {
+		a.cancel()
+		_, next := a.take()
+		r.tracker.release()
+		if a.started.After(r.lastGet) {
+			r.lastGet = a.started
+		}
+		a = next
+	}
 }
 
 // emit hands a page read at pos in generation gen to the accumulator, holding
