@@ -279,15 +279,7 @@ func (p *parser) str() (strSpan, error) {
 	s := strSpan{start: i, plain: true}
 	var high byte // the bytes' high bits: only non-ASCII text needs a UTF-8 check
 	for {
-		// Eight bytes at a time to the next one that is not plain ASCII content: most of a
-		// page is ASCII text without escapes.
-		for i+8 <= len(b) {
-			if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
+		i = plainEnd(b, i)
 		if i >= len(b) {
 			p.i = i
 			return strSpan{}, io.ErrUnexpectedEOF
@@ -344,14 +336,28 @@ func (p *parser) escape() error {
 	return nil
 }
 
+// plainEnd returns the index of the first byte of b from i on that is not plain ASCII string
+// content (see special8), found eight bytes at a time: most of a page is ASCII text without
+// escapes. Within the last seven bytes of b it stops without looking; the caller goes on byte
+// by byte.
+func plainEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
+}
+
 // special8 marks the bytes of w (little endian) that are not plain string content: the high bit
 // of each byte that ends a string, starts an escape, is a control character or is beyond ASCII.
 // The lowest mark is exact; marks above it may be borrows of the classic "has a byte less than
 // n" bit trick, which this applies to each condition.
 func special8(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	hasZero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
-	return (w | (w - ones*0x20) | hasZero(w^(ones*'"')) | hasZero(w^(ones*'\\'))) & highs
+	q, bs := w^(ones*'"'), w^(ones*'\\') // a zero byte where w has a quote, a backslash
+	return (w | (w - ones*0x20) | (q-ones)&^q | (bs-ones)&^bs) & highs
 }
 
 func isHex(c byte) bool {
@@ -404,18 +410,10 @@ func (p *parser) open(closing byte) (bool, error) {
 
 // memberKey reads a member's key (decoded) and its colon, leaving p.i at the value.
 func (p *parser) memberKey() ([]byte, error) {
-	// Most keys are plain and followed by their colon at once: found eight bytes at a time.
+	// Most keys are plain and followed by their colon at once (compact JSON): one scan.
 	b, i := p.b, p.i
 	if i < len(b) && b[i] == '"' {
-		j := i + 1
-		for j+8 <= len(b) {
-			if m := special8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		if j+1 < len(b) && b[j] == '"' && b[j+1] == ':' {
+		if j := plainEnd(b, i+1); j+1 < len(b) && b[j] == '"' && b[j+1] == ':' {
 			p.i = j + 2
 			return b[i+1 : j], nil
 		}
@@ -506,27 +504,8 @@ func (p *parser) array(element func(i int) error) error {
 	return err
 }
 
-// key reads the object key at p.i. Keys are short and plain: the closing quote is found eight
-// bytes at a time, and anything else (escapes, control or non-ASCII bytes) is left to str.
+// key reads the object key at p.i, decoded (memberKey has taken the plain ones already).
 func (p *parser) key() ([]byte, error) {
-	b := p.b
-	i := p.i + 1
-	for i+8 <= len(b) {
-		if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-			i += bits.TrailingZeros64(m) >> 3
-			break
-		}
-		i += 8
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' {
-			key := b[p.i+1 : i]
-			p.i = i + 1
-			return key, nil
-		} else if c == '\\' || c < 0x20 || c >= 0x80 {
-			break
-		}
-	}
 	ks, err := p.str()
 	if err != nil {
 		return nil, err
