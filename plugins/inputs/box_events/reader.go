@@ -265,14 +265,13 @@ type lookahead struct {
 	done    chan fetched
 	cancel  context.CancelFunc
 
+	// mu guards what the goroutine reading the page (ahead) and drain (arm) both touch.
 	mu    sync.Mutex
 	armed bool
-	heard bool // the answer's position ahead was heard (head, full)
-	head  boxevents.StreamPosition
-	full  bool
-	asked chan struct{} // closed once next was asked for; nil until heard and armed
-	taken bool          // by take: no next is asked for any more
-	next  *lookahead
+	head  boxevents.StreamPosition // the position ahead its answer gave; "" until heard
+	full  bool                     // ... from a full page
+	asked chan struct{}            // closed once next was asked for; nil until heard and armed
+	next  *lookahead               // written by askNext, read by take after asked is closed
 }
 
 // readAhead asks for the page at pos, read in generation gen, in the background; armed.
@@ -302,10 +301,10 @@ func (a *lookahead) start() *lookahead {
 func (a *lookahead) ahead(next boxevents.StreamPosition, chunkSize int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.heard || a.taken {
+	if a.head != "" {
 		return // a retried request: the first answer's is asked for already
 	}
-	a.heard, a.head, a.full = true, next, chunkSize >= a.r.cfg.pageSize
+	a.head, a.full = next, chunkSize >= a.r.cfg.pageSize
 	a.askNextLocked()
 }
 
@@ -318,7 +317,7 @@ func (a *lookahead) arm() {
 }
 
 func (a *lookahead) askNextLocked() {
-	if !a.armed || !a.heard || a.asked != nil || a.taken || !a.full || !a.head.Resumable() || a.head == a.pos {
+	if !a.armed || a.asked != nil || !a.full || !a.head.Resumable() || a.head == a.pos {
 		return
 	}
 	a.asked = make(chan struct{})
@@ -333,28 +332,19 @@ func (a *lookahead) askNext() {
 	if !a.r.tracker.tryReserve() {
 		return
 	}
-	next := a.r.newLookahead(a.ctx, a.head, a.gen).start()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.next = next
+	a.next = a.r.newLookahead(a.ctx, a.head, a.gen).start()
 }
 
-// take waits for the page and returns it, with the page after it if that was asked for.
+// take waits for the page and returns it, with the page after it if that was asked for. Once
+// the page is read nothing hears its position any more, and drain arms only pages it has not
+// taken: asked and next change no more.
 func (a *lookahead) take() (fetched, *lookahead) {
 	f := <-a.done
 	a.cancel()
-	a.mu.Lock()
-	a.taken = true
-	asked := a.asked
-	a.mu.Unlock()
-	if asked != nil {
-		<-asked // a place is being reserved, or the request sent: not for long
+	if a.asked != nil {
+		<-a.asked // a place is being reserved, or the request sent: not for long
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	next := a.next
-	a.next = nil
-	return f, next
+	return f, a.next
 }
 
 // drop gives up on a page read ahead (the stream went elsewhere), the one after it if any,
