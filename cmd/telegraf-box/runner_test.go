@@ -166,13 +166,7 @@ func TestRunner_WritesAcknowledgesAndDropsUnwritable(t *testing.T) {
 	require.Len(t, logger.Warnings(), 1)
 	require.Contains(t, logger.Warnings()[0], "cannot be written as line protocol")
 
-	require.NoError(t, stdinW.Close()) // Telegraf closes stdin to stop the plugin
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("stdin EOF did not stop the runner")
-	}
+	closeStdin(t, stdinW, done)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	require.True(t, in.stopped)
@@ -246,13 +240,7 @@ func TestRunner_WritesStats(t *testing.T) {
 			"internal_box_events,id=audit,stream_type=all events_emitted=2i 3000000000\n")
 	}, 10*time.Second, time.Millisecond)
 
-	require.NoError(t, stdinW.Close())
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("stdin EOF did not stop the runner")
-	}
+	closeStdin(t, stdinW, done)
 }
 
 // stats_interval = "0s" writes no self-metrics.
@@ -268,13 +256,7 @@ func TestRunner_StatsOff(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.run() }()
 	in.waitStarted(t)
-	require.NoError(t, stdinW.Close())
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("stdin EOF did not stop the runner")
-	}
+	closeStdin(t, stdinW, done)
 	require.Empty(t, out.String())
 }
 
@@ -320,13 +302,7 @@ func TestRunner_GroupIsOneWrite(t *testing.T) {
 		return strings.HasSuffix(text, "box_events,tenant=a n=-1i 9000000000\n")
 	}, 10*time.Second, time.Millisecond)
 
-	require.NoError(t, stdinW.Close())
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("stdin EOF did not stop the runner")
-	}
+	closeStdin(t, stdinW, done)
 }
 
 // taggingMaker applies options the way a RunningInput does: a tag added to
@@ -361,4 +337,17 @@ func (w *countingWriter) get() (int, string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.writes, w.buf.String()
+}
+
+// closeStdin closes the runner's stdin, as Telegraf does to stop the plugin, and waits for
+// run to return without an error.
+func closeStdin(t *testing.T, stdin io.Closer, done <-chan error) {
+	t.Helper()
+	require.NoError(t, stdin.Close())
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("stdin EOF did not stop the runner")
+	}
 }

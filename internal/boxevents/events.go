@@ -96,7 +96,7 @@ type EventsQuery struct {
 	// puts them first): the caller may ask for the next page while this one decodes. It is a
 	// hint: the page returned says what counts (a key Box repeats after the entries, a
 	// request retried, which calls it again, or a decoding error may change or void it). It
-	// runs on the goroutine calling Events and must not call the Client.
+	// runs on the goroutine calling Events, in the middle of decoding: it must return quickly.
 	Ahead func(next StreamPosition, chunkSize int)
 }
 
