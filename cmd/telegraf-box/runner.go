@@ -140,8 +140,9 @@ func (r *runner) gather(acc telegraf.Accumulator) {
 	}
 }
 
-// write serializes the batches that are ready and writes them in one write. A metric is accepted only once its line was written, and
-// rejected when the write failed (stdout is gone: the process stops). A metric
+// write serializes the batches that are ready and writes them in one write. A
+// metric is accepted only once its line was written, and rejected when the
+// write failed (stdout is gone: the process stops). A metric
 // the serializer cannot write at all (no field, no name) is left out of the
 // batch and counted in a warning; it counts as delivered, like a metric an
 // output filters out.
