@@ -149,15 +149,15 @@ const maxInterned = 8192
 
 // interner boxes field values that repeat from event to event (user names,
 // file names, ids, addresses), so that each distinct value is boxed once
-// rather than once per event. Values sit in a table of maxInterned slots, one
-// slot per hash: a value whose slot another holds takes it over, so the table
-// never grows and a lookup is one hash and one comparison. Its values are
-// copies, never substrings of a page.
+// rather than once per event, and keeps the field names built for
+// additional_details, so that each is made once. Both sit in a table of
+// maxInterned slots, one slot per hash: a string whose slot another holds
+// takes it over, so the table never grows and a lookup is one hash and one
+// comparison. Its strings are copies, never substrings of a page.
 type interner struct {
 	seed   maphash.Seed
-	values []internedValue   // maxInterned slots
-	names  map[string]string // field names of additional_details' generic fields
-	buf    []byte            // room to build those names in, reused
+	values []internedValue // maxInterned slots
+	buf    []byte          // room to build field names in, reused
 }
 
 // scratch returns an empty buffer to build a field name in; keep takes it back, grown.
@@ -182,24 +182,21 @@ type internedValue struct {
 }
 
 func newInterner() *interner {
-	return &interner{seed: maphash.MakeSeed(), values: make([]internedValue, maxInterned),
-		names: make(map[string]string), buf: make([]byte, 0, 128)}
+	return &interner{seed: maphash.MakeSeed(), values: make([]internedValue, maxInterned), buf: make([]byte, 0, 128)}
 }
 
-// name returns b as a string, the same string each time for the same bytes.
+// name returns b as a string, the same string each time for the same bytes (while no other
+// string took its slot).
 func (in *interner) name(b []byte) string {
 	if in == nil {
 		return string(b)
 	}
-	if s, ok := in.names[string(b)]; ok {
-		return s
+	slot := &in.values[maphash.Bytes(in.seed, b)%maxInterned] // the slot box(string(b)) takes
+	if slot.v == nil || slot.s != string(b) {
+		s := string(b)
+		slot.s, slot.v = s, s
 	}
-	if len(in.names) >= maxInterned {
-		clear(in.names)
-	}
-	s := string(b)
-	in.names[s] = s
-	return s
+	return slot.s
 }
 
 // box returns s as a field value.

@@ -204,4 +204,17 @@ func TestInterner(t *testing.T) {
 		require.Equal(t, v, in.box(v))
 	}
 	require.Len(t, in.values, maxInterned)
+
+	// Field names share the table: made once, from a scratch buffer the next name overwrites.
+	name := []byte("details_client_ip")
+	got := in.name(name)
+	copy(name, "XXXXXXXX")
+	require.Equal(t, "details_client_ip", got, "a copy, not the scratch bytes")
+	require.Zero(t, testing.AllocsPerRun(100, func() { in.name([]byte("details_client_ip")) }), "made once")
+	require.Equal(t, "details_client_ip", in.box("details_client_ip"), "a name and a value of the same text are one slot")
+	for i := range 10 * maxInterned {
+		v := strconv.Itoa(i)
+		require.Equal(t, v, in.name([]byte(v)))
+	}
+	require.Len(t, in.values, maxInterned)
 }
