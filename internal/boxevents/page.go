@@ -666,26 +666,27 @@ func (p *parser) compact() (span, error) {
 	return p.appendCompact(p.b[valStart:p.i]), nil
 }
 
-// appendCompact appends the validated JSON text v to the arena as compact JSON.
+// appendCompact appends the validated JSON text v to the arena as compact JSON: the runs between
+// white space outside strings are copied whole (Box's JSON is compact already: one copy).
 func (p *parser) appendCompact(v []byte) span {
-	start := len(p.arena)
+	start, from := len(p.arena), 0 // from: the first byte not copied yet
 	for k := 0; k < len(v); k++ {
-		switch c := v[k]; c {
+		switch v[k] {
 		case ' ', '\t', '\n', '\r':
+			p.arena = append(p.arena, v[from:k]...)
+			from = k + 1
 		case '"':
-			e := k + 1
-			for v[e] != '"' { // validated: the string is closed
-				if v[e] == '\\' {
-					e++
+			for k++; ; k++ { // validated: the string is closed
+				k = plainEnd(v, k)
+				if c := v[k]; c == '"' {
+					break
+				} else if c == '\\' {
+					k++
 				}
-				e++
 			}
-			p.arena = append(p.arena, v[k:e+1]...)
-			k = e
-		default:
-			p.arena = append(p.arena, c)
 		}
 	}
+	p.arena = append(p.arena, v[from:]...)
 	return span{start, len(p.arena)}
 }
 
