@@ -202,6 +202,42 @@ func TestMetricPool_ReleasedMetricsAreBuiltAnew(t *testing.T) {
 	require.Equal(t, "2", plain.Fields()["event_id"], "a metric without a pool is never emptied")
 }
 
+// The converting goroutine takes the metrics given back all at once and serves itself from
+// them while the writing goroutine gives others back: each comes back into use, none is made
+// anew while one waits, and no more than the limit wait on either side.
+func TestMetricPool_TakesWhatWaitsAtOnce(t *testing.T) {
+	pool := newMetricPool(3)
+	ts := time.Unix(1700000000, 0)
+	made := map[*boxMetric]bool{}
+	get := func() *boxMetric {
+		m := pool.get(ts)
+		made[m] = true
+		return m
+	}
+	a, b, c, d := get(), get(), get(), get()
+	a.Release()
+	b.Release()
+	require.Contains(t, []*boxMetric{a, b}, get(), "taken from what waits")
+	c.Release() // given back while one taken is still to be handed out
+	d.Release()
+	for range 3 {
+		get()
+	}
+	require.Len(t, made, 4, "every metric given back was used again before a new one was made")
+
+	var all []*boxMetric
+	for range 10 {
+		all = append(all, get())
+	}
+	for _, m := range all {
+		m.Release()
+	}
+	require.Len(t, pool.free, 3, "at most the limit waits")
+	get()
+	require.Len(t, pool.taken, 2)
+	require.Empty(t, pool.free)
+}
+
 // A page's text goes back to the client once the reader and every metric made of the page
 // are done with it, and only then; metrics never given back keep it from being reused.
 func TestTextLease_GivenBackByTheLastHolder(t *testing.T) {
