@@ -222,9 +222,15 @@ func (in *interner) box(s string) any {
 // (nanoseconds since 1970 in an int64 end in 2262; InfluxDB refuses points
 // beyond): such an event from a confused Box must not fail an output's batch.
 func eventTime(ev *boxevents.Event) (ts time.Time, ok bool) {
+	return timeWithOffset(ev, subSecond(ev.EventID))
+}
+
+// timeWithOffset is eventTime with the event id's offset, subSecond(ev.EventID), given: the
+// reader has the id's key already.
+func timeWithOffset(ev *boxevents.Event, offset time.Duration) (ts time.Time, ok bool) {
 	for _, raw := range [...]string{ev.CreatedAt, ev.RecordedAt} {
 		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil && inRange(t) {
-			return t.Truncate(time.Second).Add(subSecond(ev.EventID)), true
+			return t.Truncate(time.Second).Add(offset), true
 		}
 	}
 	return time.Time{}, false
@@ -244,7 +250,12 @@ func subSecond(eventID string) time.Duration {
 	if eventID == "" {
 		return 0
 	}
-	return time.Duration(uint64(keyOf(eventID)) % uint64(time.Second))
+	return keyOf(eventID).subSecond()
+}
+
+// subSecond is the offset of the event whose id has key k (see subSecond).
+func (k eventKey) subSecond() time.Duration {
+	return time.Duration(uint64(k) % uint64(time.Second))
 }
 
 // addSource flattens the event source into source_* fields and returns the

@@ -457,6 +457,7 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 	b.newest = time.Time{}
 	for i := range events {
 		ev := &events[i]
+		var offset time.Duration // subSecond(ev.EventID), from the key computed here anyway
 		if id := ev.EventID; id != "" {
 			k := keyOf(id)
 			if _, dup := b.inPage[k]; dup || r.tracker.seenBefore(k) {
@@ -465,12 +466,13 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 			}
 			b.inPage[k] = struct{}{}
 			keys = append(keys, k)
+			offset = k.subSecond()
 		}
 		if r.cfg.typeFilter != nil && !r.cfg.typeFilter[ev.EventType] {
 			b.filtered++
 			continue
 		}
-		ts, timed := eventTime(ev)
+		ts, timed := timeWithOffset(ev, offset)
 		if !timed {
 			ts = b.now
 			b.untimed++
