@@ -52,6 +52,8 @@ type reader struct {
 	interned *interner             // field values that repeat
 	conv     *converter            // events to metrics
 	inPage   map[eventKey]struct{} // the events of the page being converted, emptied for each page
+	idKeys   []eventKey            // the keys of a group's event ids, reused
+	repeated []bool                // whether each was read before, reused
 }
 
 func newReader(cfg *settings, client *boxevents.Client, tr *tracker, clk clock.Clock, log telegraf.Logger, st *stats) *reader {
@@ -455,12 +457,22 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 	keys := make([]eventKey, 0, len(events))
 	metrics := make([]telegraf.Metric, 0, len(events))
 	b.newest = time.Time{}
+	// Each id is hashed once, and the group's repeats are looked up under one lock.
+	r.idKeys = r.idKeys[:0]
+	for i := range events {
+		var k eventKey
+		if id := events[i].EventID; id != "" {
+			k = keyOf(id)
+		}
+		r.idKeys = append(r.idKeys, k)
+	}
+	r.repeated = r.tracker.seenBefore(r.idKeys, r.repeated[:0])
 	for i := range events {
 		ev := &events[i]
 		var offset time.Duration // subSecond(ev.EventID), from the key computed here anyway
-		if id := ev.EventID; id != "" {
-			k := keyOf(id)
-			if _, dup := b.inPage[k]; dup || r.tracker.seenBefore(k) {
+		if ev.EventID != "" {
+			k := r.idKeys[i]
+			if _, dup := b.inPage[k]; dup || r.repeated[i] {
 				b.repeats++
 				continue
 			}

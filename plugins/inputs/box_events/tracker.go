@@ -184,11 +184,15 @@ func (t *tracker) start(pos boxevents.StreamPosition) {
 	t.movedAt = t.clock.Now()
 }
 
-// seenBefore reports whether an event was already read, committed or not.
-func (t *tracker) seenBefore(k eventKey) bool {
+// seenBefore appends to seen whether each event of keys was already read, committed or not:
+// a group's events under one lock, which the goroutines that deliver and read ahead take too.
+func (t *tracker) seenBefore(keys []eventKey, seen []bool) []bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.seen.Contains(k)
+	for _, k := range keys {
+		seen = append(seen, t.seen.Contains(k))
+	}
+	return seen
 }
 
 // push records a group of weight events emitted (the rest of the page's
