@@ -109,7 +109,7 @@ func (w *details) top(obj string) {
 			w.generic(key, v)
 		default:
 			switch {
-			case detailsFamilies[key] && v != "" && v[0] == '{':
+			case v != "" && v[0] == '{' && detailsFamilies[key]:
 				eachMember(v, func(k, fv string) {
 					w.family(key, k, fv)
 				})
@@ -457,15 +457,24 @@ func firstElement(arr string) string {
 	return arr[1:end]
 }
 
-// skipString returns the index after the JSON string starting at s[i], or -1.
+// skipString returns the index after the JSON string starting at s[i], or -1. It looks for
+// quotes with strings.IndexByte (many bytes at a time) rather than at each byte: a quote ends
+// the string unless an odd number of backslashes comes right before it.
 func skipString(s string, i int) int {
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
+	for j := i + 1; j < len(s); {
+		k := strings.IndexByte(s[j:], '"')
+		if k < 0 {
+			return -1
 		}
+		q := j + k
+		escaped := false
+		for b := q - 1; b > i && s[b] == '\\'; b-- {
+			escaped = !escaped
+		}
+		if !escaped {
+			return q + 1
+		}
+		j = q + 1
 	}
 	return -1
 }

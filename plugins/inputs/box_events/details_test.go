@@ -175,6 +175,41 @@ func TestDetails_NeverPanics(t *testing.T) {
 	}, m.Fields())
 }
 
+// skipString finds the end of a string by its quotes and the backslashes before them; it agrees
+// with reading the escapes one by one on every string of quotes, backslashes and letters up to
+// nine bytes, closed or not, and whatever follows.
+func TestSkipString_SameAsEscapeByEscape(t *testing.T) {
+	byByte := func(s string, i int) int {
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return -1
+	}
+	const alphabet = `a\"`
+	var gen func(prefix string, n int)
+	checked := 0
+	gen = func(prefix string, n int) {
+		for _, tail := range []string{"", `"`, `\"`, `":1}`} {
+			s := `x"` + prefix + tail
+			require.Equal(t, byByte(s, 1), skipString(s, 1), "%q", s)
+			checked++
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(prefix+string(c), n-1)
+		}
+	}
+	gen("", 9)
+	require.Greater(t, checked, 100000)
+}
+
 func TestUserTag(t *testing.T) {
 	ev := boxevents.Event{EventID: "e1", EventType: "LOGIN", CreatedBy: boxevents.User{Type: "user", ID: "20110001", Login: "dana@example.com"}}
 	noLogin := boxevents.Event{EventID: "e2", EventType: "LOGIN", CreatedBy: boxevents.User{ID: "2"}}
