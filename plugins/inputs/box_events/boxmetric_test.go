@@ -225,7 +225,7 @@ func TestMetricPool_TakesWhatWaitsAtOnce(t *testing.T) {
 	}
 	require.Len(t, made, 4, "every metric given back was used again before a new one was made")
 
-	var all []*boxMetric
+	all := make([]*boxMetric, 0, 10)
 	for range 10 {
 		all = append(all, get())
 	}
