@@ -11,7 +11,7 @@
 #   e2e    prerequisites for plugin_test/: builds Telegraf v1.37.2, cmd/telegraf-box and the
 #          test runner plugin_test/telegrafrun into .cache/bin, starts a throw-away InfluxDB
 #          (stopped on exit)                                           SKIP_E2E=1
-#   test   go test -race -count=1 $TEST_PKGS (default ./...)           SKIP_TEST=1
+#   test   go test -race -count=1 -pgo=off $TEST_PKGS (default ./...)   SKIP_TEST=1
 #   bench  the benchmark harness's smoke run (bash scripts/bench.sh -smoke: telegraf-box,
 #          the Box Node SDK and box_events compiled in over 5,000 events, then a short
 #          latency run; under a minute). It proves the harness works and asserts no
@@ -235,7 +235,7 @@ if stage e2e "end-to-end prerequisites: Telegraf ${TELEGRAF_VERSION#v}, telegraf
   echo "TELEGRAF_BIN=$TELEGRAF_BIN TELEGRAF_BOX_BIN=$TELEGRAF_BOX_BIN TELEGRAFRUN_BIN=$TELEGRAFRUN_BIN INFLUXDB_URL=$INFLUXDB_URL"
 fi
 
-if stage test "go test -race -count=1 ${TEST_PKGS:-./...}" SKIP_TEST; then
+if stage test "go test -race -count=1 -pgo=off ${TEST_PKGS:-./...}" SKIP_TEST; then
   # -race needs cgo, i.e. a C compiler (Go turns cgo off when none is found).
   if [[ $(go env CGO_ENABLED) != 1 ]]; then
     echo "no C compiler for -race: installing gcc with apt-get"
@@ -244,8 +244,10 @@ if stage test "go test -race -count=1 ${TEST_PKGS:-./...}" SKIP_TEST; then
       gcc libc6-dev >/dev/null
     [[ $(go env CGO_ENABLED) == 1 ]] || fail "cgo is still disabled; go test -race cannot run"
   fi
+  # -pgo=off: cmd/telegraf-box's default.pgo (see scripts/pgo.sh) would have its test binary's
+  # dependencies compiled a second time, with the profile, for nothing a test checks.
   # shellcheck disable=SC2086 # TEST_FLAGS and TEST_PKGS are lists
-  go test -race -count=1 -timeout "${TEST_TIMEOUT:-10m}" ${TEST_FLAGS:-} ${TEST_PKGS:-./...}
+  go test -race -count=1 -pgo=off -timeout "${TEST_TIMEOUT:-10m}" ${TEST_FLAGS:-} ${TEST_PKGS:-./...}
 fi
 
 # ---------------------------------------------------------------------------------------------
