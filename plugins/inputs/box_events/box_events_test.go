@@ -362,8 +362,7 @@ func TestUserStream_NoBusyPolling(t *testing.T) {
 	sim.EmitUser(1)
 	require.NoError(t, sim.WaitRequests(boxsim.EndpointLongPoll, 1, 10*time.Second))
 	require.Never(t, func() bool { return sim.Requests(boxsim.EndpointEvents) > 1 }, 300*time.Millisecond, 10*time.Millisecond)
-	mock.Add(time.Second)
-	acc.Wait(4)
+	advanceUntil(t, mock, time.Second, func() bool { return acc.NMetrics() == 4 })
 	require.Equal(t, 2, sim.Requests(boxsim.EndpointEvents))
 }
 

@@ -52,8 +52,7 @@ func TestCommitDelay_CommitsOnlyAgedPages(t *testing.T) {
 	// New pages, then a shutdown before they aged: they are not committed
 	// and will be read again after the restart.
 	sim.EmitEnterprise(3)
-	mock.Add(p.cfg.interval)
-	acc.Wait(9)
+	advanceUntil(t, mock, p.cfg.interval, func() bool { return acc.NMetrics() == 9 })
 	out.accept()
 	p.Stop()
 	st, ok, err := readStateFile(path)

@@ -94,6 +94,20 @@ func pump(t *testing.T, mock *clock.Mock, out *output, step time.Duration, cond 
 	}, 30*time.Second, 2*time.Millisecond, msgAndArgs...)
 }
 
+// advanceUntil moves mock time on by step until cond holds, accepting nothing (so nothing
+// delivered ages towards commit_delay meanwhile). One Add is not enough: it may come before the
+// plugin started the wait it is meant to end, and the plugin would then wait for ever.
+func advanceUntil(t *testing.T, mock *clock.Mock, step time.Duration, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		if cond() {
+			return true
+		}
+		mock.Add(step)
+		return false
+	}, 30*time.Second, 10*time.Millisecond, msgAndArgs...)
+}
+
 // simStream is the simulator's name for the plugin's stream.
 func simStream(p *BoxEvents) boxsim.Stream {
 	return boxsim.Stream(p.StreamType)
