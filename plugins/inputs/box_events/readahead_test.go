@@ -11,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/influxdata/telegraf/testutil"
-
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
@@ -60,17 +58,13 @@ func TestReadAhead_EarlyPageDroppedWhenTheDecodedPageDiffers(t *testing.T) {
 					fmt.Fprint(w, `{"chunk_size":0,"next_stream_position":"4","entries":[]}`)
 				}
 			}))
-			defer srv.Close()
+			t.Cleanup(srv.Close) // after the plugin stopped (run registers Stop later)
 
 			p := newPlugin(sim, "admin_logs_streaming")
 			p.BaseURL = srv.URL
 			p.PageSize = 2
 			p.MaxUndeliveredPages = 2
-			require.NoError(t, p.Init())
-			acc := &testutil.Accumulator{}
-			require.NoError(t, p.Start(acc))
-			defer p.Stop()
-			out := &output{acc: acc}
+			acc, out := run(t, p)
 			waitCommitted(t, p, out, "4")
 			ms := acc.GetTelegrafMetrics()
 			ids := make([]string, 0, len(ms))
