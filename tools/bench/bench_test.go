@@ -62,6 +62,29 @@ func TestStats(t *testing.T) {
 	require.Equal(t, 7*time.Millisecond, percentile([]time.Duration{7 * time.Millisecond}, 99))
 }
 
+func TestRatios(t *testing.T) {
+	run := func(round int, peer string, rate, cpu float64) runResult {
+		return runResult{Round: round, Peer: peer, EventsPerSec: rate, CPUPerMillion: cpu, PeakRSSMB: 10}
+	}
+	r := report{Runs: []runResult{
+		// The machine is twice as fast in round 2: the medians' ratio mixes the rounds, the
+		// rounds' ratios do not.
+		run(1, peerTelegrafBox, 100, 10), run(1, peerNode, 25, 60),
+		run(2, peerNode, 50, 30), run(2, peerTelegrafBox, 200, 5),
+		run(3, peerTelegrafBox, 120, 9), run(3, peerNode, 20, 72),
+		run(4, peerTelegrafBox, 130, 8), // no Node run in round 4: no pair
+	}}
+	r.summarize([]string{peerTelegrafBox, peerNode})
+	require.Len(t, r.Ratios, 1)
+	q := r.Ratios[0]
+	require.Equal(t, peerTelegrafBox, q.Peer)
+	require.InDelta(t, 125.0/25, q.Throughput, 1e-9) // medians 125 (4 runs) and 25
+	require.InDelta(t, 60/8.5, q.CPUPer, 1e-9)
+	require.Equal(t, summary{Median: 4, Min: 4, Max: 6, N: 3}, q.ThroughputRounds)
+	require.Equal(t, summary{Median: 6, Min: 6, Max: 8, N: 3}, q.CPUPerRounds)
+	require.Contains(t, r.markdown(), "| telegraf-box (execd binary) | ×5.00 | ÷7.06 | ÷1.00 | ×4.00 (4.00–6.00) | ÷6.00 (6.00–8.00) |")
+}
+
 func TestCleanEvent(t *testing.T) {
 	odd := `{"event_id":"e1","created_by":{"type":"user","id":12345,"name":"A"},"additional_details":"legacy",` +
 		`"source":{"type":"file","id":"9","shared_link":{"url":"u","access":"open"}}}`

@@ -61,13 +61,41 @@ type peerSummary struct {
 	EventsRequests    summary `json:"events_requests"`
 }
 
-// ratio compares one peer's medians with another's.
+// ratio compares one peer's medians with another's, and the two peers' runs round by round.
 type ratio struct {
 	Peer       string  `json:"peer"`
 	Versus     string  `json:"versus"`
 	Throughput float64 `json:"throughput_times"`   // peer events/s ÷ versus events/s
 	CPUPer     float64 `json:"cpu_per_event_less"` // versus CPU per event ÷ peer CPU per event
 	RSS        float64 `json:"peak_rss_less"`      // versus peak RSS ÷ peer peak RSS
+	// The same two ratios within each round, whose runs follow one another: paired, they
+	// leave out more of a shared machine's drift from round to round than the medians' ratio.
+	ThroughputRounds summary `json:"throughput_times_by_round"`
+	CPUPerRounds     summary `json:"cpu_per_event_less_by_round"`
+}
+
+// roundRatios returns, for each round in which both peer and versus ran, peer's events/s over
+// versus's and versus's CPU per event over peer's.
+func roundRatios(runs []runResult, peer, versus string) (throughput, cpuPer []float64) {
+	byRound := make(map[int]map[string]runResult)
+	var rounds []int
+	for _, run := range runs {
+		if byRound[run.Round] == nil {
+			byRound[run.Round] = make(map[string]runResult)
+			rounds = append(rounds, run.Round)
+		}
+		byRound[run.Round][run.Peer] = run
+	}
+	for _, n := range rounds {
+		p, okP := byRound[n][peer]
+		v, okV := byRound[n][versus]
+		if !okP || !okV || v.EventsPerSec <= 0 || p.CPUPerMillion <= 0 {
+			continue
+		}
+		throughput = append(throughput, p.EventsPerSec/v.EventsPerSec)
+		cpuPer = append(cpuPer, v.CPUPerMillion/p.CPUPerMillion)
+	}
+	return throughput, cpuPer
 }
 
 func reportConfig(cfg *config) map[string]any {
@@ -118,11 +146,14 @@ func (r *report) summarize(peers []string) {
 		if !ok {
 			continue
 		}
+		tr, cr := roundRatios(r.Runs, p, peerNode)
 		r.Ratios = append(r.Ratios, ratio{
 			Peer: p, Versus: peerNode,
-			Throughput: s.EventsPerSec.Median / node.EventsPerSec.Median,
-			CPUPer:     node.CPUPerMillion.Median / s.CPUPerMillion.Median,
-			RSS:        node.PeakRSSMB.Median / s.PeakRSSMB.Median,
+			Throughput:       s.EventsPerSec.Median / node.EventsPerSec.Median,
+			CPUPer:           node.CPUPerMillion.Median / s.CPUPerMillion.Median,
+			RSS:              node.PeakRSSMB.Median / s.PeakRSSMB.Median,
+			ThroughputRounds: summarize(tr),
+			CPUPerRounds:     summarize(cr),
 		})
 	}
 }
@@ -179,12 +210,16 @@ func (r *report) markdown() string {
 				"is Node's start-up.\n", summarize(nodeWall).Median, summarize(nodeCPU).Median, summarize(nodeAll).Median)
 		}
 		if len(r.Ratios) > 0 {
-			b.WriteString("\n| vs Box Node SDK | throughput | CPU per event | peak RSS |\n|---|---:|---:|---:|\n")
+			b.WriteString("\n| vs Box Node SDK | throughput | CPU per event | peak RSS | throughput, round by round | CPU per event, round by round |\n" +
+				"|---|---:|---:|---:|---:|---:|\n")
 			for _, q := range r.Ratios {
-				fmt.Fprintf(&b, "| %s | ×%.2f | ÷%.2f | ÷%.2f |\n", peerTitle(q.Peer), q.Throughput, q.CPUPer, q.RSS)
+				fmt.Fprintf(&b, "| %s | ×%.2f | ÷%.2f | ÷%.2f | ×%s | ÷%s |\n", peerTitle(q.Peer), q.Throughput, q.CPUPer, q.RSS,
+					rangeText(q.ThroughputRounds, 2), rangeText(q.CPUPerRounds, 2))
 			}
 			b.WriteString("\n(×: events/s of the peer over the Node SDK's; ÷: the Node SDK's CPU per event, or peak RSS, " +
-				"over the peer's, so ÷3 means a third of the Node SDK's.)\n")
+				"over the peer's, so ÷3 means a third of the Node SDK's. The first three compare the medians of the rounds; " +
+				"round by round: the median, with min–max, of the ratios of the two peers' runs in the same round, " +
+				"which follow one another.)\n")
 		}
 		b.WriteString("\nRuns:\n\n| round | peer | events/s | CPU s | peak RSS MB | wall s | GET /events | OPTIONS | long polls |\n" +
 			"|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
