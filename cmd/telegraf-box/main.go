@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -120,7 +121,8 @@ func run(configFile string, interval time.Duration) error {
 }
 
 // runDemo starts the simulated Box on a loopback port and runs the plugin
-// against it until stdin closes or the process is interrupted.
+// against it until stdin closes (unless it is the null device) or the process
+// is interrupted.
 func runDemo(stream string, interval time.Duration) error {
 	sim := boxsim.New(boxsim.Options{
 		Seed:                   uint64(time.Now().UnixNano()),
@@ -138,7 +140,15 @@ func runDemo(stream string, interval time.Duration) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sim.StartGenerator(ctx, 700*time.Millisecond)
-	fmt.Fprintf(os.Stderr, "I! Demo: simulated Box at %s, reading the %q stream; press Ctrl-C or Ctrl-D to stop\n", url, stream)
+	// Ctrl-D (stdin's end) stops the demo as it stops the execd binary, except when stdin
+	// is the null device (nohup, `docker run` without -i, a service): its end is there
+	// from the start, and nobody could type anything, so only a signal stops the demo.
+	var stdin io.Reader = os.Stdin
+	stop := "Ctrl-C or Ctrl-D"
+	if isNullDevice(os.Stdin) {
+		stdin, stop = nil, "Ctrl-C (SIGINT) or SIGTERM"
+	}
+	fmt.Fprintf(os.Stderr, "I! Demo: simulated Box at %s, reading the %q stream; press %s to stop\n", url, stream, stop)
 
 	p, ok := inputs.Inputs["box_events"]().(*box_events.BoxEvents)
 	if !ok {
@@ -156,9 +166,19 @@ func runDemo(stream string, interval time.Duration) error {
 	if err := p.Init(); err != nil {
 		return err
 	}
-	r := &runner{input: p, maker: demoMaker{log: p.Log}, log: p.Log, stdin: os.Stdin, stdout: os.Stdout,
+	r := &runner{input: p, maker: demoMaker{log: p.Log}, log: p.Log, stdin: stdin, stdout: os.Stdout,
 		pollInterval: interval, signals: true, stats: p.SelfMetric, statsInterval: time.Duration(p.StatsInterval)}
 	return r.run()
+}
+
+// isNullDevice reports whether f is the null device (/dev/null).
+func isNullDevice(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, null)
 }
 
 // demoMaker passes metrics through unchanged, as Telegraf's shim does.

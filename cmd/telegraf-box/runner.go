@@ -38,7 +38,7 @@ type runner struct {
 	input        telegraf.ServiceInput
 	maker        agent.MetricMaker
 	log          telegraf.Logger
-	stdin        io.Reader
+	stdin        io.Reader // nil: not read; only a signal stops the runner
 	stdout       io.Writer
 	pollInterval time.Duration // 0: Gather is never called (the input pushes)
 	signals      bool          // stop on SIGINT/SIGTERM
@@ -81,18 +81,9 @@ func (r *runner) run() error {
 		}()
 	}
 	gather := make(chan struct{}, 1)
-	go func() {
-		// Telegraf closes stdin to stop the plugin; each line asks for a
-		// Gather (execd's signal = "STDIN").
-		scanner := bufio.NewScanner(r.stdin)
-		for scanner.Scan() {
-			select {
-			case gather <- struct{}{}:
-			default:
-			}
-		}
-		cancel()
-	}()
+	if r.stdin != nil {
+		go r.readStdin(gather, cancel)
+	}
 
 	var tick, statsTick <-chan time.Time
 	if r.pollInterval > 0 {
@@ -120,6 +111,20 @@ func (r *runner) run() error {
 	close(batches)
 	wg.Wait()
 	return nil
+}
+
+// readStdin asks for a Gather for each line of stdin and cancels at its end:
+// Telegraf closes stdin to stop the plugin, and sends a line to ask for a Gather
+// (execd's signal = "STDIN").
+func (r *runner) readStdin(gather chan<- struct{}, cancel context.CancelFunc) {
+	scanner := bufio.NewScanner(r.stdin)
+	for scanner.Scan() {
+		select {
+		case gather <- struct{}{}:
+		default:
+		}
+	}
+	cancel()
 }
 
 // writeStats queues the input's self-metrics for stdout.

@@ -351,3 +351,25 @@ func closeStdin(t *testing.T, stdin io.Closer, done <-chan error) {
 		t.Fatal("stdin EOF did not stop the runner")
 	}
 }
+
+// The demo reads stdin's end as Ctrl-D except on the null device, whose end is there from
+// the start (plugin_test's TestIntegrationDemo runs the binary both ways).
+func TestIsNullDevice(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer null.Close()
+	require.True(t, isNullDevice(null))
+
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	require.False(t, isNullDevice(r), "a pipe")
+
+	file, err := os.Create(filepath.Join(t.TempDir(), "stdin"))
+	require.NoError(t, err)
+	defer file.Close()
+	require.False(t, isNullDevice(file), "a file")
+	require.NoError(t, file.Close())
+	require.False(t, isNullDevice(file), "a closed file cannot be told apart, so it is read")
+}
