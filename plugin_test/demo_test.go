@@ -2,11 +2,10 @@ package plugin_test
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"os"
 	"os/exec"
-	"syscall"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,31 +15,28 @@ import (
 )
 
 // demoRun is `telegraf-box -demo` (the README's first command) running as a child
-// process: its stdout lines as they come, its stderr, and its end.
+// process: its stdout lines as they come, and its stderr in a file.
 type demoRun struct {
-	cmd    *exec.Cmd
-	lines  chan string // stdout's lines, closed at its end (dropped once 1024 wait unread)
-	stderr bytes.Buffer
-	done   chan struct{} // closed once the process exited and was reaped
-	err    error         // Wait's result, valid after done
+	*process
+	lines      chan string // stdout's lines, closed at its end (dropped once 1024 wait unread)
+	stderrPath string
 }
 
 // startDemo starts bin -demo with args. A nil stdin is the null device, as for a demo
 // started by nohup, a service manager or `docker run` without -i.
 func startDemo(t *testing.T, bin string, stdin io.Reader, args ...string) *demoRun {
 	t.Helper()
-	d := &demoRun{lines: make(chan string, 1024), done: make(chan struct{})}
-	d.cmd = exec.Command(bin, append([]string{"-demo"}, args...)...)
-	d.cmd.Stdin = stdin
-	d.cmd.Stderr = &d.stderr
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	d := &demoRun{lines: make(chan string, 1024), stderrPath: filepath.Join(t.TempDir(), "stderr.log")}
+	stderr, err := os.Create(d.stderrPath)
+	require.NoError(t, err)
+	defer stderr.Close() // the child has its own descriptor
 	// An os.Pipe rather than StdoutPipe: Wait may then run while stdout is still read.
 	stdout, w, err := os.Pipe()
 	require.NoError(t, err)
-	d.cmd.Stdout = w
-	err = d.cmd.Start()
+	cmd := exec.Command(bin, append([]string{"-demo"}, args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, w, stderr
+	d.process = startCmd(t, "telegraf-box -demo", cmd)
 	w.Close()
-	require.NoError(t, err)
 	go func() {
 		defer stdout.Close()
 		defer close(d.lines)
@@ -53,15 +49,15 @@ func startDemo(t *testing.T, bin string, stdin io.Reader, args ...string) *demoR
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // it may have exited
-		<-d.done
-	})
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
 	return d
+}
+
+// stderr returns what the demo wrote to stderr so far.
+func (d *demoRun) stderr(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(d.stderrPath)
+	require.NoError(t, err)
+	return string(data)
 }
 
 // events reads stdout until n box_events lines of streamType arrived, each parsed with
@@ -78,7 +74,7 @@ func (d *demoRun) events(t *testing.T, n int, streamType string, timeout time.Du
 		case line, ok := <-d.lines:
 			if !ok {
 				<-d.done
-				t.Fatalf("the demo ended after %d of %d events (exit: %v); stderr:\n%s", got, n, d.err, d.stderr.String())
+				t.Fatalf("the demo ended after %d of %d events (exit: %v); stderr:\n%s", got, n, d.err, d.stderr(t))
 			}
 			m, err := parser.ParseLine(line)
 			require.NoError(t, err, "a demo line is not line protocol: %q", line)
@@ -90,20 +86,9 @@ func (d *demoRun) events(t *testing.T, n int, streamType string, timeout time.Du
 			require.Contains(t, m.Fields(), "event_id", line)
 			got++
 		case <-deadline:
-			t.Fatalf("%d of %d demo events within %s; stderr:\n%s", got, n, timeout, d.stderr.String())
+			t.Fatalf("%d of %d demo events within %s; stderr:\n%s", got, n, timeout, d.stderr(t))
 		}
 	}
-}
-
-// stopped waits for the demo to exit, and requires a clean exit.
-func (d *demoRun) stopped(t *testing.T, why string) {
-	t.Helper()
-	select {
-	case <-d.done:
-	case <-time.After(stopTimeout):
-		t.Fatalf("the demo still runs %s after %s", stopTimeout, why)
-	}
-	require.NoError(t, d.err, "the demo's exit status after %s; stderr:\n%s", why, d.stderr.String())
 }
 
 // TestIntegrationDemo runs the README's `telegraf-box -demo` the ways people start it:
@@ -121,9 +106,8 @@ func TestIntegrationDemo(t *testing.T) {
 		d := startDemo(t, bin, nil)
 		// 25 events of history, then live ones (one every 0.7 s on average).
 		d.events(t, 30, "all", 60*time.Second)
-		require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
-		d.stopped(t, "SIGTERM")
-		require.Contains(t, d.stderr.String(), "SIGTERM to stop", "the demo says how to stop it")
+		d.stop(t)
+		require.Contains(t, d.stderr(t), "SIGTERM to stop", "the demo says how to stop it")
 	})
 
 	t.Run("stdin ends", func(t *testing.T) {
@@ -132,15 +116,14 @@ func TestIntegrationDemo(t *testing.T) {
 		d := startDemo(t, bin, r)
 		d.events(t, 5, "all", 60*time.Second)
 		require.NoError(t, w.Close()) // Ctrl-D
-		d.stopped(t, "the end of stdin")
-		require.Contains(t, d.stderr.String(), "Ctrl-D to stop")
+		d.waitClean(t, "the end of stdin")
+		require.Contains(t, d.stderr(t), "Ctrl-D to stop")
 	})
 
 	t.Run("enterprise stream", func(t *testing.T) {
 		t.Parallel()
 		d := startDemo(t, bin, nil, "-demo_stream", "admin_logs_streaming")
 		d.events(t, 5, "admin_logs_streaming", 60*time.Second)
-		require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
-		d.stopped(t, "SIGTERM")
+		d.stop(t)
 	})
 }

@@ -38,6 +38,13 @@ func startProcess(t *testing.T, name, logPath string, argv ...string) *process {
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	return startCmd(t, name, cmd)
+}
+
+// startCmd starts cmd, whose input and output the caller set up, in its own process group
+// (see startProcess), reaps it when it exits, and kills the group when the test ends.
+func startCmd(t *testing.T, name string, cmd *exec.Cmd) *process {
+	t.Helper()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start(), "starting %s", name)
 	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
@@ -81,13 +88,20 @@ func (p *process) stop(t *testing.T) {
 	t.Helper()
 	require.False(t, p.exited(), "%s exited before the test stopped it: %v", p.name, p.err)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	p.waitClean(t, "SIGTERM")
+}
+
+// waitClean waits up to stopTimeout for the process to exit after what the test did to
+// end it (why), and requires a zero exit status.
+func (p *process) waitClean(t *testing.T, why string) {
+	t.Helper()
 	select {
 	case <-p.done:
 	case <-time.After(stopTimeout):
 		p.killGroup(t)
-		t.Fatalf("%s did not stop within %s of SIGTERM", p.name, stopTimeout)
+		t.Fatalf("%s did not stop within %s of %s", p.name, stopTimeout, why)
 	}
-	require.NoError(t, p.err, "%s exit status after SIGTERM", p.name)
+	require.NoError(t, p.err, "%s exit status after %s", p.name, why)
 }
 
 // killGroup kills the whole process group (the process and any execd children left
