@@ -2,6 +2,7 @@ package boxauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -186,4 +187,50 @@ func TestClientCredentials_ExpiryFromExpiresIn(t *testing.T) {
 	_, err = s.Token(ctx)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return srv.Count() == 2 && s.idle() }, 5*time.Second, time.Millisecond)
+}
+
+// A token endpoint's 429 (or 503) says in Retry-After when to ask again; it
+// was dropped, and callers asked again after their own backoff (a second).
+func TestTokenError_RetryAfter(t *testing.T) {
+	date := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		date       string // the answer's Date header; "" for none
+		want       time.Duration
+	}{
+		{name: "429 seconds", status: 429, retryAfter: "120", want: 2 * time.Minute},
+		{name: "503 seconds", status: 503, retryAfter: "30", want: 30 * time.Second},
+		// A date is read against Box's Date, not the local clock, which may be off.
+		{name: "429 http date", status: 429, retryAfter: date.Add(90 * time.Second).Format(http.TimeFormat),
+			date: date.Format(http.TimeFormat), want: 90 * time.Second},
+		{name: "http date without a Date header", status: 429, retryAfter: date.Format(http.TimeFormat)},
+		{name: "429 without header", status: 429},
+		{name: "garbage", status: 429, retryAfter: "soon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newTokenServer(t, func(w http.ResponseWriter, _ *http.Request, _ url.Values) {
+				if tt.retryAfter != "" {
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				if tt.date != "" {
+					w.Header().Set("Date", tt.date)
+				} else {
+					w.Header()["Date"] = nil // net/http adds one otherwise
+				}
+				writeJSON(t, w, tt.status, map[string]any{"type": "error", "status": tt.status, "code": "rate_limit_exceeded"})
+			})
+			s, err := ClientCredentials(ClientCredentialsConfig{TokenURL: srv.TokenURL(), ClientID: "cid",
+				ClientSecret: secretOf("s"), SubjectType: "enterprise", SubjectID: "1", HTTPClient: srv.Client()})
+			require.NoError(t, err)
+			_, err = s.Token(ctxT(t))
+			require.Error(t, err)
+			require.NotErrorIs(t, err, ErrRefused)
+			require.Equal(t, tt.want, RetryAfter(err))
+			require.Equal(t, tt.want, RetryAfter(fmt.Errorf("wrapped: %w", err)))
+		})
+	}
+	require.Zero(t, RetryAfter(errors.New("no token endpoint answer")))
 }

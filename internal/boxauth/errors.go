@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"golang.org/x/oauth2"
+
+	"github.com/telegraf-box/telegraf-box/internal/retryafter"
 )
 
 // ErrRefused is matched (with errors.Is) by every error meaning that the
@@ -30,6 +33,20 @@ type TokenError struct {
 	// RedirectHost is, for a 3xx answer, the host its Location names (never
 	// the whole URL, whose path and query may carry anything); empty if none.
 	RedirectHost string
+	// RetryAfter is the wait the answer's Retry-After header asked for (a
+	// 429 or 503), 0 without one.
+	RetryAfter time.Duration
+}
+
+// RetryAfter returns the wait that the Retry-After header of the token
+// endpoint's answer in err's chain asked for, or 0 when err carries none. A
+// caller must not ask for a token again sooner.
+func RetryAfter(err error) time.Duration {
+	var te *TokenError
+	if errors.As(err, &te) {
+		return max(te.RetryAfter, 0)
+	}
+	return 0
 }
 
 // Refused reports whether the answer refuses the credentials (4xx other than
@@ -108,6 +125,7 @@ func classify(err error) error {
 		te := &TokenError{Code: sanitize(re.ErrorCode, 64), Description: sanitize(re.ErrorDescription, 300)}
 		if re.Response != nil {
 			te.StatusCode = re.Response.StatusCode
+			te.RetryAfter = retryAfter(re.Response)
 		}
 		return te
 	}
@@ -115,6 +133,20 @@ func classify(err error) error {
 		return &TokenError{StatusCode: http.StatusOK} // the actual 2xx status is not reported by oauth2
 	}
 	return fmt.Errorf("box token request failed: %w", err)
+}
+
+// retryAfter reads resp's Retry-After. An HTTP date in it is read against
+// the answer's own Date header (Box's clock), so that a skewed local clock
+// neither stretches nor shortens the wait; without a Date only
+// delay-seconds, what Box sends, count.
+func retryAfter(resp *http.Response) time.Duration {
+	v := resp.Header.Get("Retry-After")
+	now, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil && strings.ContainsFunc(v, unicode.IsLetter) {
+		return 0
+	}
+	d, _ := retryafter.Parse(v, now)
+	return d
 }
 
 // redirectHost returns the host a redirect's Location names, resolved

@@ -44,7 +44,8 @@ const (
 	// defaultFetchTimeout bounds one token request, caller cancellations aside.
 	defaultFetchTimeout = time.Minute
 	// aheadRetryInterval spaces refresh-ahead attempts after one failed while
-	// the cached token is still usable, so a down endpoint is not hammered.
+	// the cached token is still usable, so a down endpoint is not hammered
+	// (longer when its answer had a longer Retry-After).
 	aheadRetryInterval = 30 * time.Second
 )
 
@@ -111,11 +112,11 @@ func NewSource(fetch func(ctx context.Context) (*oauth2.Token, error), clk clock
 // remains, a replacement is fetched in the background while the cached token
 // keeps being returned; if that fetch fails, the cached token is used until 30 s
 // (at most 10% of the lifetime) before it expires and the refresh is retried
-// every 30 s. Without a usable token, callers wait for the single fetch in
-// flight or until ctx is done. The fetch itself is not cancelled when a caller
-// gives up (a refresh-token rotation must not be cut in half); it is bounded by
-// a one-minute timeout on the Source's clock. After Close, Token fails with
-// ErrClosed.
+// every 30 s (or after the answer's Retry-After, if longer). Without a usable
+// token, callers wait for the single fetch in flight or until ctx is done. The
+// fetch itself is not cancelled when a caller gives up (a refresh-token
+// rotation must not be cut in half); it is bounded by a one-minute timeout on
+// the Source's clock. After Close, Token fails with ErrClosed.
 func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -232,7 +233,8 @@ func (s *Source) start(ctx context.Context) *fetchCall {
 			s.refreshAt, s.expireAt = schedule(started, life)
 			s.retryAt = time.Time{}
 		default:
-			s.retryAt = s.clk.Now().Add(aheadRetryInterval)
+			// Never sooner than the token endpoint asked (Retry-After).
+			s.retryAt = s.clk.Now().Add(max(aheadRetryInterval, RetryAfter(err)))
 		}
 		c.token, c.err = tok, err
 		s.mu.Unlock()

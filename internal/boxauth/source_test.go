@@ -113,6 +113,37 @@ func TestSource_RefreshAheadFailureKeepsTokenUntilExpiry(t *testing.T) {
 	require.ErrorContains(t, err, "endpoint down")
 }
 
+// A refresh ahead that the token endpoint answered 429 with a Retry-After
+// longer than aheadRetryInterval was retried after aheadRetryInterval.
+func TestSource_RefreshAheadHonoursRetryAfter(t *testing.T) {
+	ctx := ctxT(t)
+	mock := clock.NewMock()
+	f := &countingFetch{life: time.Hour}
+	s := NewSource(f.fetch, mock)
+	_, err := s.Token(ctx)
+	require.NoError(t, err)
+
+	f.setErr(&TokenError{StatusCode: 429, RetryAfter: 2 * time.Minute})
+	mock.Add(55 * time.Minute)
+	_, err = s.Token(ctx)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f.n.Load() == 2 && s.idle() }, 5*time.Second, time.Millisecond)
+
+	// aheadRetryInterval has passed, Retry-After has not: no new attempt.
+	mock.Add(2*time.Minute - time.Second)
+	tok, err := s.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "tok-1", tok)
+	require.Eventually(t, s.idle, 5*time.Second, time.Millisecond)
+	require.EqualValues(t, 2, f.n.Load(), "asked again before Retry-After")
+
+	mock.Add(time.Second)
+	tok, err = s.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "tok-1", tok)
+	require.Eventually(t, func() bool { return f.n.Load() == 3 && s.idle() }, 5*time.Second, time.Millisecond)
+}
+
 // idle reports whether no fetch is in flight (test helper).
 func (s *Source) idle() bool {
 	s.mu.Lock()

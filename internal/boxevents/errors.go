@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/telegraf-box/telegraf-box/internal/retryafter"
 )
 
 // Every error in this file is safe to log. Descriptions carry the method, a path (or
@@ -250,7 +252,7 @@ type clientError struct {
 // newAPIError builds the error for a non-2xx response, reading at most maxErrorBody of its body.
 func newAPIError(cl *call, resp *http.Response, now time.Time) *APIError {
 	e := &APIError{Method: cl.method, URL: cl.where, Params: cl.params, StatusCode: resp.StatusCode}
-	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+	if d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), now); ok {
 		e.RetryAfter = d
 	}
 	if isRedirect(resp.StatusCode) {

@@ -2,9 +2,6 @@ package boxevents
 
 import (
 	"errors"
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -29,29 +26,6 @@ func backoff(attempt int, jitter float64) time.Duration {
 	}
 	d := time.Duration(float64(backoffBase<<n) * jitter)
 	return min(d, backoffMax)
-}
-
-// parseRetryAfter parses a Retry-After header: delay-seconds or an HTTP-date, which is relative
-// to now (the client's clock). ok is false for an absent or unparsable header; a date in the past
-// gives 0.
-func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if isDigits(v) {
-		secs, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || secs > int64(24*time.Hour/time.Second) {
-			// Absurdly long (or overflowing): more than anyone waits inside a request.
-			return 24 * time.Hour, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return max(t.Sub(now), 0), true
 }
 
 // retryWait returns how long to wait before retrying after err, the failure of the given attempt.

@@ -41,36 +41,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-	tests := []struct {
-		name   string
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{name: "seconds", in: "7", want: 7 * time.Second, wantOK: true},
-		{name: "zero", in: "0", want: 0, wantOK: true},
-		{name: "spaces", in: " 12 ", want: 12 * time.Second, wantOK: true},
-		{name: "huge seconds", in: "99999999999999999999999", want: 24 * time.Hour, wantOK: true},
-		{name: "http date", in: now.Add(30 * time.Second).Format(http.TimeFormat), want: 30 * time.Second, wantOK: true},
-		{name: "rfc 850 date", in: now.Add(time.Minute).Format(time.RFC850), want: time.Minute, wantOK: true},
-		{name: "asctime date", in: now.Add(2 * time.Second).Format(time.ANSIC), want: 2 * time.Second, wantOK: true},
-		{name: "date in the past", in: now.Add(-time.Hour).Format(http.TimeFormat), want: 0, wantOK: true},
-		{name: "empty", in: ""},
-		{name: "negative", in: "-5"},
-		{name: "fraction", in: "1.5"},
-		{name: "garbage", in: "soon"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseRetryAfter(tt.in, now)
-			require.Equal(t, tt.wantOK, ok)
-			require.Equal(t, tt.want, got)
-		})
-	}
-}
-
 func TestRetryWait(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -415,3 +415,25 @@ func TestAuth_WarnsOnExposedCredentialFiles(t *testing.T) {
 		}
 	}
 }
+
+// Box's token endpoint answered 429 with a Retry-After of two minutes and
+// the plugin asked again a second later: the wait it asked for was dropped
+// with the rest of the answer. The simulator runs on the plugin's clock, so
+// the times it recorded are the plugin's.
+func TestAuth_TokenEndpointRetryAfterHonoured(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 28, Clock: mock})
+	sim.EmitEnterprise(3)
+	sim.InjectFault(boxsim.EndpointToken, boxsim.Fault{Kind: boxsim.FaultRateLimit, RetryAfter: 2 * time.Minute})
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	acc, out := run(t, p)
+	pump(t, mock, out, time.Second, func() bool { return acc.NMetrics() == 3 })
+
+	reqs := sim.RequestLog(boxsim.EndpointToken)
+	require.Len(t, reqs, 2)
+	require.Equal(t, boxsim.FaultRateLimit, reqs[0].Fault)
+	require.GreaterOrEqual(t, reqs[1].Time.Sub(reqs[0].Time), 2*time.Minute, "asked again before Retry-After")
+	require.Len(t, accErrors(acc), 1)
+	require.ErrorContains(t, acc.FirstError(), "HTTP 429")
+	require.ErrorContains(t, acc.FirstError(), "retrying in 2m0s")
+}

@@ -111,8 +111,9 @@ func retryDelay(err error, n int) time.Duration {
 		// Full jitter in [d/2, d): instances that failed together spread out.
 		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // jitter needs no crypto
 	}
-	// Box may ask for a longer pause than any backoff (Retry-After): honour it.
-	return max(d, boxevents.RetryAfter(err))
+	// Box may ask for a longer pause than any backoff (Retry-After), its API
+	// or its token endpoint: honour it.
+	return max(d, boxevents.RetryAfter(err), boxauth.RetryAfter(err))
 }
 
 // authRefused reports whether Box refused the credentials, or refused with
