@@ -3,6 +3,7 @@ package box_events
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -192,4 +193,66 @@ func TestInvalidPosition_NowAfterOldStartTimeSkipsBackfill(t *testing.T) {
 	}
 	require.Zero(t, acc.NMetrics(), "restarted at now: the history is not read")
 	require.Nil(t, p.GetState().(State).Backfill)
+}
+
+// Box repeats events at later positions (box-java-sdk #57, #564: a stream
+// that made several calls a second "returning only duplicates"). A realtime
+// server that keeps announcing news while reading brings back only events
+// already emitted, or only a newer position, must back off as when reading
+// brings nothing at all.
+func TestChangesStream_RepeatsOnlyNewChangesBackOff(t *testing.T) {
+	tests := []struct {
+		name   string
+		repeat bool // the page holds the event already emitted
+		moves  bool // Box answers a newer position every time
+	}{
+		{name: "the same event at the same position", repeat: true},
+		{name: "the same event at later positions", repeat: true, moves: true},
+		{name: "nothing at later positions", moves: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim := boxsim.New(boxsim.Options{Seed: 86, RealtimeIgnoresStreamType: true})
+			ev := sim.EmitType(boxsim.StreamAll, "ITEM_UPLOAD")
+			var gets atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				pos := r.URL.Query().Get("stream_position")
+				if r.Method != http.MethodGet || r.URL.Path != "/2.0/events" || pos == "now" {
+					sim.Handler().ServeHTTP(w, r)
+					return
+				}
+				n, err := strconv.ParseUint(pos, 10, 64)
+				require.NoError(t, err)
+				entries, next := "", n+1 // the first read brings the event, at position 2
+				if gets.Add(1) > 1 {
+					if tt.repeat {
+						entries = string(ev.JSON)
+					}
+					if !tt.moves {
+						next = n
+					}
+				} else {
+					entries = string(ev.JSON)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"chunk_size":1,"next_stream_position":"` + strconv.FormatUint(next, 10) + //nolint:errcheck // test server
+					`","entries":[` + entries + `]}`))
+			}))
+			t.Cleanup(srv.Close)
+			t.Cleanup(sim.Close)
+
+			mock := mockClock()
+			p := withMock(newPlugin(sim, "changes"), mock)
+			p.BaseURL = srv.URL
+			p.StartPosition = "1" // the realtime channel sees the upload after every position read
+			acc, out := run(t, p)
+			for range 120 {
+				out.accept()
+				mock.Add(time.Second)
+				time.Sleep(time.Millisecond) // let the plugin take its turn; the bound below holds whatever the pace
+			}
+			require.Equal(t, []string{ev.ID}, eventIDs(acc.GetTelegrafMetrics()), "the event once")
+			require.LessOrEqual(t, gets.Load(), int32(12), "2 minutes of news that bring nothing new: the reads back off")
+		})
+	}
 }

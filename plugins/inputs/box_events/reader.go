@@ -166,7 +166,8 @@ func (r *reader) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
 // full page is turned into metrics the next one is already read, and the one after
 // it asked for as soon as that one's position is known, so that a backlog keeps
 // Box, the decoding and the metrics busy at once (see lookahead). It reports
-// whether anything was read: events, or a new position.
+// whether it read an event it had not read before: repeats, or a new position
+// alone, bring nothing new (see userStream.fruitless).
 func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 	var ahead *lookahead
 	defer func() { r.drop(ahead) }()
@@ -226,9 +227,9 @@ func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 		// reader and every metric made of it are done with it (see textLease).
 		text := newTextLease(page.TakeText(), r.client.RecycleText)
 		r.conv.text = text
-		advanced, err := r.emit(ctx, page, f.pos, f.gen)
+		advanced, fresh, err := r.emit(ctx, page, f.pos, f.gen)
 		r.conv.text = nil
-		progress = progress || advanced || len(page.Entries) > 0
+		progress = progress || fresh
 		// The metrics hold strings of the page's text, not its events: the page's entries can
 		// hold the next page's.
 		r.client.Recycle(page)
@@ -375,13 +376,14 @@ func (r *reader) drop(a *lookahead) {
 }
 
 // emit hands a page read at pos in generation gen to the accumulator, holding
-// the place drain reserved, and reports whether the fetch position moved.
+// the place drain reserved, and reports whether the fetch position moved and
+// whether the page held an event not read before.
 // Events already read (Box repeats them) are dropped; a page longer than
 // page_size becomes several tracking groups, so that no group is larger than
 // the outputs were sized for. An empty page that brings a new position moves
 // the stream on too: on a quiet or filtered stream the checkpoint would
 // otherwise age past what Box keeps.
-func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.StreamPosition, gen uint64) (bool, error) {
+func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.StreamPosition, gen uint64) (advanced, fresh bool, err error) {
 	next := page.NextStreamPosition
 	if !next.Resumable() {
 		if len(page.Entries) > 0 {
@@ -396,7 +398,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 	}
 	if len(page.Entries) == 0 && next == "" {
 		r.tracker.release()
-		return false, nil
+		return false, false, nil
 	}
 
 	b := r.newBatch()
@@ -410,7 +412,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 		}
 		if first > 0 {
 			if err := r.tracker.reserve(ctx); err != nil {
-				return false, err
+				return false, false, err
 			}
 		}
 		pushed, moved := r.tracker.push(gen, groupNext, keys, len(metrics), func() (telegraf.TrackingID, bool) {
@@ -422,7 +424,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 		if !pushed {
 			// A rewind happened while the page was read: it is read again.
 			r.tracker.release()
-			return false, nil
+			return false, false, nil
 		}
 		r.stats.emitted(len(metrics), b.newest)
 		if moved {
@@ -435,7 +437,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 	b.report(r, len(page.Entries))
 	r.stats.duplicatesDropped.Incr(int64(b.repeats))
 	r.stats.eventsFiltered.Incr(int64(b.filtered))
-	return next != "", nil
+	return next != "", b.repeats < len(page.Entries), nil
 }
 
 // batch turns the events of one page into metrics and counts what deserves

@@ -14,9 +14,10 @@ const (
 	// second.
 	minPollSpacing = time.Second
 	// fruitlessBase and fruitlessMax bound the wait before reading after a
-	// new_change when the previous reads brought nothing: a realtime server
-	// that keeps announcing changes this stream does not show must not make
-	// the plugin poll Box for ever. The wait doubles from a second.
+	// new_change when the previous reads brought nothing new (no event, only
+	// repeats, or only a newer position): a realtime server that keeps
+	// announcing changes this stream does not show must not make the plugin
+	// poll Box for ever. The wait doubles from a second.
 	fruitlessBase = time.Second
 	fruitlessMax  = time.Minute
 	// pollFallbackInterval is how often GET /events is read when the realtime
@@ -41,7 +42,7 @@ type userStream struct {
 	polls     int       // long polls sent to server
 	pending   bool      // drain before polling: a new_change, a rewind, a timeout, the start
 	announced bool      // the pending drain answers a new_change
-	fruitless int       // drains in a row after new_change that read nothing
+	fruitless int       // drains in a row after new_change that read no new event
 	// pollUntil is set when the realtime server refused a long poll without
 	// credentials (which it is never sent): the stream is polled until then.
 	pollUntil time.Time
