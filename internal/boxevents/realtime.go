@@ -30,6 +30,10 @@ const (
 const (
 	// DefaultRetryTimeout is used when a RealtimeServer has no retry_timeout (Box sends 610 s).
 	DefaultRetryTimeout = 610 * time.Second
+	// maxRetryTimeout caps a RealtimeServer's retry_timeout: a half-dead connection is noticed
+	// within the hour whatever the server says, and seconds by the billion would overflow a
+	// time.Duration into a poll that times out at once (then a GET and a poll ten times a second).
+	maxRetryTimeout = time.Hour
 	// longPollMargin is added to RetryTimeout: the server answers "reconnect" at about that time,
 	// and that answer should win over our own deadline.
 	longPollMargin = 10 * time.Second
@@ -185,7 +189,7 @@ func longPollURL(u *url.URL, pos StreamPosition) *url.URL {
 
 // LongPoll waits on the real-time server srv for changes after pos and returns Box's message:
 // MessageNewChange, MessageReconnect, MessageMaxRetries, or any other message as sent. Without an
-// answer within srv.RetryTimeout (DefaultRetryTimeout when 0) plus 10 s it returns MessageTimeout
+// answer within srv.RetryTimeout (DefaultRetryTimeout when 0, at most an hour) plus 10 s it returns MessageTimeout
 // and no error. A cancelled ctx returns ctx.Err(). The long poll is never retried here: the
 // caller's loop decides.
 //
@@ -207,7 +211,7 @@ func (c *Client) LongPoll(ctx context.Context, srv RealtimeServer, pos StreamPos
 	u := longPollURL(base, pos)
 	timeout := DefaultRetryTimeout
 	if srv.RetryTimeout > 0 {
-		timeout = time.Duration(srv.RetryTimeout) * time.Second
+		timeout = time.Duration(min(srv.RetryTimeout, int(maxRetryTimeout/time.Second))) * time.Second
 	}
 	if c.mayAuthorize(u) {
 		return c.poll(ctx, u, pos, timeout, pollAuthorized)

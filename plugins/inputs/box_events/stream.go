@@ -159,10 +159,11 @@ func (s *userStream) fallBackToPolling(err error) {
 }
 
 // expired reports whether the realtime server must be replaced: its
-// max_retries polls were used or its ttl (minutes) passed.
+// max_retries polls were used or its ttl (minutes) passed. The ttl is compared
+// in whole minutes: hundreds of millions of them overflow a time.Duration.
 func (s *userStream) expired() bool {
 	if s.server.MaxRetries > 0 && s.polls >= s.server.MaxRetries {
 		return true
 	}
-	return s.server.TTL > 0 && s.r.clock.Since(s.since) >= time.Duration(s.server.TTL)*time.Minute
+	return s.server.TTL > 0 && s.r.clock.Since(s.since)/time.Minute >= time.Duration(s.server.TTL)
 }
