@@ -87,3 +87,36 @@ func TestUserStream_OddRealtimeServerValuesStayIdle(t *testing.T) {
 		})
 	}
 }
+
+// A realtime server that cannot be reached (an egress firewall that lets
+// api.box.com through but not *.realtime.services.box.net, a proxy that
+// refuses OPTIONS, an outage) left the stream unread after its first drain:
+// every retry went straight back to the long poll.
+func TestUserStream_RealtimeServerDownStillReads(t *testing.T) {
+	tests := []struct {
+		name     string
+		endpoint boxsim.Endpoint
+		fault    boxsim.FaultKind
+	}{
+		{"long poll reset", boxsim.EndpointLongPoll, boxsim.FaultReset},
+		{"long poll answered by a proxy", boxsim.EndpointLongPoll, boxsim.FaultProxyHTML},
+		{"realtime server list refused", boxsim.EndpointOptions, boxsim.FaultProxyHTML},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mock := mockClock()
+			sim := boxsim.NewTest(t, boxsim.Options{Seed: 88, Clock: mock})
+			sim.InjectFault(tt.endpoint, boxsim.Fault{Kind: tt.fault, Times: 1 << 20})
+			p := withMock(newPlugin(sim, "all"), mock)
+			sim.EmitUser(2)
+			acc, out := run(t, p)
+			pump(t, mock, out, retryStep, func() bool { return len(accErrors(acc)) > 0 }, "no error reported")
+			require.Equal(t, 2, int(acc.NMetrics()))
+
+			sim.EmitUser(3)
+			catchUp(t, sim, p, mock, out)
+			require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAll)), eventIDs(acc.GetTelegrafMetrics()))
+			require.Len(t, errorTexts(acc), 1, "one failure streak, one error")
+		})
+	}
+}

@@ -40,7 +40,7 @@ type userStream struct {
 	server    *boxevents.RealtimeServer
 	since     time.Time // when server was obtained
 	polls     int       // long polls sent to server
-	pending   bool      // drain before polling: a new_change, a rewind, a timeout, the start
+	pending   bool      // drain before polling: a new_change, a rewind, a timeout, a failure, the start
 	announced bool      // the pending drain answers a new_change
 	fruitless int       // drains in a row after new_change that read no new event
 	// pollUntil is set when the realtime server refused a long poll without
@@ -89,7 +89,7 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 	if s.server == nil || s.expired() {
 		srv, err := r.client.RealtimeServer(ctx, r.cfg.stream)
 		if err != nil {
-			s.server = nil
+			s.server, s.pending = nil, true // see the long poll's errors below
 			return 0, fmt.Errorf("getting a realtime server: %w", err)
 		}
 		s.server, s.since, s.polls = &srv, r.clock.Now(), 0
@@ -120,6 +120,10 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 			s.fallBackToPolling(err)
 			return 0, nil
 		}
+		// Read the stream before the next try, at the pace of the retries: a
+		// realtime server that cannot be reached (a firewall that lets only
+		// the API host through, an outage) must not stop the stream.
+		s.pending = true
 		return 0, fmt.Errorf("long poll: %w", err)
 	}
 	switch msg {
