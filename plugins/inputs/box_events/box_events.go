@@ -366,7 +366,11 @@ func (b *BoxEvents) restore(st State) error {
 	if st.StreamType != "" && st.StreamType != string(b.cfg.stream) {
 		return fmt.Errorf("saved state is for stream_type %q, not %q", st.StreamType, b.cfg.stream)
 	}
-	if !boxevents.StreamPosition(st.StreamPosition).Resumable() {
+	// "0" is where a stream read from Box's oldest events stands until its
+	// first page is committed (start_position "beginning" or a time, a
+	// backfill, on_invalid_position "beginning" or "lookback"); a stop
+	// before that saves it, and the stream resumes there.
+	if pos := boxevents.StreamPosition(st.StreamPosition); pos != "0" && !pos.Resumable() {
 		return fmt.Errorf("saved stream_position %q is not a Box stream position", st.StreamPosition)
 	}
 	var notBefore time.Time

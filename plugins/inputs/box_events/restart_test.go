@@ -1,0 +1,82 @@
+package box_events
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+)
+
+// A stream that starts from the beginning commits "0" until its first page is
+// delivered. Telegraf stopped before that (its first flush, or Box not
+// reachable yet) stores that state; the next start must read from the
+// beginning again, not refuse the state (Telegraf does not start when
+// SetState fails).
+func TestState_StopBeforeFirstCommitRestores(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 40})
+	evs := sim.EmitEnterprise(4)
+	p := newPlugin(sim, "admin_logs_streaming")
+	acc, _ := run(t, p)
+	acc.Wait(4) // written, never accepted: the outputs did not flush yet
+	p.Stop()
+	buf, err := json.Marshal(p.GetState())
+	require.NoError(t, err)
+	var st State
+	require.NoError(t, json.Unmarshal(buf, &st))
+	require.Equal(t, "0", st.StreamPosition, "nothing was committed")
+
+	p2 := newPlugin(sim, "admin_logs_streaming")
+	require.NoError(t, p2.Init())
+	require.NoError(t, p2.SetState(st))
+	acc2 := &testutil.Accumulator{}
+	require.NoError(t, p2.Start(acc2))
+	defer p2.Stop()
+	waitCaughtUp(t, p2, &output{acc: acc2}, sim, boxsim.StreamAdminLogsStreaming)
+	require.Equal(t, eventIDsOf(evs), eventIDs(acc2.GetTelegrafMetrics()))
+}
+
+// A backfill of admin_logs_streaming from admin_logs records its start in
+// state_file at once, at position "0" of admin_logs. A restart before the
+// first admin_logs page was committed (under execd, within commit_delay) must
+// go on with the backfill, not fail at Init (execd restarts it for ever).
+func TestStateFile_RestartDuringBackfillBeforeFirstCommit(t *testing.T) {
+	mock := clock.NewMock()
+	now := time.Now()
+	start := now.Add(-30 * 24 * time.Hour)
+	mock.Set(start.Add(time.Hour))
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 41, Clock: mock})
+	old := sim.EmitEnterprise(5) // older than the streaming history: only admin_logs has them
+	mock.Set(now)
+
+	path := filepath.Join(t.TempDir(), "box.state")
+	newBackfill := func() *BoxEvents {
+		p := newPlugin(sim, "admin_logs_streaming")
+		p.StartPosition = start.Format(time.RFC3339)
+		p.StateFile = path
+		p.backfillSettle = 0
+		return p
+	}
+	p := newBackfill()
+	acc, _ := run(t, p)
+	acc.Wait(len(old)) // never accepted
+	p.Stop()
+	st, ok, err := readStateFile(path)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NotNil(t, st.Backfill, "the backfill was recorded")
+
+	p2 := newBackfill()
+	acc2, out2 := run(t, p2)
+	require.Eventually(t, func() bool {
+		out2.accept()
+		return acc2.NMetrics() >= uint64(len(old)) && p2.reader.currentBackfill() == nil
+	}, 20*time.Second, 5*time.Millisecond)
+	require.Equal(t, eventIDsOf(old), eventIDs(acc2.GetTelegrafMetrics()))
+}
