@@ -2,6 +2,7 @@ package box_events
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -79,4 +80,31 @@ func TestStateFile_RestartDuringBackfillBeforeFirstCommit(t *testing.T) {
 		return acc2.NMetrics() >= uint64(len(old)) && p2.reader.currentBackfill() == nil
 	}, 20*time.Second, 5*time.Millisecond)
 	require.Equal(t, eventIDsOf(old), eventIDs(acc2.GetTelegrafMetrics()))
+}
+
+// state_file may be a symlink, e.g. from the configuration's directory to a
+// persistent volume: the position is written to its target, and the link is
+// kept (replacing it cut it from the target, which kept the old position for
+// the next container).
+func TestStateFile_Symlink(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 43})
+	sim.EmitEnterprise(3)
+	target := filepath.Join(t.TempDir(), "box.state")
+	link := filepath.Join(t.TempDir(), "box.state")
+	require.NoError(t, os.Symlink(target, link))
+
+	p := newPlugin(sim, "admin_logs_streaming")
+	p.StateFile = link
+	_, out := run(t, p)
+	head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+	waitCommitted(t, p, out, head)
+	p.Stop()
+
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is kept")
+	st, ok, err := readStateFile(target)
+	require.NoError(t, err)
+	require.True(t, ok, "the target is written")
+	require.Equal(t, head, st.StreamPosition)
 }

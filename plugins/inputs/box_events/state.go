@@ -136,13 +136,15 @@ type stateFile struct {
 
 // openStateFile takes the state file's lock and reads it. A missing file is
 // not an error (the state is nil); one locked by another instance,
-// unreadable or corrupt one is, naming the file.
+// unreadable or corrupt one is, naming the file. The file is read and
+// written at the path the lock resolved: a symlink (to a persistent volume,
+// say) is followed, never replaced.
 func openStateFile(path string) (*stateFile, *State, error) {
 	lock, err := safefile.Acquire(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("state_file %q: %w", path, err)
 	}
-	f := &stateFile{path: path, lock: lock}
+	f := &stateFile{path: lock.Path(), lock: lock}
 	st, err := f.read()
 	if err != nil {
 		f.close()
