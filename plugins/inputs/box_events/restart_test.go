@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +108,49 @@ func TestStateFile_Symlink(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "the target is written")
 	require.Equal(t, head, st.StreamPosition)
+}
+
+// A state_file write that failed (a full disk) is tried again: the commit
+// it held was lost, and a quiet stream saved nothing more, not even at Stop,
+// so the next start replayed everything since the last write that worked.
+func TestStateFile_FailedWriteIsRetried(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 44})
+	sim.EmitEnterprise(3)
+	mock := mockClock()
+	path := filepath.Join(t.TempDir(), "box.state")
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.StateFile = path
+	acc, out := run(t, p)
+	head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+	pump(t, mock, out, time.Second, func() bool {
+		st, _, err := readStateFile(path)
+		return err == nil && st.StreamPosition == head
+	}, "the head was never written")
+
+	// The next write fails: the file cannot be replaced.
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, os.Mkdir(path, 0o700))
+	sim.EmitEnterprise(2)
+	catchUp(t, sim, p, mock, out)
+	failures := func() int {
+		n := 0
+		for _, e := range errorTexts(acc) {
+			if strings.Contains(e, "writing state_file") {
+				n++
+			}
+		}
+		return n
+	}
+	pump(t, mock, out, time.Second, func() bool { return failures() > 0 }, "the failed write was not reported")
+	for range 5 {
+		mock.Add(stateWriteEvery) // tried again each tick, reported once
+	}
+	require.Equal(t, 1, failures())
+
+	require.NoError(t, os.Remove(path)) // room again
+	p.Stop()
+	st, ok, err := readStateFile(path)
+	require.NoError(t, err)
+	require.True(t, ok, "the commit was written once the file could be")
+	require.Equal(t, sim.HeadPosition(boxsim.StreamAdminLogsStreaming), st.StreamPosition)
 }

@@ -128,10 +128,13 @@ type stateFile struct {
 	path string
 	mu   sync.Mutex // serialises writes and guards the fields below
 	lock *safefile.Lock
-	// dirty is set when a commit was not written yet; written is when the
-	// file was last written.
+	// dirty is set when a commit was not written yet, or its write failed
+	// (it is tried again at the next tick); written is when the file was
+	// last written or tried. failing is set from a failed write to the next
+	// one that works: a lasting failure (a full disk) is reported once.
 	dirty   bool
 	written time.Time
+	failing bool
 }
 
 // openStateFile takes the state file's lock and reads it. A missing file is
@@ -197,13 +200,15 @@ func (f *stateFile) flush(state func() State, now time.Time) error {
 // writeLocked replaces the file with st. After close (the plugin stopped)
 // the lock is taken again for the write, so that a delivery notice arriving
 // after Stop (the outputs' last flush) is still saved, unless another
-// instance owns the file by then.
+// instance owns the file by then. A write that fails leaves the state dirty,
+// so the next tick (or Stop) tries again; only the first failure of a run is
+// reported.
 func (f *stateFile) writeLocked(st State, now time.Time) error {
 	buf, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	f.dirty, f.written = false, now
+	f.written = now
 	if f.lock == nil {
 		lock, err := safefile.Acquire(f.path)
 		if err != nil {
@@ -212,8 +217,14 @@ func (f *stateFile) writeLocked(st State, now time.Time) error {
 		defer lock.Release() //nolint:errcheck // releasing a lock only closes its descriptor
 	}
 	if err := safefile.WriteAtomic(f.path, buf, 0o600); err != nil {
-		return fmt.Errorf("writing state_file %q: %w", f.path, err)
+		f.dirty = true
+		if f.failing {
+			return nil
+		}
+		f.failing = true
+		return fmt.Errorf("writing state_file %q (trying again every %s): %w", f.path, stateWriteEvery, err)
 	}
+	f.dirty, f.failing = false, false
 	return nil
 }
 
