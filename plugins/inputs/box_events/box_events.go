@@ -288,8 +288,11 @@ func (b *BoxEvents) Stop() {
 		// Commit what was delivered, and under commit_delay only what has
 		// aged: a page written to the pipe just before Telegraf died may never
 		// have reached its outputs, so it is read again after the restart.
+		// What aged since the last tick is saved like any commit.
 		b.applyPendingDeliveries()
-		b.tracker.commitAged()
+		if b.tracker.commitAged() {
+			b.saveState()
+		}
 	}
 	b.flushState()
 	if b.tokens != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
 
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
@@ -153,4 +154,40 @@ func TestStateFile_FailedWriteIsRetried(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "the commit was written once the file could be")
 	require.Equal(t, sim.HeadPosition(boxsim.StreamAdminLogsStreaming), st.StreamPosition)
+}
+
+// Under commit_delay, Stop commits the pages that aged since the last tick of
+// the commit ticker. That commit must reach state_file too (under execd the
+// only state), or those pages are read again after the restart.
+func TestStateFile_StopSavesWhatAgedSinceTheLastTick(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 45})
+	sim.EmitEnterprise(3)
+	mock := mockClock()
+	path := filepath.Join(t.TempDir(), "box.state")
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.StateFile = path
+	p.CommitDelay = config.Duration(30 * time.Second)
+	p.PollInterval = config.Duration(time.Hour) // no read in between
+	acc, out := run(t, p)
+	acc.Wait(3)
+
+	// Delivered half a second after the commit ticker's last tick, so it ages
+	// between two ticks.
+	mock.Add(500 * time.Millisecond)
+	out.accept()
+	require.Eventually(t, func() bool {
+		p.tracker.mu.Lock()
+		defer p.tracker.mu.Unlock()
+		return len(p.tracker.queue) > 0 && p.tracker.queue[0].done
+	}, 10*time.Second, time.Millisecond)
+	mock.Add(29700 * time.Millisecond) // the ticks up to here find it 29.7 s old
+	mock.Add(500 * time.Millisecond)   // 30.2 s old, and no tick since
+	p.Stop()
+
+	head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+	require.Equal(t, head, p.GetState().(State).StreamPosition, "Stop committed it")
+	st, ok, err := readStateFile(path)
+	require.NoError(t, err)
+	require.True(t, ok, "state_file was written")
+	require.Equal(t, head, st.StreamPosition)
 }
