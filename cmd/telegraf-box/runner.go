@@ -56,6 +56,16 @@ type runner struct {
 func (r *runner) run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if r.signals {
+		// Handling SIGPIPE makes a write to a stdout nobody reads any more
+		// (Telegraf died) fail, which stops the runner cleanly; unhandled, Go
+		// kills the process on it, before the input's Stop saved anything.
+		// Nothing else needs the signal itself. Before Start: the input may
+		// emit at once.
+		pipe := make(chan os.Signal, 1)
+		signal.Notify(pipe, syscall.SIGPIPE)
+		defer signal.Stop(pipe)
+	}
 	batches := make(chan []telegraf.Metric, queuedBatches)
 	acc := newAccumulator(r.maker, batches)
 	if err := r.input.Start(acc); err != nil {
