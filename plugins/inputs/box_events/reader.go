@@ -102,6 +102,10 @@ func (r *reader) restore(pos boxevents.StreamPosition, keys []eventKey, notBefor
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.notBefore, r.backfill = notBefore, bf
+	if r.cfg.stream == boxevents.StreamAdminLogs && notBefore.After(r.after) {
+		// A restart's lookback (see restart): position 0 begins there.
+		r.after = notBefore
+	}
 	r.tracker.restore(pos, keys)
 }
 

@@ -17,6 +17,9 @@ import (
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
+// Restarts before anything was committed: the saved position is then the
+// stream's start, "0" (all Box keeps, or since created_after).
+
 // A stream that starts from the beginning commits "0" until its first page is
 // delivered. Telegraf stopped before that (its first flush, or Box not
 // reachable yet) stores that state; the next start must read from the
@@ -45,43 +48,121 @@ func TestState_StopBeforeFirstCommitRestores(t *testing.T) {
 	require.Equal(t, eventIDsOf(evs), eventIDs(acc2.GetTelegrafMetrics()))
 }
 
-// A backfill of admin_logs_streaming from admin_logs records its start in
-// state_file at once, at position "0" of admin_logs. A restart before the
-// first admin_logs page was committed (under execd, within commit_delay) must
-// go on with the backfill, not fail at Init (execd restarts it for ever).
-func TestStateFile_RestartDuringBackfillBeforeFirstCommit(t *testing.T) {
+// admin_logs with created_after begins at position 0. Stopped before its
+// first page reached the outputs (they were down, or Box was), the agent
+// saved position "0", and SetState refused it: Telegraf did not start again.
+func TestState_SavedBeforeFirstCommitRestores(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 90})
+	evs := sim.EmitEnterprise(5)
+	newAdminLogs := func() *BoxEvents {
+		p := newPlugin(sim, "admin_logs")
+		p.StartPosition = "now"
+		p.CreatedAfter = time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+		return p
+	}
+
+	p := newAdminLogs()
+	acc, _ := run(t, p)
+	acc.Wait(len(evs)) // the outputs never take them
+	p.Stop()
+	st := p.GetState().(State)
+	require.Equal(t, "0", st.StreamPosition, "nothing was committed")
+
+	// Through JSON, as Telegraf's persister keeps it.
+	buf, err := json.Marshal(st)
+	require.NoError(t, err)
+	var saved State
+	require.NoError(t, json.Unmarshal(buf, &saved))
+
+	p2 := newAdminLogs()
+	require.NoError(t, p2.Init())
+	require.NoError(t, p2.SetState(saved), "the agent must be able to start again")
+	acc2 := &testutil.Accumulator{}
+	require.NoError(t, p2.Start(acc2))
+	t.Cleanup(p2.Stop)
+	waitCommitted(t, p2, &output{acc: acc2}, sim.HeadPosition(boxsim.StreamAdminLogs))
+	require.Equal(t, sorted(eventIDsOf(evs)), eventIDs(acc2.GetTelegrafMetrics()), "read again from created_after")
+}
+
+// A backfill saves its start in state_file at once: position "0" of
+// admin_logs with the handover. Stopped before its first page was committed,
+// the plugin could not start again from that state_file.
+func TestStateFile_BackfillSavedBeforeFirstCommitResumes(t *testing.T) {
 	mock := clock.NewMock()
 	now := time.Now()
 	start := now.Add(-30 * 24 * time.Hour)
 	mock.Set(start.Add(time.Hour))
-	sim := boxsim.NewTest(t, boxsim.Options{Seed: 41, Clock: mock})
-	old := sim.EmitEnterprise(5) // older than the streaming history: only admin_logs has them
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 91, Clock: mock})
+	old := sim.EmitEnterprise(4) // older than the streaming history: only admin_logs has them
 	mock.Set(now)
+	recent := sim.EmitEnterprise(3)
 
 	path := filepath.Join(t.TempDir(), "box.state")
-	newBackfill := func() *BoxEvents {
+	newBackfilling := func() *BoxEvents {
 		p := newPlugin(sim, "admin_logs_streaming")
 		p.StartPosition = start.Format(time.RFC3339)
 		p.StateFile = path
-		p.backfillSettle = 0
+		p.backfillSettle = 0 // the plugin runs on the real clock
 		return p
 	}
-	p := newBackfill()
+	p := newBackfilling()
 	acc, _ := run(t, p)
-	acc.Wait(len(old)) // never accepted
+	acc.Wait(len(old) + len(recent)) // the outputs never take them
 	p.Stop()
 	st, ok, err := readStateFile(path)
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.NotNil(t, st.Backfill, "the backfill was recorded")
+	require.NotNil(t, st.Backfill, "stopped during the backfill")
+	require.Equal(t, "0", st.StreamPosition, "nothing was committed")
 
-	p2 := newBackfill()
+	p2 := newBackfilling()
 	acc2, out2 := run(t, p2)
+	want := sorted(append(eventIDsOf(old), eventIDsOf(recent)...))
 	require.Eventually(t, func() bool {
 		out2.accept()
-		return acc2.NMetrics() >= uint64(len(old)) && p2.reader.currentBackfill() == nil
+		return len(acc2.GetTelegrafMetrics()) >= len(want) && p2.reader.currentBackfill() == nil
 	}, 20*time.Second, 5*time.Millisecond)
-	require.Equal(t, eventIDsOf(old), eventIDs(acc2.GetTelegrafMetrics()))
+	waitCaughtUp(t, p2, out2, sim, boxsim.StreamAdminLogsStreaming)
+	require.Equal(t, want, eventIDs(acc2.GetTelegrafMetrics()), "each event once, the backfill resumed")
+}
+
+// on_invalid_position = "lookback" restarts admin_logs at position 0 with
+// created_after the lookback's start. Resumed from that "0", the plugin asked
+// for admin_logs without created_after: a year of events, read to be dropped.
+func TestState_LookbackSavedBeforeFirstCommitKeepsCreatedAfter(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 92})
+	evs := sim.EmitEnterprise(3)
+	start := func(st State) (*BoxEvents, *testutil.Accumulator) {
+		p := newPlugin(sim, "admin_logs")
+		p.StartPosition = "now"
+		p.OnInvalidPosition = onInvalidLookback
+		p.InvalidPositionLookback = config.Duration(time.Hour)
+		require.NoError(t, p.Init())
+		require.NoError(t, p.SetState(st))
+		acc := &testutil.Accumulator{}
+		require.NoError(t, p.Start(acc))
+		t.Cleanup(p.Stop)
+		return p, acc
+	}
+
+	p, acc := start(State{StreamType: "admin_logs", StreamPosition: "99999999999999999999999999"})
+	acc.Wait(len(evs)) // the outputs never take them
+	require.ErrorContains(t, acc.FirstError(), "on_invalid_position")
+	p.Stop()
+	st := p.GetState().(State)
+	require.Equal(t, "0", st.StreamPosition, "nothing was committed since the restart")
+	require.NotEmpty(t, st.NotBefore)
+
+	seen := len(sim.RequestLog(boxsim.EndpointEvents))
+	p2, acc2 := start(st)
+	waitCommitted(t, p2, &output{acc: acc2}, sim.HeadPosition(boxsim.StreamAdminLogs))
+	require.Equal(t, eventIDsOf(evs), eventIDs(acc2.GetTelegrafMetrics()))
+	notBefore, err := time.Parse(time.RFC3339Nano, st.NotBefore)
+	require.NoError(t, err)
+	first := sim.RequestLog(boxsim.EndpointEvents)[seen]
+	require.Equal(t, "0", first.Query.Get("stream_position"))
+	require.Equal(t, notBefore.UTC().Format("2006-01-02T15:04:05-07:00"), first.Query.Get("created_after"),
+		"position 0 of the lookback, not of all admin_logs")
 }
 
 // state_file may be a symlink, e.g. from the configuration's directory to a
