@@ -272,3 +272,41 @@ func TestStateFile_StopSavesWhatAgedSinceTheLastTick(t *testing.T) {
 	require.True(t, ok, "state_file was written")
 	require.Equal(t, head, st.StreamPosition)
 }
+
+// on_invalid_position = "now" forgets the position until Box tells the
+// current one. A commit not yet written (state_file is written at most once a
+// second) was then saved with no position at all, and the plugin refused to
+// start from that state_file ("holds no stream_position").
+func TestStateFile_NeverWrittenWithoutPosition(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 93})
+	sim.EmitEnterprise(6)
+	mock := mockClock() // still: the commits below fall within one second
+	path := filepath.Join(t.TempDir(), "box.state")
+	newPlugin := func() *BoxEvents {
+		p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+		p.StateFile = path
+		p.PageSize = 2
+		p.MaxUndeliveredPages = 1 // a page is read once the one before is committed
+		p.OnInvalidPosition = onInvalidNow
+		return p
+	}
+	p := newPlugin()
+	acc, out := run(t, p)
+	acc.Wait(2)
+	out.accept() // written at once
+	acc.Wait(4)
+	sim.InjectFault(boxsim.EndpointEvents, boxsim.Fault{Kind: boxsim.FaultInvalidPosition}) // the third page
+	sim.InjectFault(boxsim.EndpointEvents, boxsim.Fault{Kind: boxsim.FaultHang})            // the current position
+	out.accept()                                                                            // within the second: left for later
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointEvents, 4, 10*time.Second))
+	acc.WaitError(1)
+	p.Stop()
+
+	st, ok, err := readStateFile(path)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NotEmpty(t, st.StreamPosition)
+	p2 := newPlugin()
+	require.NoError(t, p2.Init(), "the plugin must start again from its state_file")
+	p2.Stop()
+}

@@ -204,6 +204,12 @@ func (f *stateFile) flush(state func() State, now time.Time) error {
 // so the next tick (or Stop) tries again; only the first failure of a run is
 // reported.
 func (f *stateFile) writeLocked(st State, now time.Time) error {
+	if st.StreamPosition == "" {
+		// on_invalid_position "now" is asking Box for the current position:
+		// the file keeps the last one (read's rule) until it is known.
+		f.dirty = true
+		return nil
+	}
 	buf, err := json.Marshal(st)
 	if err != nil {
 		return err
