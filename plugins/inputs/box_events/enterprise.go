@@ -25,8 +25,10 @@ func (r *reader) pollEnterprise(ctx context.Context) (time.Duration, error) {
 	if bf := r.currentBackfill(); bf != nil {
 		if r.tracker.inFlight() > 0 {
 			// The last admin_logs pages must be committed before the position
-			// switches to the other stream.
-			return time.Second, nil
+			// switches to the other stream. Look again at the next poll: while
+			// the outputs are down that may take long, and each look reads
+			// admin_logs.
+			return r.cfg.interval, nil
 		}
 		if wait := r.clock.Until(bf.before.Add(r.cfg.backfillSettle)); wait > 0 {
 			// admin_logs shows events up to a minute late: read it once more

@@ -310,3 +310,30 @@ func TestStateFile_NeverWrittenWithoutPosition(t *testing.T) {
 	require.NoError(t, p2.Init(), "the plugin must start again from its state_file")
 	p2.Stop()
 }
+
+// At the end of a backfill the plugin waits for the last admin_logs pages
+// to be committed before the handover. It read admin_logs every second
+// meanwhile: with the outputs down, 60 requests a minute instead of one per
+// poll_interval, for as long as they stayed down.
+func TestBackfill_NoBusyPollingWhileTheLastPagesWait(t *testing.T) {
+	mock := mockClock()
+	now := mock.Now()
+	start := now.Add(-30 * 24 * time.Hour)
+	mock.Set(start.Add(time.Hour))
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 94, Clock: mock})
+	old := sim.EmitEnterprise(3)
+	mock.Set(now)
+
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.StartPosition = start.Format(time.RFC3339)
+	p.PollInterval = config.Duration(15 * time.Second)
+	acc, _ := run(t, p)
+	acc.Wait(len(old)) // the outputs are down: the pages stay in flight
+	gets := sim.Requests(boxsim.EndpointEvents)
+	for range 60 {
+		mock.Add(time.Second)
+		time.Sleep(time.Millisecond) // let the plugin take its turn; the bound below holds whatever the pace
+	}
+	require.LessOrEqual(t, sim.Requests(boxsim.EndpointEvents)-gets, 60/15+1, "one read per poll_interval while nothing is new")
+	require.NotNil(t, p.reader.currentBackfill(), "no handover before the last pages are committed")
+}
