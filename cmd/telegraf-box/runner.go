@@ -52,7 +52,8 @@ type runner struct {
 }
 
 // run starts the input and returns once it stopped and everything it emitted
-// was written.
+// was written. A write to stdout that failed stops it too, and is its error
+// (as Telegraf's shim exits with one), after the input's Stop.
 func (r *runner) run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -72,11 +73,14 @@ func (r *runner) run() error {
 		return fmt.Errorf("starting the input: %w", err)
 	}
 
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		writeErr error
+	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r.write(batches, cancel)
+		writeErr = r.write(batches, cancel)
 	}()
 	if r.signals {
 		quit := make(chan os.Signal, 1)
@@ -120,7 +124,7 @@ func (r *runner) run() error {
 	r.input.Stop()
 	close(batches)
 	wg.Wait()
-	return nil
+	return writeErr
 }
 
 // readStdin asks for a Gather for each line of stdin and cancels at its end:
@@ -157,11 +161,12 @@ func (r *runner) gather(acc telegraf.Accumulator) {
 
 // write serializes the batches that are ready and writes them in one write. A
 // metric is accepted only once its line was written, and rejected when the
-// write failed (stdout is gone: the process stops). A metric
+// write failed (stdout is gone: the process stops, and write returns the
+// failure once batches is closed). A metric
 // the serializer cannot write at all (no field, no name) is left out of the
 // batch and counted in a warning; it counts as delivered, like a metric an
 // output filters out.
-func (r *runner) write(batches <-chan []telegraf.Metric, stop context.CancelFunc) {
+func (r *runner) write(batches <-chan []telegraf.Metric, stop context.CancelFunc) error {
 	lines, err := newLineWriter()
 	if err != nil {
 		panic(err) // the default configuration always initialises
@@ -170,14 +175,14 @@ func (r *runner) write(batches <-chan []telegraf.Metric, stop context.CancelFunc
 		pending = make([]telegraf.Metric, 0, maxBatch)
 		out     []byte // reused: written out before the next batch
 		dropped int
-		broken  bool
+		broken  error // the write that failed
 	)
 	flush := func() {
 		defer func() {
 			clear(pending)
 			pending = pending[:0]
 		}()
-		if broken {
+		if broken != nil {
 			for _, m := range pending {
 				m.Reject()
 			}
@@ -203,7 +208,7 @@ func (r *runner) write(batches <-chan []telegraf.Metric, stop context.CancelFunc
 			out = nil
 		}
 		if err != nil {
-			broken = true
+			broken = fmt.Errorf("writing to stdout: %w", err)
 			r.log.Errorf("Writing to stdout failed, stopping: %v", err)
 			stop()
 			for _, m := range pending {
@@ -233,6 +238,7 @@ func (r *runner) write(batches <-chan []telegraf.Metric, stop context.CancelFunc
 		}
 		flush()
 	}
+	return broken
 }
 
 // release gives a metric the runner wrote and acknowledged back to the input that made it, if

@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 }
 
 // runOnClosedStdout is the child: a page written to a stdout nobody reads any
-// more. It exits 0 once the runner stopped the input and returned.
+// more. It exits 0 once the runner stopped the input and returned the write's
+// error.
 func runOnClosedStdout() int {
 	in := newService()
 	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
@@ -38,7 +39,7 @@ func runOnClosedStdout() int {
 	in.acc.AddTrackingMetricGroup([]telegraf.Metric{
 		metric.New("box_events", nil, map[string]interface{}{"event_id": "1"}, time.Unix(1, 0)),
 	})
-	if err := <-done; err != nil {
+	if err := <-done; err == nil {
 		return 2
 	}
 	in.mu.Lock()
