@@ -125,7 +125,7 @@ func classify(err error) error {
 		te := &TokenError{Code: sanitize(re.ErrorCode, 64), Description: sanitize(re.ErrorDescription, 300)}
 		if re.Response != nil {
 			te.StatusCode = re.Response.StatusCode
-			te.RetryAfter = retryAfter(re.Response)
+			te.RetryAfter = retryAfterOf(re.Response)
 		}
 		return te
 	}
@@ -135,11 +135,11 @@ func classify(err error) error {
 	return fmt.Errorf("box token request failed: %w", err)
 }
 
-// retryAfter reads resp's Retry-After. An HTTP date in it is read against
+// retryAfterOf reads resp's Retry-After. An HTTP date in it is read against
 // the answer's own Date header (Box's clock), so that a skewed local clock
 // neither stretches nor shortens the wait; without a Date only
 // delay-seconds, what Box sends, count.
-func retryAfter(resp *http.Response) time.Duration {
+func retryAfterOf(resp *http.Response) time.Duration {
 	v := resp.Header.Get("Retry-After")
 	now, err := http.ParseTime(resp.Header.Get("Date"))
 	if err != nil && strings.ContainsFunc(v, unicode.IsLetter) {
