@@ -12,7 +12,8 @@ import (
 // become <family>_<key>, and top-level keys that name a family (metadata_template_key,
 // task_id, sign_request_id, ...) keep their name. Every other key becomes details_<path>, the
 // path's keys joined by "_", down to maxDetailsDepth keys; arrays, and objects at that depth,
-// are kept as compact JSON text. At most maxDetailsFields such generic fields are added to one
+// are kept as compact JSON text. These two kinds of fields are strings whatever Box sent (see
+// text): only the typed fields have another type, always the same. At most maxDetailsFields such generic fields are added to one
 // event; what is left out is counted, and the reader logs the count once per page.
 //
 // The text walked is additional_details as the decoder kept it: valid, compact JSON. The
@@ -138,7 +139,7 @@ func (w *details) family(family, k, v string) {
 	w.bounded(w.in.name(w.name), v)
 }
 
-// bounded adds v as the field key (see typed) unless the event has its share of generic
+// bounded adds v as the field key (see text) unless the event has its share of generic
 // fields already.
 func (w *details) bounded(key, v string) {
 	if v == "" || v == "null" {
@@ -148,7 +149,7 @@ func (w *details) bounded(key, v string) {
 		w.cut++
 		return
 	}
-	if w.typed(key, v) {
+	if w.text(key, v) {
 		w.added++
 	}
 }
@@ -287,31 +288,26 @@ func (w *details) flatten(v string, depth int) {
 	w.bounded(w.in.name(w.name), v)
 }
 
-// typed adds v as a field named key of the type its JSON has: a string, an int64 for an
-// integer (a float64 when it does not fit), a float64, a bool, or compact JSON text for arrays
-// and objects (a number beyond float64 as its literal text). null adds nothing. It reports
-// whether a field was added.
-func (w *details) typed(key, v string) bool {
-	if v == "" || w.has(key) {
+// text adds v as the string field key: a JSON string's content, a number or a boolean as Box
+// wrote it (2, 2.5, true), an array or an object as its compact JSON. Never the type of the
+// value: Box writes one key as a number in one event and as a string in the next (ids), an
+// integer or a fraction (1200, 1249.5), and InfluxDB refuses a point whose field has another
+// type than before ("field type conflict"; outputs.influxdb drops the write, on InfluxDB 1.6
+// with every other point of its batch). null adds nothing. It reports whether a field was
+// added.
+func (w *details) text(key, v string) bool {
+	if v == "" || v[0] == 'n' || w.has(key) {
 		return false
 	}
 	switch v[0] {
 	case '"':
 		w.m.appendField(key, unquote(v))
 	case 't':
-		w.m.appendField(key, true)
+		w.m.appendField(key, "true") // a constant: boxed without allocating
 	case 'f':
-		w.m.appendField(key, false)
-	case 'n':
-		return false
-	case '{', '[':
-		w.m.appendField(key, v)
+		w.m.appendField(key, "false")
 	default:
-		n, ok := number(v)
-		if !ok {
-			n = v // beyond float64 (1e400): the literal, rather than nothing
-		}
-		w.m.appendField(key, n)
+		w.m.appendField(key, v)
 	}
 	return true
 }
@@ -379,20 +375,6 @@ func (w *details) boolean(key, v string, fallback func()) {
 		return
 	}
 	fallback()
-}
-
-// number converts a JSON number: int64 when it is an integer that fits, float64 otherwise.
-func number(v string) (any, bool) {
-	if !strings.ContainsAny(v, ".eE") {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return n, true
-		}
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return nil, false
-	}
-	return f, true
 }
 
 // unquote returns the content of the JSON string v.

@@ -3,6 +3,7 @@ package box_events
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,7 +129,7 @@ func TestDetails_Typed(t *testing.T) {
 	m = fixtureMetric(t, c, "application")
 	require.Equal(t, "apps_tokens", m.Tags()["category"])
 	require.Equal(t, "q8ps1tk2n9z0bv7c", get(m, "source_api_key"))
-	require.Equal(t, true, get(m, "details_is_authorized"))
+	require.Equal(t, "true", get(m, "details_is_authorized"), "details fields are strings, whatever Box sent")
 
 	m = fixtureMetric(t, c, "details_string")
 	require.Equal(t, `"legacy details string"`, get(m, "additional_details"), "text that is not an object stays whole")
@@ -141,14 +142,14 @@ func TestDetails_UnknownKeysAreBounded(t *testing.T) {
 	fields := m.Fields()
 	//nolint:testifylint // the compact text itself is under test
 	require.Equal(t, `{"d":1,"e":[1,2]}`, fields["details_a_b_c"], "an object at depth 3 is kept as compact JSON")
-	require.InDelta(t, 2.5, fields["details_a_b_f"], 0)
-	require.Equal(t, true, fields["details_a_b_g"])
+	require.Equal(t, "2.5", fields["details_a_b_f"], "numbers and booleans as Box wrote them")
+	require.Equal(t, "true", fields["details_a_b_g"])
 	require.NotContains(t, fields, "details_a_h", "null is absent")
 	require.Equal(t, "x\u00e9\"y", fields["details_a_i"], "escapes are decoded")
 	require.Equal(t, `[{"x":1},{"y":2}]`, fields["details_list"], "arrays are kept as compact JSON")
-	require.InDelta(t, 1.2345678901234567e19, fields["details_big"], 1e4, "an integer beyond int64 is a float")
-	require.Equal(t, int64(-7), fields["details_neg"])
-	require.InDelta(t, 1000.0, fields["details_exp"], 0)
+	require.Equal(t, "12345678901234567890", fields["details_big"], "every digit of an integer beyond int64")
+	require.Equal(t, "-7", fields["details_neg"])
+	require.Equal(t, "1000.0", fields["details_exp"])
 	generic := 0
 	for k := range fields {
 		if strings.HasPrefix(k, detailsPrefix) {
@@ -159,6 +160,53 @@ func TestDetails_UnknownKeysAreBounded(t *testing.T) {
 	// 8 keys above (a_b_c, a_b_f, a_b_g, a_i, list, big, neg, exp) and 30 more: 6 left out.
 	require.Equal(t, 38-maxDetailsFields, c.takeCut())
 	require.Zero(t, c.takeCut(), "taking the count resets it")
+}
+
+// TestMetric_OneTypePerField: InfluxDB refuses a point whose field has another type than in
+// the points before it, so a field name must have one type whatever JSON Box sends for it. Box
+// is not consistent (an id a number in one event and a string in the next, 1200 then 1249.5),
+// so every place an event's value becomes a field is given every kind of JSON value.
+func TestMetric_OneTypePerField(t *testing.T) {
+	values := []string{`0`, `-7`, `1249.5`, `1000.0`, `12345678901234567890`, `1e400`, `"12"`, `"x"`, `""`,
+		`true`, `"true"`, `{"a":1}`, `[1,2]`, `null`}
+	events := []string{
+		// additional_details: generic keys at every depth, the families, the typed fields
+		`"additional_details":{"k":%[1]s,"a":{"b":{"c":%[1]s}},"metadata":{"amount":%[1]s},"task_id":%[1]s,` +
+			`"size":%[1]s,"collab_id":%[1]s,"is_performed_by_admin":%[1]s,"role":%[1]s,"service_id":%[1]s,` +
+			`"shield_alert":{"risk_score":%[1]s,"alert_id":%[1]s,"x":%[1]s,"user":{"id":%[1]s,"y":%[1]s},` +
+			`"alert_summary":{"download_delta_percent":%[1]s,"anomaly_period":{"downloaded_files_count":%[1]s}}}}`,
+		`"additional_details":%[1]s`,
+		// the event's own values
+		`"event_id":%[1]s,"session_id":%[1]s,"ip_address":%[1]s,"recorded_at":%[1]s`,
+		`"created_by":{"type":%[1]s,"id":%[1]s,"name":%[1]s,"login":%[1]s},"action_by":{"id":%[1]s},` +
+			`"accessible_by":{"id":%[1]s,"login":%[1]s}`,
+		`"source":{"type":"file","id":%[1]s,"name":%[1]s,"size":%[1]s,"sha1":%[1]s,"parent":{"id":%[1]s},` +
+			`"owned_by":{"id":%[1]s},"shared_link":{"access":%[1]s},"path_collection":{"entries":[{"name":%[1]s}]}}`,
+		`"source":{"item_type":"file","item_id":%[1]s,"item_name":%[1]s,"user_id":%[1]s,"user_email":%[1]s}`,
+		`"source":{"type":"user","id":%[1]s,"login":%[1]s,"role":%[1]s}`,
+		`"source":{"type":"application","api_key":%[1]s},"created_by":{"login":"x@example.org"}`,
+		`"source":%[1]s`,
+	}
+	c := &converter{userTag: userTagID, domains: []string{"example.com"}, in: newInterner()}
+	types := make(map[string]map[string]string) // field -> Go type -> a JSON value that made it
+	for _, e := range events {
+		for _, v := range values {
+			raw := fmt.Sprintf(`{"type":"event","created_at":"2026-03-04T13:05:00-08:00","event_type":"COLLABORATION_INVITE",`+e+`}`, v)
+			var ev boxevents.Event
+			require.NoError(t, json.Unmarshal([]byte(raw), &ev), raw)
+			for _, f := range c.metric(&ev, boxevents.StreamAdminLogs, time.Unix(0, 0)).FieldList() {
+				typ := fmt.Sprintf("%T", f.Value)
+				if types[f.Key] == nil {
+					types[f.Key] = make(map[string]string)
+				}
+				types[f.Key][typ] = v
+			}
+		}
+	}
+	require.Greater(t, len(types), 40)
+	for key, seen := range types {
+		require.Len(t, seen, 1, "field %s has more than one type: %v", key, seen)
+	}
 }
 
 func TestDetails_NeverPanics(t *testing.T) {
