@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/influxdata/telegraf/config"
 
@@ -25,6 +26,9 @@ const (
 // token is requested here; secrets are read from their store at every token
 // request, so rotated values are picked up.
 func (b *BoxEvents) authenticator(httpClient *http.Client) (tokenSource, error) {
+	if err := b.checkSecretsLinked(); err != nil {
+		return nil, err
+	}
 	tokenURL := b.cfg.baseURL + "/oauth2/token"
 	switch b.Auth {
 	case authClientCredentials:
@@ -123,6 +127,25 @@ func (b *BoxEvents) checkSubject(required bool) error {
 	}
 	if required && b.SubjectID == "" {
 		return fmt.Errorf(`auth %q needs subject_id (the %s id)`, b.Auth, b.SubjectType)
+	}
+	return nil
+}
+
+// checkSecretsLinked refuses a secret-store reference (@{store:key}) that no
+// store was linked to: compiled in, Telegraf links every reference before
+// Init (and stops on one it cannot link), but telegraf-box has no secret
+// stores, so the secret could never be read and every token request would
+// fail at run time. Only the reference is named, never a value.
+func (b *BoxEvents) checkSecretsLinked() error {
+	for _, s := range []struct {
+		option string
+		secret *config.Secret
+	}{{"client_secret", &b.ClientSecret}, {"developer_token", &b.DeveloperToken}, {"jwt_passphrase", &b.JWTPassphrase}} {
+		if refs := s.secret.GetUnlinked(); len(refs) > 0 {
+			return fmt.Errorf("%s refers to a secret store (%s) that is not linked: secret stores work only compiled into Telegraf; "+
+				"under inputs.execd pass the secret in an environment variable, e.g. %s = \"${BOX_%s}\"",
+				s.option, strings.Join(refs, ", "), s.option, strings.ToUpper(s.option))
+		}
 	}
 	return nil
 }

@@ -118,3 +118,27 @@ func TestSecretStore_CompiledIn(t *testing.T) {
 	defer store.mu.Unlock()
 	require.Greater(t, store.lookups, linked, "the token request read the secret from the store")
 }
+
+// A secret-store reference that no store was linked to (telegraf-box has no
+// secret stores; compiled in, Telegraf links them before Init) can never be
+// read. Init accepted it: the input started and every token request failed
+// at run time, retried for ever, instead of a startup error naming the option.
+func TestSecretStore_UnlinkedReferenceRefusedAtInit(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{})
+	for _, tt := range []struct {
+		option string
+		modify func(*BoxEvents, config.Secret)
+	}{
+		{"client_secret", func(p *BoxEvents, s config.Secret) { p.ClientSecret = s }},
+		{"developer_token", func(p *BoxEvents, s config.Secret) { p.Auth = authDeveloperToken; p.DeveloperToken = s }},
+	} {
+		t.Run(tt.option, func(t *testing.T) {
+			p := newPlugin(sim, "all")
+			tt.modify(p, config.NewSecret([]byte("@{vault:box_"+tt.option+"}")))
+			err := p.Init()
+			require.ErrorContains(t, err, tt.option)
+			require.ErrorContains(t, err, "@{vault:box_"+tt.option+"}")
+			require.ErrorContains(t, err, "environment variable")
+		})
+	}
+}
