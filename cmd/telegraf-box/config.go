@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/influxdata/toml"
+	"github.com/influxdata/toml/ast"
 
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/models"
@@ -35,6 +39,9 @@ func loadPlugin(path string) (*models.RunningInput, error) {
 	if err := cfg.LoadConfigData(data, path); err != nil {
 		return nil, err
 	}
+	if err := checkVariablesSet(data); err != nil {
+		return nil, fmt.Errorf("%s %w", path, err)
+	}
 	if len(cfg.Tags) > 0 {
 		return nil, fmt.Errorf("%s sets global tags (%s): they belong in telegraf.conf, whose agent adds them to what "+
 			"inputs.execd reads; tags of this input only go in [inputs.box_events.tags]", path, strings.Join(slices.Sorted(maps.Keys(cfg.Tags)), ", "))
@@ -45,4 +52,69 @@ func loadPlugin(path string) (*models.RunningInput, error) {
 			"(found %d inputs and %d other plugins); outputs belong in telegraf.conf", path, len(cfg.Inputs), n)
 	}
 	return cfg.Inputs[0], nil
+}
+
+// variableReference is a reference to an environment variable without a
+// default (${NAME:-default} always resolves).
+var variableReference = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// checkVariablesSet refuses a string value that refers to an environment
+// variable that is not set. Telegraf keeps such a reference as written, so
+// the input would send "${BOX_CLIENT_SECRET}" to Box as the secret (the
+// execd block has no environment = [...]), and Box would refuse it at run
+// time as if the secret were wrong. Comments are not values: a file that
+// parses only once substituted (a number given as ${PAGE_SIZE}) is left to
+// Telegraf's loader.
+func checkVariablesSet(data []byte) error {
+	tree, err := toml.Parse(data)
+	if err != nil {
+		tree = &ast.Table{} // see above
+	}
+	return walkValues(tree, func(key string, line int, v string) error {
+		for _, m := range variableReference.FindAllStringSubmatch(v, -1) {
+			if _, ok := os.LookupEnv(m[1]); !ok {
+				return fmt.Errorf("line %d: %s refers to %s, but the environment variable %s is not set "+
+					"(under inputs.execd, pass it with environment = [\"%s=...\"])", line, key, m[0], m[1], m[1])
+			}
+		}
+		return nil
+	})
+}
+
+// walkValues calls f with every string value below node, with its key and
+// line.
+func walkValues(node any, f func(key string, line int, v string) error) error {
+	switch n := node.(type) {
+	case *ast.Table:
+		for _, name := range slices.Sorted(maps.Keys(n.Fields)) {
+			if err := walkValues(n.Fields[name], f); err != nil {
+				return err
+			}
+		}
+	case []*ast.Table:
+		for _, t := range n {
+			if err := walkValues(t, f); err != nil {
+				return err
+			}
+		}
+	case *ast.KeyValue:
+		return walkStrings(n.Value, func(v string) error { return f(n.Key, n.Line, v) })
+	}
+	return nil
+}
+
+// walkStrings calls f with v if it is a string, or with each string in it if
+// it is an array.
+func walkStrings(v ast.Value, f func(string) error) error {
+	switch v := v.(type) {
+	case *ast.String:
+		return f(v.Value)
+	case *ast.Array:
+		for _, e := range v.Value {
+			if err := walkStrings(e, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -373,3 +373,24 @@ func TestIsNullDevice(t *testing.T) {
 	require.NoError(t, file.Close())
 	require.False(t, isNullDevice(file), "a closed file cannot be told apart, so it is read")
 }
+
+// Telegraf keeps a reference to an environment variable that is not set as
+// written: with BOX_CLIENT_SECRET missing from the process's environment (no
+// environment = [...] in the execd block), the input started and sent
+// "${BOX_CLIENT_SECRET}" to Box as the secret, which Box refused at run time
+// ("invalid_client", every 5 minutes) as if the secret were wrong.
+func TestLoadPlugin_UnsetEnvironmentVariableIsAnError(t *testing.T) {
+	t.Setenv("BOX_TEST_UNSET", "")
+	require.NoError(t, os.Unsetenv("BOX_TEST_UNSET"))
+	t.Setenv("BOX_TEST_ID", "id")
+	_, err := loadPlugin(writeConf(t, `[[inputs.box_events]]
+  # client_secret = "${BOX_TEST_COMMENTED_OUT}"
+  client_id = "${BOX_TEST_ID}"
+  subject_id = "${BOX_TEST_UNSET_TOO:-1}"
+  client_secret = "${BOX_TEST_UNSET}"
+`))
+	require.ErrorContains(t, err, "line 5")
+	require.ErrorContains(t, err, "client_secret")
+	require.ErrorContains(t, err, "BOX_TEST_UNSET is not set")
+	require.NotContains(t, err.Error(), "BOX_TEST_COMMENTED_OUT")
+}
