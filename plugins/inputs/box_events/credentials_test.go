@@ -305,3 +305,22 @@ func TestStop_WaitsForRefreshInFlight(t *testing.T) {
 	require.Equal(t, []string{strings.TrimSpace(string(data))}, sim.RefreshTokens(),
 		"the rotated refresh token is on disk when Stop returns")
 }
+
+// Box documents its API's base URL as https://api.box.com/2.0. Given as
+// base_url, Init accepted it, and every request went to /2.0/oauth2/token
+// and /2.0/2.0/events: 404s, retried with backoff for ever, instead of a
+// startup error saying what base_url wants.
+func TestInit_BaseURLWithAPIVersionRefused(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{})
+	for _, path := range []string{"/2.0", "/2.0/", "/2.0/events"} {
+		p := newPlugin(sim, "all")
+		p.BaseURL = "https://api.box.com" + path
+		err := p.Init()
+		require.ErrorContains(t, err, "base_url", path)
+		require.ErrorContains(t, err, `without "/2.0"`, path)
+	}
+	p := newPlugin(sim, "all")
+	p.BaseURL = "https://gateway.example.com/box/"
+	require.NoError(t, p.Init(), "a path of a proxy's own is the API root below it")
+	p.Stop()
+}

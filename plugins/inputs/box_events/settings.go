@@ -168,6 +168,13 @@ func checkBaseURL(raw string) (string, error) {
 		return "", fmt.Errorf("invalid base_url %q: plain http would send Box credentials in clear text; "+
 			"use https (http is accepted only for a loopback address)", raw)
 	}
+	// Box documents its API's base URL as https://api.box.com/2.0: given
+	// here, every request would go to /2.0/2.0/events and /2.0/oauth2/token
+	// and fail with 404 at run time.
+	if path := strings.TrimRight(u.Path, "/"); strings.HasSuffix(path, "/2.0") || strings.Contains(path, "/2.0/") {
+		return "", fmt.Errorf("invalid base_url %q: give the API root without \"/2.0\", such as %q "+
+			"(the plugin adds /2.0/events and /oauth2/token)", raw, defaultBaseURL)
+	}
 	return strings.TrimRight(raw, "/"), nil
 }
 
