@@ -8,7 +8,8 @@
 //   - GET /2.0/events: user streams (all, changes, sync) and enterprise streams
 //     (admin_logs, admin_logs_streaming) with positions above 2^53, sent as JSON strings
 //     or bare numbers, realistic event shapes, duplicates and disorder on the streaming
-//     log, short pages and Box's 400/401/403 answers. As on Box, next_stream_position
+//     log, admin_logs showing events late (AdminLogsDelay: Box buffers it about a
+//     minute), short pages and Box's 400/401/403 answers. As on Box, next_stream_position
 //     advances over entries a page's filters skipped (changes and sync views,
 //     event_type, created_after/created_before), so empty pages move on too.
 //   - Retention: each log keeps the newest MaxEvents events, and with Retention only

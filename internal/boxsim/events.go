@@ -211,7 +211,8 @@ func (s *Server) positionExpiredLocked(q eventsQuery) bool {
 // when the log ran out first, at the last entry scanned. When no entry at all lies
 // after the requested position it echoes that position (or answers the head for
 // position 0 or absent); "now" answers the head; an empty admin_logs page answers 0
-// under EmptyPageZeroPosition.
+// under EmptyPageZeroPosition. Under AdminLogsDelay admin_logs's head is the newest
+// event no longer hidden, and the scan stops there.
 func (s *Server) pageLocked(q eventsQuery, items []pageItem) ([]pageItem, uint64) {
 	st := &s.store
 	if q.stream == StreamAdminLogsStreaming {
@@ -219,8 +220,9 @@ func (s *Server) pageLocked(q eventsQuery, items []pageItem) ([]pageItem, uint64
 	}
 	st.expire(s.clock.Now())
 	l := st.log(q.stream)
+	head := st.servedHead(q.stream, s.clock.Now()) // l.head, unless AdminLogsDelay hides its newest
 	if q.now {
-		return nil, l.head
+		return nil, head
 	}
 
 	limit := q.limit
@@ -232,6 +234,9 @@ func (s *Server) pageLocked(q eventsQuery, items []pageItem) ([]pageItem, uint64
 		scanned bool
 	)
 	l.scan(q.from, q.need(), st.scratch, func(e *entry, g *segment, k int) bool {
+		if e.pos > head {
+			return false
+		}
 		last, scanned = e.pos, true
 		if q.matches(e) {
 			items = append(items, pageItem{raw: e.raw, run: g.run, k: k})
@@ -247,7 +252,7 @@ func (s *Server) pageLocked(q eventsQuery, items []pageItem) ([]pageItem, uint64
 	case q.echo:
 		return nil, q.from
 	default:
-		return nil, l.head
+		return nil, head
 	}
 }
 

@@ -360,6 +360,45 @@ func TestServer_EmptyPagePosition(t *testing.T) {
 	}
 }
 
+// Box buffers admin_logs for about a minute: an event shows there that much later
+// than in admin_logs_streaming, at the position it was given.
+func TestServer_AdminLogsDelay(t *testing.T) {
+	h := newHarness(t, Options{AdminLogsDelay: time.Minute})
+	token := h.sim.IssueToken(SubjectEnterprise)
+	base := h.sim.HeadPosition(StreamAdminLogs)
+	admin := func(pos string) page {
+		return h.mustPage(token, url.Values{"stream_type": {"admin_logs"}, "stream_position": {pos}})
+	}
+
+	first := h.sim.EmitEnterprise(2)
+	p := admin("0")
+	require.Empty(t, p.Entries, "not due yet")
+	require.Equal(t, base, p.digits())
+	require.Equal(t, base, admin("now").digits())
+	require.Equal(t, base, h.sim.HeadPosition(StreamAdminLogs))
+	require.Empty(t, h.sim.Events(StreamAdminLogs))
+	streaming := h.mustPage(token, url.Values{"stream_type": {"admin_logs_streaming"}, "stream_position": {"0"}})
+	require.Equal(t, idsOf(first), streaming.ids(), "admin_logs_streaming shows them at once")
+
+	h.clock.Add(30 * time.Second)
+	second := h.sim.EmitEnterprise(1)
+	h.clock.Add(30 * time.Second)
+	p = admin(base)
+	require.Equal(t, idsOf(first), p.ids(), "due: served at the positions they were given")
+	require.Equal(t, first[1].Position, p.digits(), "the page stops before the event still hidden")
+	require.Equal(t, first[1].Position, admin("now").digits())
+	require.Equal(t, first, h.sim.Events(StreamAdminLogs))
+	p = admin(first[1].Position)
+	require.Empty(t, p.Entries)
+	require.Equal(t, first[1].Position, p.digits(), "an empty page echoes the position")
+
+	h.clock.Add(30 * time.Second)
+	p = admin(first[1].Position)
+	require.Equal(t, idsOf(second), p.ids())
+	require.Equal(t, second[0].Position, p.digits())
+	require.Equal(t, second[0].Position, h.sim.HeadPosition(StreamAdminLogs))
+}
+
 func TestServer_ShortPages(t *testing.T) {
 	h := newHarness(t, Options{ShortPages: true, Seed: 11})
 	token := h.sim.IssueToken(SubjectUser)

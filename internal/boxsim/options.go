@@ -119,6 +119,16 @@ type Options struct {
 	// EmptyPageZeroPosition makes an empty admin_logs page answer next_stream_position 0,
 	// Box's old behaviour (box-windows-sdk-v2#371).
 	EmptyPageZeroPosition bool
+	// AdminLogsDelay, when positive, makes admin_logs show an enterprise event only once
+	// it has been in Box that long on the clock, as Box buffers admin_logs for about a
+	// minute ("events can arrive later than your filtering window", for-enterprise.md;
+	// box-node-sdk docs/events.md), while admin_logs_streaming shows it at once. The
+	// event keeps the position it was given when added (AddEnterpriseEvent returns
+	// it), but until it is due admin_logs answers as if the log ended before it: pages
+	// stop short of it, "now" and HeadPosition answer the position before it, Events
+	// leaves it out. Backlogs (EmitBacklog) are not delayed, but are served in order,
+	// after any event still held. Zero means no delay.
+	AdminLogsDelay time.Duration
 	// StreamingDuplicateRate is the probability that an admin_logs_streaming event is
 	// sent again at a later position.
 	StreamingDuplicateRate float64

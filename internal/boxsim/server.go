@@ -78,6 +78,7 @@ func New(opts Options) *Server {
 		trafficRnd: rand.New(rand.NewPCG(opts.Seed, 0x74726166666963)), //nolint:gosec // "traffic"
 	}
 	s.store = newStore(opts.MaxEvents, opts.MaxProducedIDs, opts.Retention)
+	s.store.adminDelay = opts.AdminLogsDelay
 	s.auth = newAuthState(opts, s.clock.Now())
 	s.realtime = realtimeState{channels: make(map[string]*channel)}
 	s.faults = faultState{queued: make(map[Endpoint][]Fault), random: make(map[Endpoint]randomFaults)}

@@ -77,8 +77,12 @@ type store struct {
 	streaming eventLog
 	// held are admin_logs_streaming entries (late or duplicated) not yet appended; they
 	// follow the next appended batch or are flushed by the next streaming read.
-	held     []entry
-	produced map[Stream]*idRecord
+	held []entry
+	// adminDelay is Options.AdminLogsDelay; delayed are the admin_logs events it still
+	// hides, in position order (one per moment they fall due).
+	adminDelay time.Duration
+	delayed    []delayedEntry
+	produced   map[Stream]*idRecord
 	// changed is closed and replaced whenever an event is appended (long-poll wake-up).
 	changed   chan struct{}
 	retention time.Duration // Options.Retention
@@ -128,6 +132,44 @@ func (st *store) expire(now time.Time) {
 	for _, l := range []*eventLog{&st.user, &st.admin, &st.streaming} {
 		l.expire(cutoff)
 	}
+}
+
+// delayedEntry is an admin_logs event that AdminLogsDelay hides until due: until then
+// admin_logs is served up to before, the position preceding it.
+type delayedEntry struct {
+	before uint64
+	due    time.Time
+}
+
+// delayAdmin hides from admin_logs, until AdminLogsDelay after now, the event just
+// appended after position before.
+func (st *store) delayAdmin(before uint64, now time.Time) {
+	if st.adminDelay <= 0 {
+		return
+	}
+	due := now.Add(st.adminDelay)
+	if n := len(st.delayed); n > 0 && !due.After(st.delayed[n-1].due) {
+		return // hidden anyway behind an earlier event due no sooner
+	}
+	st.delayed = append(st.delayed, delayedEntry{before: before, due: due})
+}
+
+// servedHead is the newest position stream serves at now: its log's head, or for
+// admin_logs the position before the oldest event AdminLogsDelay still hides.
+func (st *store) servedHead(stream Stream, now time.Time) uint64 {
+	if stream != StreamAdminLogs || len(st.delayed) == 0 {
+		return st.log(stream).head
+	}
+	n := 0
+	for n < len(st.delayed) && !now.Before(st.delayed[n].due) {
+		n++
+	}
+	st.delayed = st.delayed[n:]
+	if len(st.delayed) == 0 {
+		st.delayed = nil
+		return st.admin.head
+	}
+	return st.delayed[0].before
 }
 
 // inStream reports whether e, taken from stream's log, belongs to stream.
@@ -223,8 +265,9 @@ func (s *Server) AddRawEvent(stream Stream, raw json.RawMessage) (Event, error) 
 
 // Events returns the retained entries of stream in position order, as a client paging
 // from position 0 would read them now (ids may repeat with UserDuplicateRate or on
-// admin_logs_streaming). Entries held
-// back by StreamingDisorder or StreamingDuplicateRate are not listed until appended.
+// admin_logs_streaming). Entries held back by StreamingDisorder or
+// StreamingDuplicateRate are not listed until appended, nor admin_logs events that
+// AdminLogsDelay still hides.
 // Synthetic entries (EmitBacklog) are written out too, so a large backlog makes a large
 // answer.
 func (s *Server) Events(stream Stream) []Event {
@@ -232,9 +275,12 @@ func (s *Server) Events(stream Stream) []Event {
 	defer s.mu.Unlock()
 	st := &s.store
 	st.expire(s.clock.Now())
+	head := st.servedHead(stream, s.clock.Now())
 	var out []Event
 	st.log(stream).scan(0, streamNeed(stream), st.scratch, func(e *entry, g *segment, k int) bool {
 		switch {
+		case e.pos > head:
+			return false
 		case !inStream(stream, e):
 		case g.run != nil:
 			out = append(out, g.run.event(k, st.scratch))
@@ -265,11 +311,12 @@ func (s *Server) ProducedIDs(stream Stream) []string {
 }
 
 // HeadPosition returns the position "now" answers for stream: that of the newest event
-// in its log, or PositionBase when none was ever added.
+// in its log (in admin_logs, the newest AdminLogsDelay no longer hides), or PositionBase
+// when none was ever added.
 func (s *Server) HeadPosition(stream Stream) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return strconv.FormatUint(s.store.log(stream).head, 10)
+	return strconv.FormatUint(s.store.servedHead(stream, s.clock.Now()), 10)
 }
 
 // TrimmedThrough returns the decimal position of the newest event trimmed from
@@ -332,7 +379,9 @@ func (st *store) recordUser(e *entry) {
 // and returns it as stored in admin_logs.
 func (s *Server) appendEnterpriseExactLocked(e entry) Event {
 	st := &s.store
+	before := st.admin.head
 	out := st.admin.append(e, s.positionStepLocked())
+	st.delayAdmin(before, s.clock.Now())
 	st.produced[StreamAdminLogs].add(e.id)
 	st.streaming.append(e, s.positionStepLocked())
 	st.flushHeld(s.positionStepLocked)
@@ -350,7 +399,9 @@ func (s *Server) appendEnterpriseLocked(batch []entry) []Event {
 	st := &s.store
 	out := make([]Event, 0, len(batch))
 	for _, e := range batch {
+		before := st.admin.head
 		out = append(out, st.admin.append(e, s.positionStepLocked()))
+		st.delayAdmin(before, s.clock.Now())
 		st.produced[StreamAdminLogs].add(e.id)
 	}
 

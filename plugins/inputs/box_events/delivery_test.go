@@ -152,6 +152,32 @@ func TestBackfill_AdminLogsThenStreaming(t *testing.T) {
 	require.Nil(t, st.Backfill)
 }
 
+// Box buffers admin_logs for about a minute, while admin_logs_streaming shows
+// an event at once. A backfill hands over at the admin_logs_streaming position
+// it took when it began, past the events of the minute before: only admin_logs
+// can bring those, once they show there, so it is read again after that.
+func TestBackfill_LateAdminLogsEventsBeforeTheHandover(t *testing.T) {
+	mock := mockClock()
+	now := mock.Now()
+	start := now.Add(-30 * 24 * time.Hour)
+	mock.Set(start.Add(time.Hour))
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 95, Clock: mock, AdminLogsDelay: time.Minute})
+	old := sim.EmitEnterprise(3)
+	mock.Set(now.Add(-20 * time.Second))
+	late := sim.EmitEnterprise(2) // admin_logs shows them 40 s after the backfill began
+	mock.Set(now)
+
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.StartPosition = start.Format(time.RFC3339)
+	p.PollInterval = config.Duration(15 * time.Second)
+	acc, out := run(t, p)
+	pump(t, mock, out, time.Second, func() bool {
+		return p.reader.currentBackfill() == nil && committed(p) == sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+	}, "the backfill never handed over")
+	require.Equal(t, sorted(append(eventIDsOf(old), eventIDsOf(late)...)), eventIDs(acc.GetTelegrafMetrics()),
+		"the events admin_logs showed late were read before the handover")
+}
+
 func TestInvalidPosition_Policies(t *testing.T) {
 	const rejected = "99999999999999999999999999" // digits, but beyond anything Box hands out
 	for _, tt := range []struct {
