@@ -78,6 +78,33 @@ func TestEmptyPages_FilteredStreamMovesOn(t *testing.T) {
 	require.Equal(t, "FAILED_LOGIN", last.Query.Get("event_type"))
 }
 
+// Box used to answer an empty admin_logs page with next_stream_position 0
+// (box-windows-sdk-v2 #371: "by design"; box-node-sdk #110): taken, it would
+// read the year admin_logs keeps again at the next poll.
+func TestEmptyPages_AdminLogsZeroKeepsThePosition(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 86, Clock: mock, EmptyPageZeroPosition: true})
+	p := withMock(newPlugin(sim, "admin_logs"), mock)
+	acc, out := run(t, p)
+	pump(t, mock, out, time.Second, func() bool { return sim.Requests(boxsim.EndpointEvents) >= 3 })
+	require.Equal(t, "0", committed(p), "nothing yet: still from the beginning")
+
+	sim.EmitEnterprise(4)
+	catchUp(t, sim, p, mock, out)
+	head := committed(p)
+	seen := sim.Requests(boxsim.EndpointEvents)
+	pump(t, mock, out, time.Second, func() bool { return sim.Requests(boxsim.EndpointEvents) >= seen+5 })
+	for _, r := range sim.RequestLog(boxsim.EndpointEvents)[seen:] {
+		require.Equal(t, head, r.Query.Get("stream_position"), "an empty page's 0 is not a position")
+	}
+	require.Equal(t, head, committed(p))
+
+	sim.EmitEnterprise(3)
+	catchUp(t, sim, p, mock, out)
+	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAdminLogs)), eventIDs(acc.GetTelegrafMetrics()))
+	require.Empty(t, errorTexts(acc))
+}
+
 // A user stream that shows nothing for a long time (changes, with only
 // previews happening) refreshes its position now and then.
 func TestEmptyPages_QuietUserStreamRefreshesPosition(t *testing.T) {
