@@ -12,10 +12,12 @@
 //     minute), short pages and Box's 400/401/403 answers. As on Box, next_stream_position
 //     advances over entries a page's filters skipped (changes and sync views,
 //     event_type, created_after/created_before), so empty pages move on too.
-//   - Retention: each log keeps the newest MaxEvents events, and with Retention only
-//     those young enough on the clock. An older position reads from the oldest retained
-//     event, or with RejectExpiredPositions gets Box's 400 "Invalid stream position"
-//     (TrimmedThrough tells where the window starts).
+//   - Retention: each log keeps the newest MaxEvents events, and with Retention (or
+//     StreamRetention, a time per log as on Box: admin_logs a year,
+//     admin_logs_streaming two weeks) only those young enough on the clock. An older
+//     position reads from the oldest retained event, or with RejectExpiredPositions
+//     gets Box's 400 "Invalid stream position" (TrimmedThrough tells where the window
+//     starts).
 //   - OPTIONS /2.0/events and GET /subscribe: realtime channels and the long poll
 //     (new_change, reconnect, max_retries) on the injected clock. Box's realtime server
 //     is another host (http://N.realtime.services.box.net): StartRealtime serves the

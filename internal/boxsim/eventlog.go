@@ -15,6 +15,9 @@ type eventLog struct {
 	head    uint64 // position of the newest event ever appended, PositionBase when none
 	trimmed uint64 // position of the newest event trimmed from the log, 0 when none
 	max     int
+	// retention trims events created longer ago than this (Options.Retention or
+	// StreamRetention); zero keeps them.
+	retention time.Duration
 }
 
 // segment is a stretch of a log: stored entries, or entries [lo, hi) of run.
@@ -73,6 +76,13 @@ func (l *eventLog) appendRun(r *run) {
 func (l *eventLog) trim() {
 	if n := l.size - l.max; n > 0 {
 		l.drop(n)
+	}
+}
+
+// expireAt trims the entries older than the log's retention at now, if it has one.
+func (l *eventLog) expireAt(now time.Time) {
+	if l.retention > 0 {
+		l.expire(now.Add(-l.retention))
 	}
 }
 

@@ -519,6 +519,36 @@ func requireInvalidPosition(t *testing.T, status int, header http.Header, body [
 	require.NotContains(t, string(body), "stream_position")
 }
 
+// Box keeps each log for a time of its own: admin_logs a year, admin_logs_streaming
+// two weeks, user events 21 to 31 days.
+func TestServer_StreamRetention(t *testing.T) {
+	const day = 24 * time.Hour
+	h := newHarness(t, Options{Retention: 10 * day, StreamRetention: map[Stream]time.Duration{
+		StreamAdminLogs: 365 * day, StreamAdminLogsStreaming: 14 * day,
+		StreamAll: 21 * day, StreamSync: 31 * day, // one user log: the longer holds
+		"no_such_stream": day,
+	}})
+	oldAdmin, oldUser := h.sim.EmitEnterprise(2), h.sim.EmitUser(2)
+	h.clock.Add(15 * day)
+	newAdmin, newUser := h.sim.EmitEnterprise(1), h.sim.EmitUser(1)
+	require.Equal(t, idsOf(append(oldAdmin, newAdmin...)), idsOf(h.sim.Events(StreamAdminLogs)))
+	require.Equal(t, idsOf(newAdmin), idsOf(h.sim.Events(StreamAdminLogsStreaming)), "two weeks of streaming")
+	require.Equal(t, idsOf(append(oldUser, newUser...)), idsOf(h.sim.Events(StreamAll)))
+
+	h.clock.Add(17 * day) // 32 days after the first events
+	require.Equal(t, idsOf(newUser), idsOf(h.sim.Events(StreamAll)), "31 days of user events")
+	require.Equal(t, idsOf(append(oldAdmin, newAdmin...)), idsOf(h.sim.Events(StreamAdminLogs)), "a year of admin_logs")
+
+	// Retention alone still applies to every log.
+	all := newHarness(t, Options{Retention: 10 * day})
+	all.sim.EmitEnterprise(1)
+	all.sim.EmitUser(1)
+	all.clock.Add(11 * day)
+	for _, stream := range []Stream{StreamAdminLogs, StreamAdminLogsStreaming, StreamAll} {
+		require.Empty(t, all.sim.Events(stream), stream)
+	}
+}
+
 func TestServer_RetentionByAge(t *testing.T) {
 	h := newHarness(t, Options{Retention: time.Hour, RejectExpiredPositions: true, TokenTTL: 24 * time.Hour})
 	token := h.sim.IssueToken(SubjectEnterprise)

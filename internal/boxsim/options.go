@@ -151,6 +151,14 @@ type Options struct {
 	// admin_logs_streaming with StreamingDisorder an old event can outlive Retention
 	// behind a newer one. Zero means no time-based trimming.
 	Retention time.Duration
+	// StreamRetention overrides Retention for the log of a stream: admin_logs,
+	// admin_logs_streaming, or the user log (all, changes and sync are views of one
+	// log, which keeps the longest given for them). Box keeps admin_logs 365 days,
+	// admin_logs_streaming 14 and user events 21 to 31 (stream-types.md): with one
+	// Retention for all logs, a test could not keep a year of admin_logs and two
+	// weeks of admin_logs_streaming at once, and so never see why a stream begun
+	// further back than two weeks must be read from admin_logs. Zero means Retention.
+	StreamRetention map[Stream]time.Duration
 	// RejectExpiredPositions answers GET /2.0/events with a numeric stream_position
 	// from before the log's retained window (below the position of the newest event
 	// trimmed from that log, see TrimmedThrough) with Box's 400 bad_request "Invalid

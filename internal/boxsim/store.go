@@ -84,8 +84,7 @@ type store struct {
 	delayed    []delayedEntry
 	produced   map[Stream]*idRecord
 	// changed is closed and replaced whenever an event is appended (long-poll wake-up).
-	changed   chan struct{}
-	retention time.Duration // Options.Retention
+	changed chan struct{}
 	// backlogs are EmitBacklog's, in order; syntheticCount is their events' total
 	// (the next backlog's base) and runs the number of runs laid out.
 	backlogs       []*backlog
@@ -97,12 +96,11 @@ type store struct {
 
 func newStore(maxEvents, maxIDs int, retention time.Duration) store {
 	st := store{
-		user:      eventLog{head: PositionBase, max: maxEvents},
-		admin:     eventLog{head: PositionBase, max: maxEvents},
-		streaming: eventLog{head: PositionBase, max: maxEvents},
+		user:      eventLog{head: PositionBase, max: maxEvents, retention: retention},
+		admin:     eventLog{head: PositionBase, max: maxEvents, retention: retention},
+		streaming: eventLog{head: PositionBase, max: maxEvents, retention: retention},
 		produced:  make(map[Stream]*idRecord),
 		changed:   make(chan struct{}),
-		retention: retention,
 		scratch:   newSynth(),
 	}
 	for _, s := range []Stream{StreamAll, StreamChanges, StreamSync, StreamAdminLogs} {
@@ -123,15 +121,27 @@ func (st *store) log(stream Stream) *eventLog {
 	}
 }
 
-// expire applies Options.Retention to every log at now.
-func (st *store) expire(now time.Time) {
-	if st.retention <= 0 {
+// retainFor gives stream's log the retention of Options.StreamRetention, the longest
+// given for the user log's streams.
+func (st *store) retainFor(stream Stream, d time.Duration, userSet *bool) {
+	if !stream.valid() || d <= 0 {
 		return
 	}
-	cutoff := now.Add(-st.retention)
-	for _, l := range []*eventLog{&st.user, &st.admin, &st.streaming} {
-		l.expire(cutoff)
+	l := st.log(stream)
+	if !stream.Enterprise() {
+		if *userSet && l.retention > d {
+			return
+		}
+		*userSet = true
 	}
+	l.retention = d
+}
+
+// expire applies each log's retention at now.
+func (st *store) expire(now time.Time) {
+	st.user.expireAt(now)
+	st.admin.expireAt(now)
+	st.streaming.expireAt(now)
 }
 
 // delayedEntry is an admin_logs event that AdminLogsDelay hides until due: until then

@@ -178,6 +178,31 @@ func TestBackfill_LateAdminLogsEventsBeforeTheHandover(t *testing.T) {
 		"the events admin_logs showed late were read before the handover")
 }
 
+// With Box's retentions (admin_logs a year, admin_logs_streaming two weeks), a
+// stream begun 16 days back finds its first two days in admin_logs only.
+func TestBackfill_StartBeyondStreamingHistory(t *testing.T) {
+	const day = 24 * time.Hour
+	mock := mockClock()
+	now := mock.Now()
+	start := now.Add(-16 * day)
+	mock.Set(start.Add(time.Hour))
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 97, Clock: mock, StreamRetention: map[boxsim.Stream]time.Duration{
+		boxsim.StreamAdminLogs: 365 * day, boxsim.StreamAdminLogsStreaming: 14 * day,
+	}})
+	old := sim.EmitEnterprise(3) // gone from admin_logs_streaming by now
+	mock.Set(now.Add(-time.Hour))
+	recent := sim.EmitEnterprise(2)
+	mock.Set(now)
+
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.StartPosition = start.Format(time.RFC3339)
+	acc, out := run(t, p)
+	pump(t, mock, out, time.Second, func() bool {
+		return p.reader.currentBackfill() == nil && committed(p) == sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+	}, "the stream never caught up")
+	require.Equal(t, sorted(append(eventIDsOf(old), eventIDsOf(recent)...)), eventIDs(acc.GetTelegrafMetrics()))
+}
+
 func TestInvalidPosition_Policies(t *testing.T) {
 	const rejected = "99999999999999999999999999" // digits, but beyond anything Box hands out
 	for _, tt := range []struct {
