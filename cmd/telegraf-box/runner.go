@@ -58,14 +58,24 @@ func (r *runner) run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if r.signals {
-		// Handling SIGPIPE makes a write to a stdout nobody reads any more
-		// (Telegraf died) fail, which stops the runner cleanly; unhandled, Go
-		// kills the process on it, before the input's Stop saved anything.
-		// Nothing else needs the signal itself. Before Start: the input may
-		// emit at once.
+		// Before Start, as the input may emit at once: a SIGINT or SIGTERM
+		// from then on stops the runner (the input's Stop saves its state)
+		// rather than killing the process. Handling SIGPIPE makes a write to
+		// a stdout nobody reads any more (Telegraf died) fail, which stops
+		// the runner as cleanly; nothing else needs that signal itself.
+		quit := make(chan os.Signal, 1)
+		signal.Notify(quit, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(quit)
 		pipe := make(chan os.Signal, 1)
 		signal.Notify(pipe, syscall.SIGPIPE)
 		defer signal.Stop(pipe)
+		go func() {
+			select {
+			case <-quit:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 	}
 	batches := make(chan []telegraf.Metric, queuedBatches)
 	acc := newAccumulator(r.maker, batches)
@@ -82,18 +92,6 @@ func (r *runner) run() error {
 		defer wg.Done()
 		writeErr = r.write(batches, cancel)
 	}()
-	if r.signals {
-		quit := make(chan os.Signal, 1)
-		signal.Notify(quit, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(quit)
-		go func() {
-			select {
-			case <-quit:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
 	gather := make(chan struct{}, 1)
 	if r.stdin != nil {
 		go r.readStdin(gather, cancel)

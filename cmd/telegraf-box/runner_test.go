@@ -105,6 +105,7 @@ func TestLoadPlugin(t *testing.T) {
 // service is a service input that emits what the test gives it.
 type service struct {
 	started chan struct{} // closed by Start, after acc is set
+	onStart func()        // called by Start, if set
 	acc     telegraf.TrackingAccumulator
 	mu      sync.Mutex
 	stopped bool
@@ -126,6 +127,9 @@ func (*service) SampleConfig() string              { return "" }
 func (*service) Gather(telegraf.Accumulator) error { return nil }
 func (s *service) Start(acc telegraf.Accumulator) error {
 	s.acc = acc.WithTracking(10)
+	if s.onStart != nil {
+		s.onStart()
+	}
 	close(s.started)
 	return nil
 }

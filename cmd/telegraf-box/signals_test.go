@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,16 +15,42 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 )
 
-// closedStdoutEnv makes the test binary, re-executed as a child, run a runner
-// on its real stdout, which the parent closed.
-const closedStdoutEnv = "TELEGRAF_BOX_TEST_CLOSED_STDOUT"
+// childEnv makes the test binary, re-executed as a child, run a runner with
+// the process's real signals and stdout: "closed-stdout" on a stdout the
+// parent closed, "sigterm-in-start" with a SIGTERM sent while the input starts.
+const childEnv = "TELEGRAF_BOX_TEST_CHILD"
 
-// TestMain lets the test binary serve as the child of TestRunner_StdoutClosedStopsCleanly.
+// TestMain lets the test binary serve as the child of the tests below.
 func TestMain(m *testing.M) {
-	if os.Getenv(closedStdoutEnv) != "" {
+	switch os.Getenv(childEnv) {
+	case "closed-stdout":
 		os.Exit(runOnClosedStdout())
+	case "sigterm-in-start":
+		os.Exit(runSignalledInStart())
 	}
 	os.Exit(m.Run())
+}
+
+// runSignalledInStart is the child: a SIGTERM arrives while the input starts
+// (an instant after the process did: a service manager or Telegraf stopping it
+// at once). It exits 0 once the runner stopped the input and returned.
+func runSignalledInStart() int {
+	in := newService()
+	in.onStart = func() {
+		syscall.Kill(os.Getpid(), syscall.SIGTERM) //nolint:errcheck // the child signals itself
+		time.Sleep(100 * time.Millisecond)         // the signal is delivered meanwhile
+	}
+	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
+	r.signals = true
+	if err := r.run(); err != nil {
+		return 2
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.stopped {
+		return 3
+	}
+	return 0
 }
 
 // runOnClosedStdout is the child: a page written to a stdout nobody reads any
@@ -57,7 +84,7 @@ func runOnClosedStdout() int {
 // raises for a write to a closed stdout unless the program handles it.
 func TestRunner_StdoutClosedStopsCleanly(t *testing.T) {
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), closedStdoutEnv+"=1")
+	cmd.Env = append(os.Environ(), childEnv+"=closed-stdout")
 	stdin, err := cmd.StdinPipe() // kept open: only the write may stop the child
 	require.NoError(t, err)
 	defer stdin.Close()
@@ -71,4 +98,18 @@ func TestRunner_StdoutClosedStopsCleanly(t *testing.T) {
 	require.NoError(t, w.Close())
 	require.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
 	require.Contains(t, stderr.String(), "Writing to stdout failed, stopping")
+}
+
+// A SIGTERM that arrives while the input starts (the input may already emit
+// then) stops the runner as any other: the input's Stop runs (it saves
+// state_file) and the process exits 0, instead of dying of the signal.
+func TestRunner_SignalDuringStartStopsCleanly(t *testing.T) {
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=sigterm-in-start")
+	stdin, err := cmd.StdinPipe() // kept open: only the signal may stop the child
+	require.NoError(t, err)
+	defer stdin.Close()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
 }
