@@ -13,6 +13,11 @@ import (
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
+// maxHeldEvents bounds dedup_window and page_size * max_undelivered_pages: the events whose
+// keys, places and delivery notices the plugin holds in memory (tens of MB for a million).
+// A few digits too many in either would have Init allocate gigabytes, or overflow.
+const maxHeldEvents = 1_000_000
+
 // eventTypePattern is what Box's event types look like (LOGIN, ITEM_UPLOAD,
 // SIGN_DOCUMENT_VIEWED_BY_SIGNED ...).
 var eventTypePattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
@@ -82,11 +87,15 @@ func newSettings(b *BoxEvents) (*settings, error) {
 	if b.Timeout <= 0 {
 		return nil, fmt.Errorf("invalid timeout %s: must be positive", time.Duration(b.Timeout))
 	}
-	if b.DedupWindow < 1 {
-		return nil, fmt.Errorf("invalid dedup_window %d: must be at least 1", b.DedupWindow)
+	if b.DedupWindow < 1 || b.DedupWindow > maxHeldEvents {
+		return nil, fmt.Errorf("invalid dedup_window %d: must be at least 1 and at most %d", b.DedupWindow, maxHeldEvents)
 	}
 	if b.MaxUndeliveredPages < 1 {
 		return nil, fmt.Errorf("invalid max_undelivered_pages %d: must be at least 1", b.MaxUndeliveredPages)
+	}
+	if b.MaxUndeliveredPages > maxHeldEvents/b.PageSize {
+		return nil, fmt.Errorf("invalid max_undelivered_pages %d: page_size * max_undelivered_pages is at most %d events",
+			b.MaxUndeliveredPages, maxHeldEvents)
 	}
 
 	if s.eventTypes, err = normaliseEventTypes(b.EventTypes); err != nil {
