@@ -27,7 +27,7 @@ const (
 )
 
 // runner runs a service input the way Telegraf's execd shim does: metrics go
-// to stdout as InfluxDB line protocol; stdin EOF, SIGINT or SIGTERM stop it
+// to stdout as InfluxDB line protocol; stdin EOF, SIGINT, SIGTERM or SIGHUP stop it
 // cleanly (the input's Stop runs, then what it emitted is written out). Unlike
 // the shim it writes what is ready in one write (a page of events, which its
 // accumulator hands over as one batch, at least) and acknowledges metrics only
@@ -41,7 +41,7 @@ type runner struct {
 	stdin        io.Reader // nil: not read; only a signal stops the runner
 	stdout       io.Writer
 	pollInterval time.Duration // 0: Gather is never called (the input pushes)
-	signals      bool          // stop on SIGINT/SIGTERM
+	signals      bool          // stop on SIGINT, SIGTERM or SIGHUP
 	// stats returns the input's self-metrics, written every statsInterval
 	// (0: never). Not after Stop: Telegraf may have closed the pipe by then,
 	// and a write to it would end the process. They go to stdout as they are,
@@ -58,13 +58,19 @@ func (r *runner) run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if r.signals {
-		// Before Start, as the input may emit at once: a SIGINT or SIGTERM
-		// from then on stops the runner (the input's Stop saves its state)
-		// rather than killing the process. Handling SIGPIPE makes a write to
-		// a stdout nobody reads any more (Telegraf died) fail, which stops
-		// the runner as cleanly; nothing else needs that signal itself.
+		// Before Start, as the input may emit at once: a SIGINT, SIGTERM or
+		// SIGHUP (a closed terminal; `pkill -HUP telegraf` matches this
+		// process too) from then on stops the runner (the input's Stop saves
+		// its state) rather than killing the process. A SIGHUP that was
+		// ignored (nohup) stays ignored. Handling SIGPIPE makes a write to a
+		// stdout nobody reads any more (Telegraf died) fail, which stops the
+		// runner as cleanly; nothing else needs that signal itself.
+		stops := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+		if !signal.Ignored(syscall.SIGHUP) {
+			stops = append(stops, syscall.SIGHUP)
+		}
 		quit := make(chan os.Signal, 1)
-		signal.Notify(quit, syscall.SIGINT, syscall.SIGTERM)
+		signal.Notify(quit, stops...)
 		defer signal.Stop(quit)
 		pipe := make(chan os.Signal, 1)
 		signal.Notify(pipe, syscall.SIGPIPE)

@@ -17,7 +17,8 @@ import (
 
 // childEnv makes the test binary, re-executed as a child, run a runner with
 // the process's real signals and stdout: "closed-stdout" on a stdout the
-// parent closed, "sigterm-in-start" with a SIGTERM sent while the input starts.
+// parent closed, "sigterm-in-start" (or "sighup-in-start") with a SIGTERM (a
+// SIGHUP) sent while the input starts.
 const childEnv = "TELEGRAF_BOX_TEST_CHILD"
 
 // TestMain lets the test binary serve as the child of the tests below.
@@ -26,19 +27,21 @@ func TestMain(m *testing.M) {
 	case "closed-stdout":
 		os.Exit(runOnClosedStdout())
 	case "sigterm-in-start":
-		os.Exit(runSignalledInStart())
+		os.Exit(runSignalledInStart(syscall.SIGTERM))
+	case "sighup-in-start":
+		os.Exit(runSignalledInStart(syscall.SIGHUP))
 	}
 	os.Exit(m.Run())
 }
 
-// runSignalledInStart is the child: a SIGTERM arrives while the input starts
-// (an instant after the process did: a service manager or Telegraf stopping it
-// at once). It exits 0 once the runner stopped the input and returned.
-func runSignalledInStart() int {
+// runSignalledInStart is the child: sig arrives while the input starts (an
+// instant after the process did: a service manager or Telegraf stopping it at
+// once). It exits 0 once the runner stopped the input and returned.
+func runSignalledInStart(sig syscall.Signal) int {
 	in := newService()
 	in.onStart = func() {
-		syscall.Kill(os.Getpid(), syscall.SIGTERM) //nolint:errcheck // the child signals itself
-		time.Sleep(100 * time.Millisecond)         // the signal is delivered meanwhile
+		syscall.Kill(os.Getpid(), sig)     //nolint:errcheck // the child signals itself
+		time.Sleep(100 * time.Millisecond) // the signal is delivered meanwhile
 	}
 	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
 	r.signals = true
@@ -102,14 +105,20 @@ func TestRunner_StdoutClosedStopsCleanly(t *testing.T) {
 
 // A SIGTERM that arrives while the input starts (the input may already emit
 // then) stops the runner as any other: the input's Stop runs (it saves
-// state_file) and the process exits 0, instead of dying of the signal.
+// state_file) and the process exits 0, instead of dying of the signal. So does
+// a SIGHUP (a closed terminal, `pkill -HUP telegraf`, which matches
+// telegraf-box too).
 func TestRunner_SignalDuringStartStopsCleanly(t *testing.T) {
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=sigterm-in-start")
-	stdin, err := cmd.StdinPipe() // kept open: only the signal may stop the child
-	require.NoError(t, err)
-	defer stdin.Close()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
+	for _, child := range []string{"sigterm-in-start", "sighup-in-start"} {
+		t.Run(child, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"="+child)
+			stdin, err := cmd.StdinPipe() // kept open: only the signal may stop the child
+			require.NoError(t, err)
+			defer stdin.Close()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
+		})
+	}
 }
