@@ -1,8 +1,10 @@
 package box_events
 
 import (
+	"context"
 	"encoding/pem"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
@@ -124,4 +128,59 @@ func TestTransport_HTTPProxy(t *testing.T) {
 	for _, ep := range []boxsim.Endpoint{boxsim.EndpointToken, boxsim.EndpointEvents, boxsim.EndpointOptions, boxsim.EndpointLongPoll} {
 		require.Positive(t, sim.Requests(ep), ep)
 	}
+}
+
+// A plain-http base_url is accepted only on a loopback address, because
+// plain http then never leaves the host. Through http_proxy_url it does: the
+// client secret and the bearer token crossed the network in clear text to
+// the proxy (which would then reach its own loopback, not this host's).
+func TestTransport_PlainHTTPBaseURLNotThroughARemoteProxy(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 53})
+	proxy := newRecorder(t) // stands for proxy.example.net: it must see no credentials
+	const proxyAddr = "proxy.example.net:3128"
+	p := newPlugin(sim, "admin_logs_streaming")
+	p.HTTPProxyURL = "http://user:proxyPassw0rd@" + proxyAddr
+	p.dialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == proxyAddr {
+			addr = proxy.srv.Listener.Addr().String()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	err := p.Init()
+	if err == nil {
+		// What it used to do: show what reached the proxy.
+		require.NoError(t, p.Start(&testutil.Accumulator{}))
+		require.Eventually(t, func() bool { return proxy.count() > 0 }, 10*time.Second, time.Millisecond)
+		p.Stop()
+	}
+	proxy.mu.Lock()
+	for _, r := range proxy.reqs {
+		require.Empty(t, r.PostForm.Get("client_secret"), "the client secret went in clear text to the proxy")
+		require.Empty(t, r.Header.Get("Authorization"), "a bearer token went in clear text to the proxy")
+	}
+	proxy.mu.Unlock()
+	require.ErrorContains(t, err, "http_proxy_url")
+	require.ErrorContains(t, err, "clear text")
+	require.ErrorContains(t, err, proxyAddr)
+	require.NotContains(t, err.Error(), "proxyPassw0rd", "the proxy's password is not quoted")
+	require.Zero(t, proxy.count())
+
+	// Still accepted: a proxy on this host, https through any proxy (a
+	// CONNECT tunnel: the proxy sees ciphertext), and the environment's
+	// proxy, which Go never uses for a loopback address.
+	for _, tt := range []struct{ base, proxyURL string }{
+		{sim.URL(), "http://127.0.0.1:3128"},
+		{sim.URL(), "http://localhost:3128"},
+		{"https://api.box.com", "http://" + proxyAddr},
+	} {
+		p := newPlugin(sim, "admin_logs_streaming")
+		p.BaseURL, p.HTTPProxyURL = tt.base, tt.proxyURL
+		require.NoError(t, p.Init(), tt)
+		p.Stop()
+	}
+	p = newPlugin(sim, "admin_logs_streaming")
+	p.UseSystemProxy = true
+	require.NoError(t, p.Init())
+	p.Stop()
 }
