@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,6 +221,9 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkProxy(b.cfg.baseURL, proxyFunc); err != nil {
+		return nil, err
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
 	transport.Proxy = proxyFunc
@@ -230,6 +234,27 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
+}
+
+// checkProxy refuses a proxy on another host for a plain-http base_url:
+// plain http is accepted only on a loopback address, where it never leaves
+// this host, and a proxy would carry it (client secret and token in clear
+// text) to its own host. proxyFunc is asked as the transport will ask it:
+// http_proxy_url proxies every request, loopback ones included; the
+// environment's proxy (use_system_proxy) skips loopback addresses, but not
+// "LOCALHOST" spelt in capitals. https goes through any proxy as a tunnel.
+// The error names the proxy's host, never its URL, which may hold a password.
+func checkProxy(baseURL string, proxyFunc func(*http.Request) (*url.URL, error)) error {
+	base, err := url.Parse(baseURL)
+	if err != nil || base.Scheme != "http" || proxyFunc == nil {
+		return nil
+	}
+	via, err := proxyFunc(&http.Request{Method: http.MethodPost, URL: base.JoinPath("oauth2", "token"), Header: http.Header{}})
+	if err != nil || via == nil || via.Host == "" || isLoopback(via.Hostname()) {
+		return nil // a proxy URL without a host is the transport's to report
+	}
+	return fmt.Errorf("the proxy on %s would receive Box credentials in clear text from the plain http base_url %q; "+
+		"use https, or a proxy on a loopback address (http_proxy_url, use_system_proxy)", via.Host, baseURL)
 }
 
 func (b *BoxEvents) Start(acc telegraf.Accumulator) error {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/influxdata/telegraf/plugins/common/proxy"
-
 	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 )
 
@@ -61,9 +59,6 @@ func newSettings(b *BoxEvents) (*settings, error) {
 	s := &settings{pageSize: b.PageSize, backfillSettle: b.backfillSettle, positionRefresh: b.positionRefresh}
 	var err error
 	if s.baseURL, err = checkBaseURL(b.BaseURL); err != nil {
-		return nil, err
-	}
-	if err := checkProxy(s.baseURL, b.HTTPProxy); err != nil {
 		return nil, err
 	}
 	if s.stream, err = boxevents.ParseStreamType(b.StreamType); err != nil {
@@ -190,30 +185,6 @@ func checkBaseURL(raw string) (string, error) {
 			"(the plugin adds /2.0/events and /oauth2/token)", raw, defaultBaseURL)
 	}
 	return strings.TrimRight(raw, "/"), nil
-}
-
-// checkProxy refuses http_proxy_url on another host with a plain-http
-// base_url: plain http is accepted only on a loopback address, where it never
-// leaves this host, and a proxy would carry it (client secret and token in
-// clear text) to its own host. https goes through a proxy as a tunnel, and
-// the environment's proxy (use_system_proxy, which wins over http_proxy_url)
-// is never used for a loopback address. Errors name the proxy's host, never
-// its URL, which may hold the proxy's password.
-func checkProxy(baseURL string, p proxy.HTTPProxy) error {
-	base, err := url.Parse(baseURL)
-	if err != nil || base.Scheme != "http" || p.UseSystemProxy || p.HTTPProxyURL == "" {
-		return nil
-	}
-	u, err := url.Parse(p.HTTPProxyURL)
-	if err == nil && isLoopback(u.Hostname()) {
-		return nil
-	}
-	host := "another host"
-	if err == nil && u.Host != "" {
-		host = u.Host
-	}
-	return fmt.Errorf("invalid http_proxy_url: the proxy on %s would receive Box credentials in clear text from the plain http "+
-		"base_url %q; use https, or a proxy on a loopback address", host, baseURL)
 }
 
 func isLoopback(host string) bool {

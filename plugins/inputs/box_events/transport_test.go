@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,4 +185,37 @@ func TestTransport_PlainHTTPBaseURLNotThroughARemoteProxy(t *testing.T) {
 	p.UseSystemProxy = true
 	require.NoError(t, p.Init())
 	p.Stop()
+}
+
+// systemProxyChild marks the test binary re-executed with HTTP_PROXY set
+// (Go reads the environment's proxy once per process).
+const systemProxyChild = "BOX_EVENTS_TEST_SYSTEM_PROXY_CHILD"
+
+// use_system_proxy skips loopback addresses, but Go's check is
+// case-sensitive: a base_url of http://LOCALHOST:port, which Init accepts as
+// loopback, went through HTTP_PROXY with the credentials in clear text.
+func TestTransport_SystemProxyNeverGetsPlainHTTP(t *testing.T) {
+	if os.Getenv(systemProxyChild) == "" {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestTransport_SystemProxyNeverGetsPlainHTTP$", "-test.count=1")
+		cmd.Env = append(os.Environ(), systemProxyChild+"=1", "HTTP_PROXY=http://proxy.example.net:3128", "NO_PROXY=")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return
+	}
+	sim := boxsim.NewTest(t, boxsim.Options{})
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(sim.URL(), "http://"))
+	require.NoError(t, err)
+	for _, host := range []string{"127.0.0.1", "localhost", "[::1]", "LOCALHOST"} {
+		p := newPlugin(sim, "admin_logs_streaming")
+		p.BaseURL = "http://" + host + ":" + port
+		p.UseSystemProxy = true
+		err := p.Init()
+		if host != "LOCALHOST" {
+			require.NoError(t, err, host)
+			p.Stop()
+			continue
+		}
+		require.ErrorContains(t, err, "proxy.example.net:3128", "the environment's proxy would get the credentials")
+		require.ErrorContains(t, err, "clear text")
+	}
 }
