@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -10,7 +13,11 @@ import (
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
+	parsers "github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
 // serialized is what Telegraf's influx serializer alone writes for m, and whether it writes
@@ -126,4 +133,50 @@ func TestPlainChecks_EveryByteEveryPlace(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Event content that ends up in a tag value (event_type, the user's login or id) is read back by
+// inputs.execd's parser, Telegraf's influx stream parser, as the event it was: through the
+// simulated Box, the plugin and the runner. The serializer writes a vertical tab as it is and
+// that parser takes it for the white space that ends the tags: the line was dropped with a parse
+// error in Telegraf while the runner had acknowledged it, so the event was lost.
+func TestRunner_OddTagValuesParseInTelegraf(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 3})
+	events := []string{
+		`{"event_id":"plain","event_type":"LOGIN","created_by":{"type":"user","id":"1","login":"a@example.com"}}`,
+		`{"event_id":"vt-type","event_type":"LOGIN\u000bX","created_by":{"type":"user","id":"1","login":"a@example.com"}}`,
+		`{"event_id":"vt-login","event_type":"LOGIN","created_by":{"type":"user","id":"2","login":"b\u000b@example.com"}}`,
+		`{"event_id":"vt-only","event_type":"\u000b","created_by":{"type":"user","id":"\u000b"}}`,
+		`{"event_id":"escapes","event_type":"A B,C=D\\","created_by":{"type":"user","id":"3","login":"\t\n\f\r\\ \\"}}`,
+	}
+	for _, ev := range events {
+		_, err := sim.AddRawEvent(boxsim.StreamAdminLogsStreaming, json.RawMessage(ev))
+		require.NoError(t, err)
+	}
+
+	stdinR, stdinW := io.Pipe()
+	var out syncBuffer
+	logger := &testutil.CaptureLogger{}
+	in, maker := simPlugin(t, sim, "admin_logs_streaming", "")
+	r := newRunner(in, stdinR, &out, logger)
+	r.maker = maker
+	done := make(chan error, 1)
+	go func() { done <- r.run() }()
+	require.Eventually(t, func() bool { return strings.Count(out.String(), "\n") >= len(events) },
+		30*time.Second, 5*time.Millisecond, "the runner did not write %d lines", len(events))
+	require.NoError(t, stdinW.Close())
+	require.NoError(t, <-done)
+
+	var ids []string
+	parser := parsers.NewStreamParser(strings.NewReader(out.String()))
+	for {
+		m, err := parser.Next()
+		if errors.Is(err, parsers.EOF) {
+			break
+		}
+		require.NoError(t, err, "Telegraf cannot read the runner's output:\n%s", out.String())
+		id, _ := m.GetField("event_id")
+		ids = append(ids, id.(string))
+	}
+	require.Equal(t, []string{"plain", "vt-type", "vt-login", "vt-only", "escapes"}, ids)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,9 @@ import (
 // FuzzEventMetric: every event the client can decode becomes a metric that
 // Telegraf's influx serializer writes (the execd binary's stdout, and the
 // InfluxDB output's wire format) and that parses back as one line with the
-// same event_id. An unwritable metric once made the execd binary exit and
-// crash-loop at the same position.
+// same fields and tags. An unwritable metric once made the execd binary exit and
+// crash-loop at the same position; a vertical tab in a tag value made Telegraf's
+// parser drop the line.
 func FuzzEventMetric(f *testing.F) {
 	pages, err := filepath.Glob(filepath.Join("..", "..", "..", "internal", "boxevents", "testdata", "events_*.json"))
 	require.NoError(f, err)
@@ -49,6 +51,8 @@ func FuzzEventMetric(f *testing.F) {
 		`{"event_id":"x\ny\"z\\","created_at":"2026-01-02T03:04:05Z"}`, `{"created_by":{"id":12,"login":null},"source":"str"}`,
 		`{"event_type":"\u0000","ip_address":"\r\n","additional_details":{"a":[1,{"b":null}]}}`,
 		`{"created_at":"9999-12-31T23:59:59Z","event_id":"late"}`, `{"created_at":"0001-01-01T00:00:00Z"}`,
+		`{"event_id":"v","event_type":"LOGIN\u000b","created_by":{"login":"a\u000b@b","name":"\u000b"}}`,
+		`{"event_type":"A\"B","created_by":{"id":"\u000b","login":""},"source":{"type":"file","id":"1","name":"a\u000b\r\n\\"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -82,6 +86,21 @@ func FuzzEventMetric(f *testing.F) {
 		for _, field := range m.FieldList() {
 			require.False(t, keys[field.Key], "field %q twice", field.Key)
 			keys[field.Key] = true
+			// Every field comes back as it was (string fields are escaped both ways).
+			v, ok := back[0].GetField(field.Key)
+			require.True(t, ok, "field %q, line %q", field.Key, line)
+			require.Equal(t, field.Value, v, "field %q, line %q", field.Key, line)
+		}
+		require.Len(t, back[0].FieldList(), len(m.FieldList()), "line %q", line)
+		for _, tag := range m.TagList() {
+			// The serializer trims trailing backslashes and leaves out a tag left empty; the
+			// parser reads "\t", "\n", "\f", "\r" and a backslash before a quote as they are.
+			value := strings.TrimRight(tag.Value, `\`)
+			got, ok := back[0].GetTag(tag.Key)
+			require.Equal(t, value != "", ok, "tag %q, line %q", tag.Key, line)
+			if !strings.ContainsAny(value, "\t\n\f\r\\") {
+				require.Equal(t, value, got, "tag %q, line %q", tag.Key, line)
+			}
 		}
 	})
 }

@@ -63,7 +63,7 @@ func (c *converter) metric(ev *boxevents.Event, stream boxevents.StreamType, ts 
 	category := categoryOf(ev.EventType)
 	m.appendTag("category", category)
 	if ev.EventType != "" {
-		m.appendTag("event_type", ev.EventType)
+		m.appendTag("event_type", tagValue(ev.EventType))
 	}
 	m.appendTag("stream_type", string(stream))
 	u := &ev.CreatedBy
@@ -72,14 +72,15 @@ func (c *converter) metric(ev *boxevents.Event, stream boxevents.StreamType, ts 
 	case userTagNone:
 	case userTagID:
 		if u.ID != "" {
-			m.appendTag("user", u.ID)
+			m.appendTag("user", tagValue(u.ID))
 		}
 	default:
 		if u.Login != "" {
-			m.appendTag("user", u.Login)
-			loginTagged = true
+			tag := tagValue(u.Login)
+			m.appendTag("user", tag)
+			loginTagged = tag == u.Login // else user_login keeps the login as Box sent it
 		} else if u.ID != "" {
-			m.appendTag("user", u.ID)
+			m.appendTag("user", tagValue(u.ID))
 		}
 	}
 	m.appendField("event_id", ev.EventID)
@@ -123,6 +124,19 @@ func (c *converter) metric(ev *boxevents.Event, stream boxevents.StreamType, ts 
 		m.appendField("event_json", ev.JSON)
 	}
 	return m
+}
+
+// tagValue returns s as a tag value that line protocol carries: each vertical tab becomes a
+// space. Telegraf's influx serializer writes a vertical tab as it is (it escapes tabs, line
+// feeds, form feeds, carriage returns, spaces, commas and equals signs only), and Telegraf's
+// parser (inputs.execd reading telegraf-box, the influxdb listeners) takes it for the white
+// space that ends the tags and drops the line: the event would be lost after it was
+// acknowledged. A space is escaped and read back as a space.
+func tagValue(s string) string {
+	if strings.IndexByte(s, '\v') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\v", " ")
 }
 
 // external reports whether login's domain lies outside enterprise_domains (a subdomain of a
