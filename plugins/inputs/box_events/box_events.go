@@ -4,6 +4,7 @@ package box_events
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -245,12 +246,19 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 // "LOCALHOST" spelt in capitals. https goes through any proxy as a tunnel.
 // The error names the proxy's host, never its URL, which may hold a password.
 func checkProxy(baseURL string, proxyFunc func(*http.Request) (*url.URL, error)) error {
-	base, err := url.Parse(baseURL)
-	if err != nil || base.Scheme != "http" || proxyFunc == nil {
+	base, err := url.Parse(baseURL) // checked by Init already
+	if err != nil {
+		return err
+	}
+	if base.Scheme != "http" || proxyFunc == nil {
 		return nil
 	}
 	via, err := proxyFunc(&http.Request{Method: http.MethodPost, URL: base.JoinPath("oauth2", "token"), Header: http.Header{}})
-	if err != nil || via == nil || via.Host == "" || isLoopback(via.Hostname()) {
+	if err != nil {
+		// Not wrapped: it may quote the proxy's URL, password included.
+		return errors.New("the proxy for base_url cannot be used: check http_proxy_url or the environment's HTTP_PROXY")
+	}
+	if via == nil || via.Host == "" || isLoopback(via.Hostname()) {
 		return nil // a proxy URL without a host is the transport's to report
 	}
 	return fmt.Errorf("the proxy on %s would receive Box credentials in clear text from the plain http base_url %q; "+

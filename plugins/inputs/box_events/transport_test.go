@@ -3,10 +3,12 @@ package box_events
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,4 +220,17 @@ func TestTransport_SystemProxyNeverGetsPlainHTTP(t *testing.T) {
 		require.ErrorContains(t, err, "proxy.example.net:3128", "the environment's proxy would get the credentials")
 		require.ErrorContains(t, err, "clear text")
 	}
+}
+
+// A proxy that cannot be worked out for a plain-http base_url (the
+// environment's HTTP_PROXY does not parse) is an Init error that does not
+// quote the proxy's URL, which may hold a password.
+func TestCheckProxy_UnusableProxyNotQuoted(t *testing.T) {
+	unusable := func(*http.Request) (*url.URL, error) {
+		return nil, errors.New(`invalid proxy address "http://user:s3cret@proxy:bad"`)
+	}
+	err := checkProxy("http://127.0.0.1:8080", unusable)
+	require.ErrorContains(t, err, "the proxy for base_url cannot be used")
+	require.NotContains(t, err.Error(), "s3cret")
+	require.NoError(t, checkProxy("https://api.box.com", unusable), "https goes through any proxy as a tunnel")
 }
