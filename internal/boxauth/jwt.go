@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -97,12 +96,9 @@ func newJWTFetcher(cfg JWTConfig) (*jwtFetcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("box JWT: %w", err)
 	}
-	data, err := os.ReadFile(cfg.ConfigFile)
+	data, err := readLimited(cfg.ConfigFile, "box JWT config", maxConfigFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("box JWT config: %w", err)
-	}
-	if len(data) > maxConfigFileSize {
-		return nil, fmt.Errorf("box JWT config %s: larger than %d bytes", cfg.ConfigFile, maxConfigFileSize)
+		return nil, err
 	}
 	var pass string
 	if cfg.Passphrase != nil {

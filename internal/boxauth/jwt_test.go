@@ -461,4 +461,9 @@ func TestJWT_ConfigFileUnreadableIsNotAPanic(t *testing.T) {
 	require.NoError(t, os.WriteFile(big, make([]byte, maxConfigFileSize+1), 0o600))
 	_, err = JWT(JWTConfig{ConfigFile: big})
 	require.ErrorContains(t, err, "larger than")
+	// A path that names an endless device is read no further than the limit.
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		_, err = JWT(JWTConfig{ConfigFile: "/dev/zero"})
+		require.ErrorContains(t, err, "larger than")
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -118,17 +117,9 @@ func newRefresher(cfg RefreshConfig) (*refresher, error) {
 }
 
 func readRefreshToken(path string) (string, error) {
-	f, err := os.Open(path)
+	data, err := readLimited(path, "box refresh token file", maxRefreshTokenFileSize)
 	if err != nil {
-		return "", fmt.Errorf("box refresh token file: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRefreshTokenFileSize+1))
-	if err != nil {
-		return "", fmt.Errorf("box refresh token file: %w", err)
-	}
-	if len(data) > maxRefreshTokenFileSize {
-		return "", fmt.Errorf("box refresh token file %s: larger than %d bytes, not a refresh token", path, maxRefreshTokenFileSize)
+		return "", err
 	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" {
