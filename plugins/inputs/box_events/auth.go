@@ -178,6 +178,9 @@ func secretFunc(s *config.Secret) boxauth.Secret {
 			return "", err
 		}
 		defer buf.Destroy()
-		return buf.String(), nil
+		// A secret read from a file keeps the file's last line ending (a
+		// Kubernetes secret made with --from-file, an env file): no Box
+		// credential ends in one, and Box refused it as a wrong secret.
+		return strings.TrimRight(buf.String(), "\r\n"), nil
 	}
 }

@@ -437,3 +437,33 @@ func TestAuth_TokenEndpointRetryAfterHonoured(t *testing.T) {
 	require.ErrorContains(t, acc.FirstError(), "HTTP 429")
 	require.ErrorContains(t, acc.FirstError(), "retrying in 2m0s")
 }
+
+// A secret read from a file keeps the file's last line ending (a Kubernetes
+// secret made with --from-file, an env file, `echo` into a secret store):
+// Box refused such a client secret ("invalid_client") and such a passphrase
+// did not decrypt the key, with nothing in the error pointing at a newline.
+// The line ending is dropped, as it already was for the developer token.
+func TestAuth_SecretsWithLineEnding(t *testing.T) {
+	for _, ending := range []string{"\n", "\r\n"} {
+		t.Run(fmt.Sprintf("client_secret %q", ending), func(t *testing.T) {
+			sim := boxsim.NewTest(t, boxsim.Options{Seed: 24})
+			mock := mockClock()
+			p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+			p.ClientSecret = config.NewSecret([]byte(boxsim.DefaultClientSecret + ending))
+			acc, out := run(t, p)
+			requireFlow(t, sim, p, mock, acc, out)
+		})
+	}
+	t.Run("jwt_passphrase", func(t *testing.T) {
+		key, err := jwtTestKey()
+		require.NoError(t, err)
+		sim := boxsim.NewTest(t, boxsim.Options{Seed: 25, JWTPublicKeys: map[string]*rsa.PublicKey{jwtKeyID: &key.PublicKey}})
+		mock := mockClock()
+		path, _ := writeJWTConfig(t, key, "")
+		p := jwtPlugin(withMock(newPlugin(sim, "admin_logs_streaming"), mock), path)
+		p.SubjectType, p.SubjectID = "enterprise", boxsim.DefaultEnterpriseID
+		p.JWTPassphrase = config.NewSecret([]byte(jwtPassphrase + "\n"))
+		acc, out := run(t, p)
+		requireFlow(t, sim, p, mock, acc, out)
+	})
+}
