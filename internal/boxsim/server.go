@@ -79,10 +79,7 @@ func New(opts Options) *Server {
 	}
 	s.store = newStore(opts.MaxEvents, opts.MaxProducedIDs, opts.Retention)
 	s.store.adminDelay = opts.AdminLogsDelay
-	userSet := false
-	for stream, d := range opts.StreamRetention {
-		s.store.retainFor(stream, d, &userSet)
-	}
+	s.store.retainFor(opts.StreamRetention)
 	s.auth = newAuthState(opts, s.clock.Now())
 	s.realtime = realtimeState{channels: make(map[string]*channel)}
 	s.faults = faultState{queued: make(map[Endpoint][]Fault), random: make(map[Endpoint]randomFaults)}

@@ -121,20 +121,22 @@ func (st *store) log(stream Stream) *eventLog {
 	}
 }
 
-// retainFor gives stream's log the retention of Options.StreamRetention, the longest
-// given for the user log's streams.
-func (st *store) retainFor(stream Stream, d time.Duration, userSet *bool) {
-	if !stream.valid() || d <= 0 {
-		return
-	}
-	l := st.log(stream)
-	if !stream.Enterprise() {
-		if *userSet && l.retention > d {
-			return
+// retainFor gives each log the retention Options.StreamRetention sets for its stream;
+// the user log, which all, changes and sync share, keeps the longest given for them.
+func (st *store) retainFor(retention map[Stream]time.Duration) {
+	var user time.Duration
+	for stream, d := range retention {
+		switch {
+		case !stream.valid() || d <= 0:
+		case stream.Enterprise():
+			st.log(stream).retention = d
+		default:
+			user = max(user, d)
 		}
-		*userSet = true
 	}
-	l.retention = d
+	if user > 0 {
+		st.user.retention = user
+	}
 }
 
 // expire applies each log's retention at now.
