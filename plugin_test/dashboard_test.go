@@ -2,8 +2,10 @@ package plugin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -113,4 +115,77 @@ func TestIntegrationDashboardQueries(t *testing.T) {
 			t.Logf("panel %q: %d series", panel.Title, len(res.Series))
 		}
 	}
+}
+
+// TestIntegrationDashboardWithFailedLoginIPTag runs the dashboard's queries against the
+// setup the alert rules need (dashboards/README.md): the README's processors.converter
+// makes ip_address a tag on failed logins, so on those points it is no longer a field,
+// and InfluxQL's "ip_address" is the field only. Every query must still run, and every
+// table row of a failed login must show the address it came from: for a failed login
+// the address is what matters most. Pipeline: the simulated Box's admin_logs_streaming
+// → telegraf-box under a real Telegraf's inputs.execd, with the converter → InfluxDB.
+func TestIntegrationDashboardWithFailedLoginIPTag(t *testing.T) {
+	requireIntegration(t)
+	telegraf, telegrafBox := execdBinaries(t)
+	requireInfluxDB(t)
+	seed, _ := testSeed(t)
+	db := startInfluxDB(t)
+	sim := startSim(t, seed)
+	sim.EmitEnterprise(300)
+	// Enough failed logins that the newest 200 events ("Recent events") hold some.
+	for range 20 {
+		sim.EmitType(boxsim.StreamAdminLogsStreaming, "FAILED_LOGIN")
+	}
+	produced := sim.ProducedIDs(boxsim.StreamAdminLogsStreaming)
+
+	dir := t.TempDir()
+	const database = "box_dashboard_ip"
+	logPath := filepath.Join(dir, "telegraf.log")
+	logTailOnFailure(t, logPath)
+	setup := writeExecdConfig(t, dir, telegraf, telegrafBox, []streamConfig{{simURL: sim.URL(), stream: enterpriseStream}},
+		failedLoginIPTag, influxOutputTable(db.url, database))
+	killLeftoverChildren(t, setup.confPaths()...)
+	tg := startProcess(t, "telegraf", logPath, setup.argv...)
+	ok, status := poll(drainTimeout, func() (bool, string) {
+		counts, err := db.pointIDs(database, enterpriseStream)
+		if err != nil {
+			return false, err.Error()
+		}
+		missing := missingIDs(produced, counts)
+		return len(missing) == 0, fmt.Sprintf("%d of %d events missing", len(missing), len(produced))
+	})
+	require.True(t, ok, "InfluxDB did not get the events: %s", status)
+	tg.stop(t)
+
+	failedRows := 0
+	for _, panel := range loadDashboard(t).Panels {
+		for _, target := range panel.Targets {
+			q := grafanaMacros.Replace(target.Query)
+			res, err := db.query(database, q)
+			require.NoError(t, err, "panel %q", panel.Title)
+			if panel.Type != "table" || !strings.Contains(q, `"ip_address"`) {
+				continue
+			}
+			for _, s := range res.Series {
+				typeCol := slices.Index(s.Columns, "event_type")
+				require.GreaterOrEqual(t, typeCol, 0, "panel %q: no event_type column", panel.Title)
+				for _, row := range s.Values {
+					if row[typeCol] != "FAILED_LOGIN" {
+						continue
+					}
+					failedRows++
+					var addr []any
+					for i, c := range s.Columns {
+						if strings.Contains(c, "ip") && row[i] != nil {
+							addr = append(addr, row[i])
+						}
+					}
+					require.NotEmpty(t, addr, "panel %q shows a failed login without its address: columns %v, row %v",
+						panel.Title, s.Columns, row)
+				}
+			}
+		}
+	}
+	require.Positive(t, failedRows, "no table showed a failed login")
+	t.Logf("%d failed-login rows, each with its address", failedRows)
 }
