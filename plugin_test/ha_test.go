@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -62,4 +63,81 @@ func TestIntegrationHighAvailability(t *testing.T) {
 	}
 	requireInfluxExactlyOnce(t, db, database, produced)
 	requireNoCrash(t, logA)
+}
+
+// TestIntegrationHighAvailabilityHealth: the collector-health rules watch each
+// collector of a high-availability pair, set up as the README says (the host tag
+// dropped, a state of its own, and an alias of its own, which is the id tag of its
+// self-metrics). Both collectors read the same stream under a real Telegraf's
+// inputs.execd into one InfluxDB, self-metrics every 2 s; one dies for good.
+// box-collector-down (compressed 30 times, as in TestIntegrationCollectorHealth)
+// must fire for the dead one, never for the survivor, and no rule fires while both
+// run. Without an alias of its own each, both collectors' internal_box_events share
+// stream_type and id (the ID covers the stream and the credentials, the same on both
+// machines): one series, which the survivor keeps alive, so the loss never showed.
+func TestIntegrationHighAvailabilityHealth(t *testing.T) {
+	requireIntegration(t)
+	telegraf, telegrafBox := execdBinaries(t)
+	requireInfluxDB(t)
+	seed, _ := testSeed(t)
+	db := startInfluxDB(t)
+	sim := startSim(t, seed)
+	const database = "box_ha_health"
+
+	var rules []alertRule
+	for _, r := range loadAlertRules(t) {
+		if r.file == "collector.yaml" {
+			rules = append(rules, r.compressed(healthCompression))
+		}
+	}
+	require.NotEmpty(t, rules)
+
+	collectors := []string{"collector-a", "collector-b"}
+	procs := make([]*process, len(collectors))
+	prod := startProducing(t, sim, seed)
+	start := time.Now()
+	for i, host := range collectors {
+		dir := t.TempDir()
+		logPath := filepath.Join(dir, "telegraf.log")
+		logTailOnFailure(t, logPath)
+		stream := streamConfig{
+			simURL: sim.URL(), stream: enterpriseStream, stateFile: filepath.Join(dir, "box.state"),
+			extra: fmt.Sprintf("  stats_interval = %q\n  alias = %q\n", healthStatsInterval, host),
+		}
+		setup := writeExecdConfigWith(t, dir, agentConfig{hostname: host, telegraf: telegraf, telegrafBox: telegrafBox},
+			[]streamConfig{stream}, influxOutputTable(db.url, database))
+		killLeftoverChildren(t, setup.confPaths()...)
+		procs[i] = startProcess(t, host, logPath, setup.argv...)
+	}
+	const bothFor, aloneFor = 30 * time.Second, 40 * time.Second
+	time.Sleep(time.Until(start.Add(bothFor)))
+	lostAt := time.Now()
+	procs[1].killGroup(t) // collector-b's machine is gone
+	time.Sleep(aloneFor)
+	end := time.Now()
+	prod.stop()
+	procs[0].stop(t)
+
+	res, err := db.query(database, `SHOW TAG VALUES FROM "internal_box_events" WITH KEY = "id"`)
+	require.NoError(t, err)
+	t.Logf("internal_box_events ids: %v", res.Series)
+
+	downFor := make(map[string]time.Time) // id -> first firing of box-collector-down
+	for _, r := range rules {
+		for _, f := range r.evaluateOver(t, db, database, start.Add(10*time.Second), end) {
+			t.Logf("%s fired at +%s with %v", r.UID, f.at.Sub(start).Round(time.Second), f.labels)
+			require.False(t, f.at.Before(lostAt), "%s fired at +%s with %v while both collectors ran (one lost at +%s)",
+				r.UID, f.at.Sub(start).Round(time.Second), f.labels, lostAt.Sub(start).Round(time.Second))
+			if r.UID == "box-collector-down" {
+				if _, ok := downFor[f.labels["id"]]; !ok {
+					downFor[f.labels["id"]] = f.at
+				}
+			}
+		}
+	}
+	_, survivor := downFor[collectors[0]]
+	require.False(t, survivor, "box-collector-down fired for the collector that ran all along")
+	_, lost := downFor[collectors[1]]
+	require.True(t, lost, "box-collector-down did not fire for the collector lost at +%s (fired for: %v)",
+		lostAt.Sub(start).Round(time.Second), downFor)
 }
