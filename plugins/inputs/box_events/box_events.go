@@ -104,6 +104,7 @@ type BoxEvents struct {
 	// Built by Init; they never change afterwards.
 	cfg       *settings
 	id        identity
+	http      *http.Client // every request's; Stop closes its idle connections
 	tokens    tokenSource
 	tracker   *tracker
 	reader    *reader
@@ -142,6 +143,7 @@ func (b *BoxEvents) Init() (err error) {
 	if err != nil {
 		return err
 	}
+	b.http = httpClient
 
 	// state_file first: a second instance on the same file fails here,
 	// before it could spend a refresh token.
@@ -340,6 +342,11 @@ func (b *BoxEvents) Stop() {
 			b.Log.Warnf("Stopping with a refresh of %q still in flight after %s: %v", b.RefreshToken, stopAuthTimeout, err)
 		}
 		cancel()
+	}
+	if b.http != nil {
+		// The transport is this instance's own: its keep-alive connections
+		// would stay open until their idle timeout, after a reload too.
+		b.http.CloseIdleConnections()
 	}
 	if b.statePath != nil {
 		b.statePath.close()
