@@ -71,6 +71,7 @@ func RefreshToken(cfg RefreshConfig) (*Source, error) {
 	}
 	s := NewSource(r.fetch, cfg.Clock)
 	s.release = r.lock.Release
+	s.finish = true // Box spends the old token once it answers: the new one must reach the file
 	return s, nil
 }
 

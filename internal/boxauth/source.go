@@ -64,6 +64,9 @@ type Source struct {
 	retryAt   time.Time  // earliest next refresh-ahead attempt after a failure
 	call      *fetchCall // the fetch in flight, nil if none
 	closed    bool       // Close was called: no token is handed out, no fetch started
+	// finish is set when a fetch in flight must not be cut short by Close
+	// (it rotates a refresh token); any other fetch is cancelled by Close.
+	finish bool
 	// release gives up what the Source holds (the refresh token file's
 	// lock); nil if nothing. Called once, when closed and no fetch is in
 	// flight, by Close or by the fetch that Close stopped waiting for.
@@ -90,9 +93,10 @@ func (s *Source) Observe(o Observer) {
 }
 
 type fetchCall struct {
-	done  chan struct{}
-	token string
-	err   error
+	done   chan struct{}
+	cancel context.CancelFunc
+	token  string
+	err    error
 }
 
 // NewSource returns a Source that obtains tokens from fetch. fetch must return
@@ -163,13 +167,14 @@ func (s *Source) Invalidate(token string) {
 }
 
 // Close stops the Source: from now on Token fails with ErrClosed and no
-// fetch is started. A fetch in flight is waited for until ctx is done, so a
-// rotated refresh token is on disk when Close returns nil; then what the
-// Source holds (a refresh token file's lock) is released. If ctx ends
-// first, Close returns its error; the fetch goes on (bounded by its own
-// one-minute timeout), is not cut in half, and releases the holdings when
-// it ends. Close may be called more than once, and by several goroutines;
-// each call returns the release's result.
+// fetch is started. A fetch in flight is cancelled, except a refresh-token
+// rotation (RefreshToken), and waited for until ctx is done, so a rotated
+// refresh token is on disk when Close returns nil; then what the Source
+// holds (a refresh token file's lock) is released. If ctx ends first, Close
+// returns its error; a rotation goes on (bounded by its own one-minute
+// timeout), is not cut in half, and releases the holdings when it ends.
+// Close may be called more than once, and by several goroutines; each call
+// returns the release's result.
 func (s *Source) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -179,6 +184,11 @@ func (s *Source) Close(ctx context.Context) error {
 		defer s.mu.Unlock()
 		s.releaseLocked()
 		return s.releaseErr
+	}
+	if !s.finish {
+		// Nothing is handed out any more: the request would only hold its
+		// connection and goroutine for up to a minute.
+		c.cancel()
 	}
 	s.mu.Unlock()
 	select {
@@ -210,9 +220,9 @@ func (s *Source) releaseLocked() {
 // (AfterFunc rather than WithTimeout: a mock clock's deadline would otherwise
 // be read against the wall clock by net.Dialer).
 func (s *Source) start(ctx context.Context) *fetchCall {
-	c := &fetchCall{done: make(chan struct{})}
-	s.call = c
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c := &fetchCall{done: make(chan struct{}), cancel: cancel}
+	s.call = c
 	timer := s.clk.AfterFunc(s.fetchTimeout, cancel)
 	started := s.clk.Now()
 	obs := s.observer

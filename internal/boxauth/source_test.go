@@ -388,6 +388,22 @@ func TestSource_CloseWaitsForFetchInFlight(t *testing.T) {
 	require.EqualValues(t, 1, fetches.Load())
 }
 
+// A fetch that rotates nothing (client credentials, JWT) is cut short by Close: nothing would
+// use its token, and it held a connection and a goroutine for up to its one-minute timeout.
+func TestSource_CloseCancelsFetchInFlight(t *testing.T) {
+	started := make(chan struct{})
+	s := NewSource(func(ctx context.Context) (*oauth2.Token, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}, clock.NewMock())
+	go s.Token(ctxT(t)) //nolint:errcheck // closed below
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a failsafe
+	defer cancel()
+	require.NoError(t, s.Close(ctx), "the fetch ended once cancelled")
+}
+
 func TestSource_CloseWithCachedToken(t *testing.T) {
 	ctx := ctxT(t)
 	mock := clock.NewMock()

@@ -333,7 +333,7 @@ func (b *BoxEvents) Stop() {
 	if b.tokens != nil {
 		// A refresh-token rotation in flight must reach the disk (Box has
 		// spent the old token once it answers); other token requests change
-		// nothing worth waiting for.
+		// nothing worth waiting for, and Close cancels them.
 		ctx, cancel := context.WithTimeout(context.Background(), stopAuthTimeout)
 		if b.Auth != authOAuth2Refresh {
 			cancel()

@@ -104,3 +104,23 @@ func TestStop_ClosesConnections(t *testing.T) {
 		})
 	}
 }
+
+// Stop ends a client-credentials token request in flight (a token endpoint
+// that does not answer): only a refresh-token rotation is worth finishing.
+// The request went on, with its connection and goroutine, for up to the
+// token source's one-minute timeout after Stop.
+func TestStop_EndsTokenRequestInFlight(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 96, Clock: mock})
+	sim.InjectFault(boxsim.EndpointToken, boxsim.Fault{Kind: boxsim.FaultHang})
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	var conns openConns
+	p.dialContext = conns.dial
+	require.NoError(t, p.Init())
+	require.NoError(t, p.Start(&testutil.Accumulator{}))
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointToken, 1, 10*time.Second))
+
+	p.Stop()
+	require.Eventually(t, func() bool { return conns.count() == 0 }, 5*time.Second, time.Millisecond,
+		"the token request's connection is still open after Stop")
+}
