@@ -245,6 +245,42 @@ func TestInvalidPosition_Policies(t *testing.T) {
 	}
 }
 
+// A stream whose restarted position Box rejects too (every position of the
+// stream answered 400 "Invalid stream position") is retried with the
+// failures' backoff, reported once: on_invalid_position restarted it again
+// at once every time, ten GET /events a second with "beginning" or
+// "lookback" (each spaced only by the fetch spacing), without any spacing
+// with "now", and one error reported for each.
+func TestInvalidPosition_RejectedAgainAfterRestartBacksOff(t *testing.T) {
+	for _, policy := range []string{onInvalidBeginning, onInvalidNow, onInvalidLookback} {
+		t.Run(policy, func(t *testing.T) {
+			mock := mockClock()
+			sim := boxsim.NewTest(t, boxsim.Options{Seed: 97, Clock: mock})
+			p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+			p.OnInvalidPosition = policy
+			acc, out := run(t, p)
+			emit(sim, p, 3)
+			catchUp(t, sim, p, mock, out)
+
+			before := sim.Requests(boxsim.EndpointEvents)
+			sim.SetRandomFaults(boxsim.EndpointEvents, 1, boxsim.Fault{Kind: boxsim.FaultInvalidPosition})
+			emit(sim, p, 2)
+			for range 600 {
+				mock.Add(100 * time.Millisecond)
+				time.Sleep(time.Millisecond) // let the plugin take its turn; the bounds below hold whatever the pace
+			}
+			require.LessOrEqual(t, sim.Requests(boxsim.EndpointEvents)-before, 12,
+				"a minute of rejected positions: the reads back off")
+			require.LessOrEqual(t, len(accErrors(acc)), 3, "reported once for the restart and once for the failures: %q", errorTexts(acc))
+
+			// Box takes the position again: the stream goes on from where it was restarted.
+			sim.SetRandomFaults(boxsim.EndpointEvents, 0)
+			emit(sim, p, 2)
+			catchUp(t, sim, p, mock, out)
+		})
+	}
+}
+
 func TestCorruptSavedBackfillState(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "box.state")
 	require.NoError(t, writeStateFile(path, State{

@@ -33,23 +33,32 @@ type step func(ctx context.Context) (time.Duration, error)
 // exponential backoff (longer when Box refused the credentials, and never
 // shorter than a Retry-After Box sent); the stream never stops on its own.
 func (r *reader) run(ctx context.Context, next step) {
-	var streak failureStreak
+	var (
+		streak failureStreak
+		// restarted is set from an on_invalid_position restart to the next
+		// round that works: a rejection of the position restarted from
+		// (Box refusing every position of the stream) is a failure like
+		// any other, retried with backoff, not another restart at once.
+		restarted bool
+	)
 	for {
 		wait, err := next(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		switch {
-		case err != nil && boxevents.IsPositionRejected(err) && r.cfg.onInvalid != onInvalidFail:
+		case err != nil && !restarted && boxevents.IsPositionRejected(err) && r.cfg.onInvalid != onInvalidFail:
 			pos, _ := r.tracker.position()
 			from := r.restart()
 			r.acc.AddError(fmt.Errorf("box rejected position %s of the %s stream: %w; restarting from %s (on_invalid_position = %q)",
 				pos, r.cfg.stream, err, from, r.cfg.onInvalid))
 			streak = failureStreak{}
+			restarted = true
 			wait = 0
 		case err != nil:
 			wait = streak.failed(r, err)
 		default:
+			restarted = false
 			streak.succeeded(r)
 		}
 		if wait > 0 && !sleep(ctx, r.clock, wait) {
