@@ -503,7 +503,8 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 		}
 		ts, timed := timeWithOffset(ev, offset)
 		if !timed {
-			ts = b.now
+			// The second it was read, with the offset that keeps the page's events apart.
+			ts = b.now.Truncate(time.Second).Add(offset)
 			b.untimed++
 			if b.untimedID == "" {
 				b.untimedID = strings.Clone(ev.EventID)
