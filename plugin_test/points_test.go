@@ -28,6 +28,14 @@ func TestIntegrationOnePointPerEvent(t *testing.T) {
 				s, i, user, 7000+i)
 		}, 0)
 	})
+	// Without an event_id, in one second: Box documents an id on every event, but an event
+	// without one is still written (TestIntegrationNearlyEmptyEvents).
+	t.Run("without_id", func(t *testing.T) {
+		runOnePointPerEvent(t, func(_ boxsim.Stream, i int, second string) string {
+			return fmt.Sprintf(`{"type":"event","event_type":"ITEM_UPLOAD","created_at":%q,%s,"source":{"type":"file","id":"%d"}}`,
+				second, user, 8000+i)
+		}, 5)
+	})
 }
 
 // runOnePointPerEvent adds five raw events per stream, made by event(stream, i, second) with

@@ -1,6 +1,7 @@
 package box_events
 
 import (
+	"fmt"
 	"hash/maphash"
 	"strconv"
 	"strings"
@@ -229,18 +230,32 @@ func (in *interner) box(s string) any {
 
 // eventTime returns the metric timestamp of an event: created_at (or
 // recorded_at), which Box gives to the second, truncated to the second plus
-// a sub-second offset derived from the event id. Two events of one user and
-// type in the same second then become two points in InfluxDB, and a replayed
-// event lands on the very same point. ok is false when neither time parses,
-// or when it is outside what a line-protocol timestamp can hold sensibly
+// a sub-second offset derived from the event id (pointKey). Two events of one
+// user and type in the same second then become two points in InfluxDB, and a
+// replayed event lands on the very same point. ok is false when neither time
+// parses, or when it is outside what a line-protocol timestamp can hold sensibly
 // (nanoseconds since 1970 in an int64 end in 2262; InfluxDB refuses points
 // beyond): such an event from a confused Box must not fail an output's batch.
 func eventTime(ev *boxevents.Event) (ts time.Time, ok bool) {
-	return timeWithOffset(ev, subSecond(ev.EventID))
+	return timeWithOffset(ev, pointKey(ev).subSecond())
 }
 
-// timeWithOffset is eventTime with the event id's offset, subSecond(ev.EventID), given: the
-// reader has the id's key already.
+// pointKey returns the key an event's sub-second offset comes from: its id's, or, for an
+// event without an id (Box documents one on every event; such an event is still written),
+// the hash of everything it holds but event_json. Events without an id in one second then
+// stay apart unless they are alike in every respect, and one read again lands on the same
+// point, with or without event_json.
+func pointKey(ev *boxevents.Event) eventKey {
+	if ev.EventID != "" {
+		return keyOf(ev.EventID)
+	}
+	e := *ev
+	e.JSON = ""
+	return keyOf(fmt.Sprintf("%#v", e))
+}
+
+// timeWithOffset is eventTime with the offset, pointKey(ev).subSecond(), given: the reader
+// has the id's key already.
 func timeWithOffset(ev *boxevents.Event, offset time.Duration) (ts time.Time, ok bool) {
 	for _, raw := range [...]string{ev.CreatedAt, ev.RecordedAt} {
 		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil && inRange(t) {

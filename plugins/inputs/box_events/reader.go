@@ -486,7 +486,7 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 	r.repeated = r.tracker.seenBefore(r.idKeys, r.repeated[:0])
 	for i := range events {
 		ev := &events[i]
-		var offset time.Duration // subSecond(ev.EventID), from the key computed here anyway
+		var offset time.Duration // pointKey(ev).subSecond(), from the id's key computed here anyway
 		if ev.EventID != "" {
 			k := r.idKeys[i]
 			if _, dup := b.inPage[k]; dup || r.repeated[i] {
@@ -500,6 +500,9 @@ func (b *batch) convert(r *reader, events []boxevents.Event) ([]eventKey, []tele
 		if r.cfg.typeFilter != nil && !r.cfg.typeFilter[ev.EventType] {
 			b.filtered++
 			continue
+		}
+		if ev.EventID == "" {
+			offset = pointKey(ev).subSecond()
 		}
 		ts, timed := timeWithOffset(ev, offset)
 		if !timed {
