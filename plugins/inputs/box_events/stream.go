@@ -10,9 +10,11 @@ import (
 )
 
 const (
-	// minPollSpacing keeps long polls that end at once without news to one a
-	// second.
+	// minPollSpacing and hastyMax space long polls that end at once without
+	// news (reconnect, max_retries, a message of the realtime server's own):
+	// such answers in a row wait a second, doubling up to a minute.
 	minPollSpacing = time.Second
+	hastyMax       = time.Minute
 	// fruitlessBase and fruitlessMax bound the wait before reading after a
 	// new_change when the previous reads brought nothing new (no event, only
 	// repeats, or only a newer position): a realtime server that keeps
@@ -43,6 +45,7 @@ type userStream struct {
 	pending   bool      // drain before polling: a new_change, a rewind, a timeout, a failure, the start
 	announced bool      // the pending drain answers a new_change
 	fruitless int       // drains in a row after new_change that read no new event
+	hasty     int       // long polls in a row answered at once without news
 	// pollUntil is set when the realtime server refused a long poll without
 	// credentials (which it is never sent): the stream is polled until then.
 	pollUntil time.Time
@@ -128,7 +131,7 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 	}
 	switch msg {
 	case boxevents.MessageNewChange:
-		s.pending, s.announced = true, true
+		s.pending, s.announced, s.hasty = true, true, 0
 		return 0, nil
 	case boxevents.MessageTimeout:
 		// No answer within retry_timeout: poll again, after checking for news
@@ -141,10 +144,16 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 		r.log.Debugf("Unknown long-poll message %q; getting a new realtime server", msg)
 		s.server = nil
 	}
-	// Guard against a realtime server that answers at once every time.
+	// A realtime server that answers at once every time (one that lost its
+	// channels, a broken node) must neither be polled in a loop nor leave the
+	// stream unread until the position refresh: such answers in a row back
+	// off, and the stream is read before the next poll.
 	if elapsed := r.clock.Since(started); elapsed < minPollSpacing {
-		return minPollSpacing - elapsed, nil
+		s.hasty++
+		s.pending = true
+		return min(minPollSpacing<<min(s.hasty-1, 10), hastyMax) - elapsed, nil
 	}
+	s.hasty = 0
 	return 0, nil
 }
 
