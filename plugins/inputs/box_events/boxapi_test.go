@@ -55,3 +55,40 @@ func TestUserStream_RealtimeServerAnsweringAtOnceStillReads(t *testing.T) {
 		})
 	}
 }
+
+// Box answering pages of events without a usable next_stream_position (null,
+// missing in other clients' experience: box-node-sdk re-polls, python-gen
+// jumps to "now") is one failure for as long as it lasts: one error, then
+// the failure policy's backoff, not an error at every read.
+func TestUnusablePosition_OneErrorPerStreak(t *testing.T) {
+	for _, stream := range []string{"admin_logs_streaming", "all"} {
+		t.Run(stream, func(t *testing.T) {
+			sim, m, p := newMangled(t, stream)
+			mock := mockClock()
+			withMock(p, mock)
+			p.PollInterval = 0 // the stream's default
+			emit(sim, p, 2)
+			acc, out := run(t, p)
+			catchUp(t, sim, p, mock, out)
+			head := committed(p)
+
+			m.set("null")
+			emit(sim, p, 3)
+			pump(t, mock, out, retryStep, func() bool { return len(accErrors(acc)) > 0 }, "no error reported")
+			gets := sim.Requests(boxsim.EndpointEvents)
+			for range 10 * 60 {
+				out.accept()
+				mock.Add(time.Second)
+				time.Sleep(100 * time.Microsecond)
+			}
+			require.Len(t, errorTexts(acc), 1, "ten minutes of the same fault")
+			require.Contains(t, errorTexts(acc)[0], "next_stream_position")
+			require.Equal(t, head, committed(p))
+			require.LessOrEqual(t, sim.Requests(boxsim.EndpointEvents)-gets, 60, "re-reads of the same page back off")
+
+			m.set("")
+			catchUp(t, sim, p, mock, out)
+			require.Equal(t, sorted(sim.ProducedIDs(simStream(p))), eventIDs(acc.GetTelegrafMetrics()))
+		})
+	}
+}

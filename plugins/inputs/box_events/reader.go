@@ -386,14 +386,18 @@ func (r *reader) drop(a *lookahead) {
 // page_size becomes several tracking groups, so that no group is larger than
 // the outputs were sized for. An empty page that brings a new position moves
 // the stream on too: on a quiet or filtered stream the checkpoint would
-// otherwise age past what Box keeps.
+// otherwise age past what Box keeps. Events that came without a position to
+// resume from are emitted and the error says so.
 func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.StreamPosition, gen uint64) (advanced, fresh bool, err error) {
 	next := page.NextStreamPosition
+	var unusable error
 	if !next.Resumable() {
 		if len(page.Entries) > 0 {
-			// Never move past events on a position that cannot be resumed from.
-			r.acc.AddError(fmt.Errorf("box sent %d %s events without a usable next_stream_position (%q); the position stays at %s",
-				len(page.Entries), r.cfg.stream, next, pos))
+			// Never move past events on a position that cannot be resumed from. The events are
+			// emitted; the error goes to the run's failure policy (one report per streak, a
+			// backoff), as Box may keep answering so for a while.
+			unusable = fmt.Errorf("box sent %d %s events without a usable next_stream_position (%q); the position stays at %s",
+				len(page.Entries), r.cfg.stream, next, pos)
 		}
 		next = ""
 	}
@@ -441,7 +445,7 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 	b.report(r, len(page.Entries))
 	r.stats.duplicatesDropped.Incr(int64(b.repeats))
 	r.stats.eventsFiltered.Incr(int64(b.filtered))
-	return next != "", b.repeats < len(page.Entries), nil
+	return next != "", b.repeats < len(page.Entries), unusable
 }
 
 // batch turns the events of one page into metrics and counts what deserves
