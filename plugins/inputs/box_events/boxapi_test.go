@@ -56,6 +56,126 @@ func TestUserStream_RealtimeServerAnsweringAtOnceStillReads(t *testing.T) {
 	}
 }
 
+// Box answers max_retries once a realtime URL was polled more often than it
+// allows; the plugin renews it itself after the max_retries OPTIONS gave, but
+// Box may count otherwise. The answer brings a new realtime server and loses
+// nothing.
+func TestUserStream_MaxRetriesAnswerGetsANewRealtimeServer(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 121, Clock: mock, MaxRetries: 2})
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.BaseURL = realtimeFields(t, sim, "max_retries", `"50"`).URL
+	acc, out := run(t, p)
+	requireFlow(t, sim, p, mock, acc, out)
+	for range 5 {
+		require.NoError(t, sim.WaitRequests(boxsim.EndpointLongPoll, 1, 10*time.Second))
+		sim.EmitUser(1)
+		catchUp(t, sim, p, mock, out)
+	}
+	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAll)), eventIDs(acc.GetTelegrafMetrics()))
+	require.Positive(t, stat(t, p, "longpoll_reconnects"), "Box's max_retries was answered")
+	require.Greater(t, sim.Requests(boxsim.EndpointOptions), 1)
+	require.Empty(t, errorTexts(acc))
+}
+
+// Box may answer fewer events than limit while more remain: on a user
+// stream the long poll then announces them at once.
+func TestUserStream_ShortPagesEveryEventOnce(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 122, Clock: mock, ShortPages: true, UserDuplicateRate: 0.2})
+	sim.EmitUser(150)
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.PageSize = 20
+	acc, out := run(t, p)
+	catchUp(t, sim, p, mock, out)
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointLongPoll, 1, 10*time.Second))
+	sim.EmitUser(60)
+	catchUp(t, sim, p, mock, out)
+	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAll)), eventIDs(acc.GetTelegrafMetrics()))
+	require.Empty(t, errorTexts(acc))
+}
+
+// admin_logs shows events about a minute late (Box buffers it): read live,
+// every event still comes once.
+func TestAdminLogs_LateEventsReadLive(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 123, Clock: mock, AdminLogsDelay: time.Minute})
+	p := withMock(newPlugin(sim, "admin_logs"), mock)
+	p.StartPosition = "now"
+	p.PollInterval = 0 // the default for admin_logs
+	acc, out := run(t, p)
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointEvents, 1, 10*time.Second))
+	var want []string
+	for range 8 {
+		want = append(want, eventIDsOf(sim.EmitEnterprise(3))...)
+		for range 25 {
+			out.accept()
+			mock.Add(time.Second)
+			time.Sleep(time.Millisecond)
+		}
+	}
+	pump(t, mock, out, time.Second, func() bool { return acc.NMetrics() >= uint64(len(want)) })
+	for range 180 { // three more polls: nothing comes twice
+		out.accept()
+		mock.Add(time.Second)
+		time.Sleep(time.Millisecond)
+	}
+	out.accept()
+	require.Equal(t, sorted(want), eventIDs(acc.GetTelegrafMetrics()))
+	require.Empty(t, errorTexts(acc))
+}
+
+// A realtime server's 429 asks for a pause: neither the long poll nor the
+// stream is asked again before it ends.
+func TestUserStream_LongPollRetryAfterHonoured(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 124, Clock: mock})
+	p := withMock(newPlugin(sim, "all"), mock)
+	acc, out := run(t, p)
+	requireFlow(t, sim, p, mock, acc, out)
+	polls := sim.Requests(boxsim.EndpointLongPoll)
+	sim.InjectFault(boxsim.EndpointLongPoll, boxsim.Fault{Kind: boxsim.FaultRateLimit, RetryAfter: 10 * time.Minute})
+	sim.EmitUser(1) // the held poll answers new_change; the next one gets the 429
+	pump(t, mock, out, 100*time.Millisecond, func() bool { return len(accErrors(acc)) > 0 }, "the 429 was not reported")
+	require.ErrorContains(t, acc.FirstError(), "429")
+	gets, polls := sim.Requests(boxsim.EndpointEvents), sim.Requests(boxsim.EndpointLongPoll)
+	sim.EmitUser(2)
+	for range 9 * 60 {
+		mock.Add(time.Second)
+		out.accept()
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.Equal(t, gets, sim.Requests(boxsim.EndpointEvents), "GET /events within the realtime server's Retry-After")
+	require.Equal(t, polls, sim.Requests(boxsim.EndpointLongPoll), "long polls within Retry-After")
+	catchUp(t, sim, p, mock, out)
+	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAll)), eventIDs(acc.GetTelegrafMetrics()))
+}
+
+// changes and sync are views of the user's events (sync: synced folders
+// only, kept 31 days): each is read with its own realtime channel, every
+// event of the view once.
+func TestUserStream_ChangesAndSyncViews(t *testing.T) {
+	for _, stream := range []string{"changes", "sync"} {
+		t.Run(stream, func(t *testing.T) {
+			mock := mockClock()
+			sim := boxsim.NewTest(t, boxsim.Options{Seed: 125, Clock: mock, UserDuplicateRate: 0.2})
+			sim.EmitUser(40)
+			p := withMock(newPlugin(sim, stream), mock)
+			p.PageSize = 5
+			acc, out := run(t, p)
+			requireFlow(t, sim, p, mock, acc, out)
+			require.NotEmpty(t, acc.GetTelegrafMetrics())
+			require.Less(t, len(sim.ProducedIDs(boxsim.Stream(stream))), len(sim.ProducedIDs(boxsim.StreamAll)), "a view, not the whole stream")
+			opts, ok := sim.LastRequest(boxsim.EndpointOptions)
+			require.True(t, ok)
+			require.Equal(t, stream, opts.Query.Get("stream_type"))
+			for _, m := range acc.GetTelegrafMetrics() {
+				require.Equal(t, stream, m.Tags()["stream_type"])
+			}
+		})
+	}
+}
+
 // Box answering pages of events without a usable next_stream_position (null,
 // missing in other clients' experience: box-node-sdk re-polls, python-gen
 // jumps to "now") is one failure for as long as it lasts: one error, then
