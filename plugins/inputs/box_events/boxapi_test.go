@@ -212,3 +212,43 @@ func TestUnusablePosition_OneErrorPerStreak(t *testing.T) {
 		})
 	}
 }
+
+// Box holds a long poll up to retry_timeout (610 s), far beyond the plugin's
+// request timeout (60 s): a poll cut at the request timeout would be sent
+// again and again (box-python-sdk #83).
+func TestUserStream_LongPollOutlivesRequestTimeout(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 126, Clock: mock})
+	p := newPlugin(sim, "all")
+	p.clock = mock // the default timeout (60 s) stays
+	acc, out := run(t, p)
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointLongPoll, 1, 10*time.Second))
+	gets, polls := sim.Requests(boxsim.EndpointEvents), sim.Requests(boxsim.EndpointLongPoll)
+	for range 600 { // ten minutes: within retry_timeout
+		mock.Add(time.Second)
+		time.Sleep(100 * time.Microsecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	require.Equal(t, polls, sim.Requests(boxsim.EndpointLongPoll), "the long poll was cut short")
+	require.Equal(t, gets, sim.Requests(boxsim.EndpointEvents))
+	require.Empty(t, errorTexts(acc))
+	sim.EmitUser(2)
+	pump(t, mock, out, 100*time.Millisecond, func() bool { return acc.NMetrics() == 2 }, "the held poll did not announce the events")
+}
+
+// The long poll names the position read up to (the .NET SDK's omitted it):
+// without it the realtime server waits for events after its own head, and
+// events that came between the read and the poll wait for the next one.
+func TestUserStream_LongPollSendsThePosition(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 127, Clock: mock})
+	sim.EmitUser(4)
+	p := withMock(newPlugin(sim, "all"), mock)
+	acc, out := run(t, p)
+	catchUp(t, sim, p, mock, out)
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointLongPoll, 1, 10*time.Second))
+	last, ok := sim.LastRequest(boxsim.EndpointLongPoll)
+	require.True(t, ok)
+	require.Equal(t, sim.HeadPosition(boxsim.StreamAll), last.Query.Get("stream_position"))
+	require.Equal(t, 4, int(acc.NMetrics()))
+}
