@@ -13,8 +13,8 @@ import (
 )
 
 // docFiles are the files users read and copy from: every Markdown file of the
-// repository (not the benchmark reports, records of past runs) and the two
-// sample configurations, as paths relative to the repository root.
+// repository and the two sample configurations, as paths relative to the
+// repository root.
 func docFiles(t *testing.T) []string {
 	t.Helper()
 	var files []string
@@ -60,6 +60,73 @@ func TestDocs_ScriptsExist(t *testing.T) {
 	for _, doc := range docFiles(t) {
 		for _, script := range slices.Compact(scriptReference.FindAllString(readDoc(t, doc), -1)) {
 			require.FileExists(t, filepath.Join("..", script), "%s names %s, which does not exist", doc, script)
+		}
+	}
+}
+
+// markdownLink is an inline link's target or a reference definition's.
+var markdownLink = regexp.MustCompile(`\]\(([^)\s]+)\)|(?m)^\[[^\]]+\]:\s*(\S+)`)
+
+// headingAnchors returns the anchors GitHub gives the headings of a Markdown
+// document: lower case, punctuation but - and _ removed, spaces as -.
+func headingAnchors(doc string) map[string]bool {
+	anchors := make(map[string]bool)
+	inCode := false
+	for line := range strings.SplitSeq(doc, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inCode = !inCode
+		}
+		if inCode || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		title, _, _ = strings.Cut(title, "<!--")
+		var b strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(title)) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127:
+				b.WriteRune(r)
+			}
+		}
+		anchors[b.String()] = true
+	}
+	return anchors
+}
+
+// TestDocs_RelativeLinksResolve: every relative link of a Markdown document
+// leads to a file of the repository, and to a heading of it when it names one.
+// Links into Telegraf's own docs/ (the plugin README and docs/includes, which
+// follow Telegraf's layout and resolve in Telegraf's tree) are left out.
+func TestDocs_RelativeLinksResolve(t *testing.T) {
+	for _, doc := range docFiles(t) {
+		if !strings.HasSuffix(doc, ".md") {
+			continue
+		}
+		text := readDoc(t, doc)
+		for _, m := range markdownLink.FindAllStringSubmatch(text, -1) {
+			link := m[1] + m[2]
+			if strings.Contains(link, "://") || strings.HasPrefix(link, "mailto:") ||
+				strings.HasSuffix(strings.SplitN(link, "#", 2)[0], "docs/CONFIGURATION.md") {
+				continue
+			}
+			target, anchor, _ := strings.Cut(link, "#")
+			targetText := text
+			if target != "" {
+				path := filepath.Join("..", filepath.FromSlash(filepath.Dir(doc)), filepath.FromSlash(target))
+				_, err := os.Stat(path)
+				require.NoError(t, err, "%s links to %s, which does not exist", doc, link)
+				if anchor == "" || !strings.HasSuffix(target, ".md") {
+					continue
+				}
+				buf, err := os.ReadFile(path)
+				require.NoError(t, err)
+				targetText = string(buf)
+			}
+			if anchor != "" {
+				require.True(t, headingAnchors(targetText)[anchor], "%s links to %s: no such heading", doc, link)
+			}
 		}
 	}
 }
