@@ -130,3 +130,29 @@ func TestDocs_RelativeLinksResolve(t *testing.T) {
 		}
 	}
 }
+
+// sectionReference is a section named in prose: the README's "Delivery
+// guarantees", the plugin README's "Metrics".
+var sectionReference = regexp.MustCompile(`\b(plugin )?README's\s+"([^"]+)"`)
+
+// TestDocs_SectionsNamedExist: a section a document sends the reader to by name
+// is a heading of that README.
+func TestDocs_SectionsNamedExist(t *testing.T) {
+	comment := regexp.MustCompile(`(?m)^[ \t]*#+[ \t]?`)
+	for _, doc := range docFiles(t) {
+		text := readDoc(t, doc)
+		if strings.HasSuffix(doc, ".conf") {
+			text = comment.ReplaceAllString(text, "")
+		}
+		for _, m := range sectionReference.FindAllStringSubmatch(text, -1) {
+			readme := "README.md"
+			if m[1] != "" {
+				readme = "plugins/inputs/box_events/README.md"
+			}
+			name := strings.Join(strings.Fields(m[2]), " ")
+			anchor := strings.ReplaceAll(strings.ToLower(name), " ", "-")
+			require.True(t, headingAnchors(readDoc(t, readme))[anchor], "%s sends the reader to the section %q of %s, which has none",
+				doc, name, readme)
+		}
+	}
+}
