@@ -3,13 +3,17 @@ package plugin_test
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
 // docFiles are the files users read and copy from: every Markdown file of the
@@ -155,4 +159,64 @@ func TestDocs_SectionsNamedExist(t *testing.T) {
 				doc, name, readme)
 		}
 	}
+}
+
+// replaceOnce replaces old by new in text, which must hold old exactly once.
+func replaceOnce(t *testing.T, text, old, new string) string {
+	t.Helper()
+	require.Equal(t, 1, strings.Count(text, old), "%q once in the document", old)
+	return strings.Replace(text, old, new, 1)
+}
+
+// TestIntegrationSampleConfAsWritten runs the repository's sample.conf, "a complete
+// Telegraf configuration" running telegraf-box through inputs.execd, as the README
+// tells users to: only its paths and InfluxDB's URL are replaced, plugin.conf is the
+// plugin's sample.conf with the options a user must set (state_file among them, the
+// client secret as ${BOX_CLIENT_SECRET} from Telegraf's environment, as docs/AUTH.md
+// says), and a real Telegraf 1.37.2 must write every event of the simulated Box into
+// InfluxDB's database "box" exactly once.
+func TestIntegrationSampleConfAsWritten(t *testing.T) {
+	requireIntegration(t)
+	telegraf, telegrafBox := execdBinaries(t)
+	requireInfluxDB(t)
+	seed, _ := testSeed(t)
+	db := startInfluxDB(t)
+	sim := startSim(t, seed)
+	sim.EmitUser(150)
+
+	dir := t.TempDir()
+	plugin := readDoc(t, "plugins/inputs/box_events/sample.conf")
+	plugin = replaceOnce(t, plugin, `  # base_url = "https://api.box.com"`, "  base_url = "+tomlString(sim.URL()))
+	plugin = replaceOnce(t, plugin, `  # start_position = "now"`, `  start_position = "beginning"`)
+	plugin = replaceOnce(t, plugin, `  client_id = ""`, "  client_id = "+tomlString(boxsim.DefaultClientID))
+	plugin = replaceOnce(t, plugin, `  client_secret = ""`, `  client_secret = "${BOX_CLIENT_SECRET}"`)
+	plugin = replaceOnce(t, plugin, `  subject_id = ""`, "  subject_id = "+tomlString(boxsim.DefaultEnterpriseID))
+	plugin = replaceOnce(t, plugin, `  # state_file = ""`, "  state_file = "+tomlString(filepath.Join(dir, "box.state")))
+	pluginConf := writeFile(t, dir, "plugin.conf", plugin)
+
+	conf := readDoc(t, "sample.conf")
+	conf = replaceOnce(t, conf, `"/usr/local/bin/telegraf-box"`, tomlString(telegrafBox))
+	conf = replaceOnce(t, conf, `"/etc/telegraf-box/plugin.conf"`, tomlString(pluginConf))
+	conf = replaceOnce(t, conf, `"/var/lib/telegraf/buffer"`, tomlString(filepath.Join(dir, "buffer")))
+	conf = replaceOnce(t, conf, `"http://127.0.0.1:8086"`, tomlString(db.url))
+	require.Contains(t, conf, `database = "box"`)
+	telegrafConf := writeFile(t, dir, "telegraf.conf", conf)
+
+	logPath := filepath.Join(dir, "telegraf.log")
+	logTailOnFailure(t, logPath)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	require.NoError(t, err)
+	defer logFile.Close()
+	cmd := exec.Command(telegraf, "--config", telegrafConf)
+	cmd.Env = append(os.Environ(), "BOX_CLIENT_SECRET="+boxsim.DefaultClientSecret)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	proc := startCmd(t, "telegraf (sample.conf)", cmd)
+
+	produced := map[string][]string{userStream: producedIDs(sim)[userStream]}
+	waitFor(t, 2*time.Minute, "every event in InfluxDB's database box", allPresent(produced, db.eventIDs("box")))
+	proc.stop(t)
+	points, err := db.pointIDs("box", userStream)
+	require.NoError(t, err)
+	requireExactlyOnce(t, "InfluxDB", userStream, produced[userStream], points)
+	requireNoCrash(t, logPath)
 }
