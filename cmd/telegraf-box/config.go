@@ -60,9 +60,11 @@ var variableReference = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // checkVariablesSet refuses a string value that refers to an environment
 // variable that is not set. Telegraf keeps such a reference as written, so
-// the input would send "${BOX_CLIENT_SECRET}" to Box as the secret (the
-// execd block has no environment = [...]), and Box would refuse it at run
-// time as if the secret were wrong. Comments are not values: a file that
+// the input would send "${BOX_CLIENT_SECRET}" to Box as the secret (not set
+// in Telegraf's environment, which inputs.execd passes on), and Box would
+// refuse it at run time as if the secret were wrong. The error says where to
+// set it: not in the execd block's environment = [...], which would put the
+// secret in telegraf.conf (docs/AUTH.md). Comments are not values: a file that
 // parses only once substituted (a number given as ${PAGE_SIZE}) is left to
 // Telegraf's loader.
 func checkVariablesSet(data []byte) error {
@@ -74,7 +76,8 @@ func checkVariablesSet(data []byte) error {
 		for _, m := range variableReference.FindAllStringSubmatch(v, -1) {
 			if _, ok := os.LookupEnv(m[1]); !ok {
 				return fmt.Errorf("line %d: %s refers to %s, but the environment variable %s is not set "+
-					"(under inputs.execd, pass it with environment = [\"%s=...\"])", line, key, m[0], m[1], m[1])
+					"(set %s in the environment Telegraf runs with, e.g. its service's environment file: "+
+					"inputs.execd passes it on)", line, key, m[0], m[1], m[1])
 			}
 		}
 		return nil

@@ -397,4 +397,9 @@ func TestLoadPlugin_UnsetEnvironmentVariableIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, "client_secret")
 	require.ErrorContains(t, err, "BOX_TEST_UNSET is not set")
 	require.NotContains(t, err.Error(), "BOX_TEST_COMMENTED_OUT")
+	// Where to set it: Telegraf's own environment, which inputs.execd passes on
+	// (docs/AUTH.md), not the execd block's environment = [...], which would
+	// put a secret in telegraf.conf, often readable by every user.
+	require.ErrorContains(t, err, "set BOX_TEST_UNSET in the environment Telegraf runs with")
+	require.NotContains(t, err.Error(), "environment = [")
 }
