@@ -220,3 +220,46 @@ func TestIntegrationSampleConfAsWritten(t *testing.T) {
 	requireExactlyOnce(t, "InfluxDB", userStream, produced[userStream], points)
 	requireNoCrash(t, logPath)
 }
+
+// readmeRuleRow returns the "Fires when" text of a rule's row in dashboards/README.md.
+func readmeRuleRow(t *testing.T, uid string) string {
+	t.Helper()
+	for line := range strings.SplitSeq(readDoc(t, "dashboards/README.md"), "\n") {
+		if strings.HasPrefix(line, "| `"+uid+"` |") {
+			return strings.TrimSpace(strings.Split(line, "|")[2])
+		}
+	}
+	require.Failf(t, "no row", "dashboards/README.md has no row for %s", uid)
+	return ""
+}
+
+// TestDocs_LockedOutRuleAsDescribed: box-collector-locked-out fires when
+// dashboards/README.md says it does, decided by the rule's own expressions over
+// the series its queries would return for one collector.
+func TestDocs_LockedOutRuleAsDescribed(t *testing.T) {
+	var rule alertRule
+	for _, r := range loadAlertRules(t) {
+		if r.UID == "box-collector-locked-out" {
+			rule = r
+		}
+	}
+	require.Equal(t, "box-collector-locked-out", rule.UID)
+	labels := map[string]string{"stream_type": "admin_logs_streaming", "id": "audit"}
+	// failed and got: token requests failed and succeeded in the rule's 15
+	// minutes; failures and tokens: the counters since the collector started.
+	fires := func(failed, got, failures, tokens float64) bool {
+		st, err := rule.decide(map[string][]alertSeries{
+			"A": {{labels: labels, values: []float64{failed}}}, "B": {{labels: labels, values: []float64{got}}},
+			"C": {{labels: labels, values: []float64{failures}}}, "D": {{labels: labels, values: []float64{tokens}}},
+		})
+		require.NoError(t, err)
+		return len(st.firing) > 0
+	}
+	row := readmeRuleRow(t, rule.UID)
+	require.Equal(t, "token requests failed in the last 15 minutes and none succeeded in them, or none has succeeded "+
+		"since the collector started and one failed (`token_failures`, `token_refreshes`)", row)
+	require.True(t, fires(1, 0, 1, 4), "%s: one failed token request in 15 minutes, none succeeded", row)
+	require.False(t, fires(3, 1, 3, 5), "%s: three failed in 15 minutes, one succeeded", row)
+	require.True(t, fires(0, 0, 2, 0), "%s: no token since the start, the failures older than 15 minutes", row)
+	require.False(t, fires(0, 0, 0, 3), "%s: healthy", row)
+}
