@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
@@ -262,4 +263,26 @@ func TestDocs_LockedOutRuleAsDescribed(t *testing.T) {
 	require.False(t, fires(3, 1, 3, 5), "%s: three failed in 15 minutes, one succeeded", row)
 	require.True(t, fires(0, 0, 2, 0), "%s: no token since the start, the failures older than 15 minutes", row)
 	require.False(t, fires(0, 0, 0, 3), "%s: healthy", row)
+}
+
+// TestDocs_DatasourceReadsSampleConfDatabase: the shipped Grafana data source
+// reads the database the shipped sample.conf writes, so that the dashboard and
+// the alert rules see the events of a setup made of the two as they are.
+func TestDocs_DatasourceReadsSampleConfDatabase(t *testing.T) {
+	m := regexp.MustCompile(`(?m)^\[\[outputs\.influxdb\]\](?:\n[ \t]+.*)*?\n[ \t]+database = "([^"]+)"`).
+		FindStringSubmatch(readDoc(t, "sample.conf"))
+	require.NotNil(t, m, "sample.conf's [[outputs.influxdb]] names its database")
+	var ds struct {
+		Datasources []struct {
+			UID      string `yaml:"uid"`
+			JSONData struct {
+				DBName string `yaml:"dbName"`
+			} `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(readDoc(t, "dashboards/provisioning/datasources.yaml")), &ds))
+	require.Len(t, ds.Datasources, 1)
+	require.Equal(t, influxDatasourceUID, ds.Datasources[0].UID)
+	require.Equal(t, m[1], ds.Datasources[0].JSONData.DBName,
+		"dashboards/provisioning/datasources.yaml reads another database than sample.conf writes")
 }
