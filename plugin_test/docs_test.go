@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/telegraf-box/telegraf-box/internal/boxevents"
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
 
@@ -285,4 +287,39 @@ func TestDocs_DatasourceReadsSampleConfDatabase(t *testing.T) {
 	require.Equal(t, influxDatasourceUID, ds.Datasources[0].UID)
 	require.Equal(t, m[1], ds.Datasources[0].JSONData.DBName,
 		"dashboards/provisioning/datasources.yaml reads another database than sample.conf writes")
+}
+
+// TestDocs_ArchitectureContractFields: the structs of internal/boxevents that
+// docs/ARCHITECTURE.md spells out in its contract name every exported field the
+// code has (a block ending in "..." lists only some, on purpose).
+func TestDocs_ArchitectureContractFields(t *testing.T) {
+	doc := readDoc(t, "docs/ARCHITECTURE.md")
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[boxevents.User](), reflect.TypeFor[boxevents.Source](), reflect.TypeFor[boxevents.Event](),
+		reflect.TypeFor[boxevents.Page](), reflect.TypeFor[boxevents.EventsQuery](), reflect.TypeFor[boxevents.RealtimeServer](),
+		reflect.TypeFor[boxevents.Config](), reflect.TypeFor[boxevents.Observer](), reflect.TypeFor[boxevents.Request](),
+		reflect.TypeFor[boxevents.APIError](), reflect.TypeFor[boxevents.AuthError](), reflect.TypeFor[boxevents.DecodeError](),
+	} {
+		start := regexp.MustCompile(`type ` + typ.Name() + ` struct ?\{`).FindStringIndex(doc)
+		require.NotNil(t, start, "docs/ARCHITECTURE.md has no type %s", typ.Name())
+		depth, end := 0, start[1]-1
+		for ; end < len(doc); end++ {
+			if doc[end] == '{' {
+				depth++
+			} else if doc[end] == '}' {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		block := doc[start[0]:end]
+		if strings.Contains(block, "...") {
+			continue
+		}
+		for i := range typ.NumField() {
+			if f := typ.Field(i); f.IsExported() {
+				require.Regexp(t, `\b`+f.Name+`\b`, block, "docs/ARCHITECTURE.md's %s has no field %s", typ.Name(), f.Name)
+			}
+		}
+	}
 }
