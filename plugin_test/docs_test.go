@@ -164,11 +164,11 @@ func TestDocs_SectionsNamedExist(t *testing.T) {
 	}
 }
 
-// replaceOnce replaces old by new in text, which must hold old exactly once.
-func replaceOnce(t *testing.T, text, old, new string) string {
+// replaceOnce replaces old by replacement in text, which must hold old exactly once.
+func replaceOnce(t *testing.T, text, old, replacement string) string {
 	t.Helper()
 	require.Equal(t, 1, strings.Count(text, old), "%q once in the document", old)
-	return strings.Replace(text, old, new, 1)
+	return strings.Replace(text, old, replacement, 1)
 }
 
 // TestIntegrationSampleConfAsWritten runs the repository's sample.conf, "a complete

@@ -24,11 +24,11 @@ var snippetDocs = []string{"../../README.md", "../../plugins/inputs/box_events/R
 
 // tomlBlock is a fenced TOML block of a Markdown document (indented ones, in
 // lists, too).
-var tomlBlock = regexp.MustCompile("(?ms)^[ \t]*```toml[^\n]*\n(.*?)^[ \t]*```")
+var tomlBlock = regexp.MustCompile("(?ms)^[ \t]*```toml[^\n]*\n(.*?)\n[ \t]*```")
 
 // pluginTable is the start of a plugin's table: [[inputs.box_events]],
 // [[secretstores.os]] ...
-var pluginTable = regexp.MustCompile(`(?m)^[ \t]*\[\[[a-z_]+\.[a-z_]+\]\]`)
+var pluginTable = regexp.MustCompile(`\[\[[a-z_]+\.[a-z_]+\]\]`)
 
 // boxEventsSnippets returns the box_events tables of the documents' TOML
 // blocks, each alone: a block that also holds another plugin's table (a
