@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -321,5 +322,32 @@ func TestDocs_ArchitectureContractFields(t *testing.T) {
 				require.Regexp(t, `\b`+f.Name+`\b`, block, "docs/ARCHITECTURE.md's %s has no field %s", typ.Name(), f.Name)
 			}
 		}
+	}
+}
+
+// TestIntegrationDocsTelegrafConfigsCheck: the telegraf.conf snippets of the
+// documents (the README's inputs.execd block, the plugin README's converter
+// table) and the repository's sample.conf load in a real Telegraf 1.37.2
+// (`telegraf config check`). Snippets with [[inputs.box_events]] are the
+// plugin's, loaded by cmd/telegraf-box's TestDocs_SnippetsLoad; docs/AUTH.md's
+// [[secretstores.os]] needs a Telegraf built with it, which the tests have not.
+func TestIntegrationDocsTelegrafConfigsCheck(t *testing.T) {
+	requireIntegration(t)
+	telegraf, _ := execdBinaries(t)
+	block := regexp.MustCompile("(?ms)^[ \t]*```toml[^\n]*\n(.*?)\n[ \t]*```")
+	confs := map[string]string{"sample.conf": readDoc(t, "sample.conf")}
+	for _, doc := range []string{"README.md", "plugins/inputs/box_events/README.md"} {
+		for i, m := range block.FindAllStringSubmatch(readDoc(t, doc), -1) {
+			if !strings.Contains(m[1], "[[inputs.box_events]]") {
+				confs[doc+"#"+strconv.Itoa(i)] = m[1]
+			}
+		}
+	}
+	require.Len(t, confs, 3, "sample.conf, the README's execd block and the plugin README's converter table")
+	dir := t.TempDir()
+	for name, conf := range confs {
+		path := writeFile(t, dir, strings.NewReplacer("/", "_", "#", "_").Replace(name)+".conf", conf)
+		out, err := exec.Command(telegraf, "config", "check", "--config", path).CombinedOutput()
+		require.NoError(t, err, "telegraf config check of %s:\n%s\n%s", name, conf, out)
 	}
 }
