@@ -34,12 +34,16 @@ func loadPlugin(path string) (*models.RunningInput, error) {
 	if err != nil {
 		return nil, err
 	}
+	raw := parseAsWritten(data)
+	if err := checkNoAgentTable(raw); err != nil {
+		return nil, fmt.Errorf("%s %w", path, err)
+	}
 	cfg := config.NewConfig()
 	cfg.Agent.OmitHostname = true // the agent running inputs.execd adds it
 	if err := cfg.LoadConfigData(data, path); err != nil {
 		return nil, err
 	}
-	if err := checkVariablesSet(data); err != nil {
+	if err := checkVariablesSet(raw); err != nil {
 		return nil, fmt.Errorf("%s %w", path, err)
 	}
 	if len(cfg.Tags) > 0 {
@@ -54,6 +58,31 @@ func loadPlugin(path string) (*models.RunningInput, error) {
 	return cfg.Inputs[0], nil
 }
 
+// checkNoAgentTable refuses an [agent] table. Telegraf's loader takes it, and
+// nothing here uses it: "debug = true" would turn no debug line on (that is
+// -debug) and "hostname" would set no host (the agent running inputs.execd
+// adds it), so a setting there is lost without a word, as a misspelt option
+// would be.
+func checkNoAgentTable(tree *ast.Table) error {
+	if agent, ok := tree.Fields["agent"].(*ast.Table); ok {
+		return fmt.Errorf("line %d: an [agent] table has no effect here: agent settings belong in telegraf.conf, "+
+			"whose agent runs inputs.execd; for debug lines pass -debug in the execd command", agent.Line)
+	}
+	return nil
+}
+
+// parseAsWritten parses plugin.conf before Telegraf substitutes environment
+// variables, for the checks Telegraf's loader does not make. A file that
+// parses only once substituted (a number given as ${PAGE_SIZE}) is left to
+// Telegraf's loader: it comes back as an empty table.
+func parseAsWritten(data []byte) *ast.Table {
+	tree, err := toml.Parse(data)
+	if err != nil {
+		return &ast.Table{}
+	}
+	return tree
+}
+
 // variableReference is a reference to an environment variable without a
 // default (${NAME:-default} always resolves).
 var variableReference = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -64,14 +93,8 @@ var variableReference = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // in Telegraf's environment, which inputs.execd passes on), and Box would
 // refuse it at run time as if the secret were wrong. The error says where to
 // set it: not in the execd block's environment = [...], which would put the
-// secret in telegraf.conf (docs/AUTH.md). Comments are not values: a file that
-// parses only once substituted (a number given as ${PAGE_SIZE}) is left to
-// Telegraf's loader.
-func checkVariablesSet(data []byte) error {
-	tree, err := toml.Parse(data)
-	if err != nil {
-		tree = &ast.Table{} // see above
-	}
+// secret in telegraf.conf (docs/AUTH.md). Comments are not values.
+func checkVariablesSet(tree *ast.Table) error {
 	return walkValues(tree, func(key string, line int, v string) error {
 		for _, m := range variableReference.FindAllStringSubmatch(v, -1) {
 			if _, ok := os.LookupEnv(m[1]); !ok {

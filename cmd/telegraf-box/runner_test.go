@@ -403,3 +403,20 @@ func TestLoadPlugin_UnsetEnvironmentVariableIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, "set BOX_TEST_UNSET in the environment Telegraf runs with")
 	require.NotContains(t, err.Error(), "environment = [")
 }
+
+// An [agent] table in plugin.conf was accepted and did nothing: "debug = true"
+// there turned no debug line on (that is telegraf-box's -debug), "hostname" set
+// no host, while the loader says the file holds one [[inputs.box_events]] table
+// and nothing else.
+func TestLoadPlugin_AgentTableIsAnError(t *testing.T) {
+	_, err := loadPlugin(writeConf(t, `[[inputs.box_events]]
+  client_id = "id"
+  client_secret = "secret"
+  subject_id = "1"
+
+[agent]
+  debug = true
+`))
+	require.ErrorContains(t, err, "line 6: an [agent] table")
+	require.ErrorContains(t, err, "-debug")
+}
