@@ -351,3 +351,34 @@ func TestIntegrationDocsTelegrafConfigsCheck(t *testing.T) {
 		require.NoError(t, err, "telegraf config check of %s:\n%s\n%s", name, conf, out)
 	}
 }
+
+// TestDocs_ArchitectureLayoutComplete: the layout at the top of
+// docs/ARCHITECTURE.md names every Go package and module of the repository.
+func TestDocs_ArchitectureLayoutComplete(t *testing.T) {
+	doc := readDoc(t, "docs/ARCHITECTURE.md")
+	_, layout, ok := strings.Cut(doc, "\n```\n")
+	require.True(t, ok, "docs/ARCHITECTURE.md starts with its layout block")
+	layout, _, _ = strings.Cut(layout, "\n```\n")
+	dirs := make(map[string]bool)
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", ".cache", "node_modules", "testdata":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if dir := filepath.ToSlash(filepath.Dir(path)); dir != ".." && (strings.HasSuffix(d.Name(), ".go") || d.Name() == "go.mod") {
+			dirs[strings.TrimPrefix(dir, "../")] = true
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.True(t, dirs["internal/boxevents"])
+	for dir := range dirs {
+		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(dir)+`/ `, layout, "docs/ARCHITECTURE.md's layout does not name %s/", dir)
+	}
+}
