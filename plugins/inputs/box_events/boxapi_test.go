@@ -133,7 +133,6 @@ func TestUserStream_LongPollRetryAfterHonoured(t *testing.T) {
 	p := withMock(newPlugin(sim, "all"), mock)
 	acc, out := run(t, p)
 	requireFlow(t, sim, p, mock, acc, out)
-	polls := sim.Requests(boxsim.EndpointLongPoll)
 	sim.InjectFault(boxsim.EndpointLongPoll, boxsim.Fault{Kind: boxsim.FaultRateLimit, RetryAfter: 10 * time.Minute})
 	sim.EmitUser(1) // the held poll answers new_change; the next one gets the 429
 	pump(t, mock, out, 100*time.Millisecond, func() bool { return len(accErrors(acc)) > 0 }, "the 429 was not reported")
