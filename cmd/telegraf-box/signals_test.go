@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
+	"os/signal"
 	"syscall"
 	"testing"
 	"time"
@@ -109,9 +111,20 @@ func TestRunner_StdoutClosedStopsCleanly(t *testing.T) {
 // a SIGHUP (a closed terminal, `pkill -HUP telegraf`, which matches
 // telegraf-box too).
 func TestRunner_SignalDuringStartStopsCleanly(t *testing.T) {
+	// The child starts with SIGHUP at its default, as under Telegraf, whose agent
+	// handles SIGHUP: a signal a process handles is reset to its default in its
+	// children, one it ignores is inherited. A test run under nohup (or any parent
+	// that ignores SIGHUP) handed its ignored SIGHUP on, the runner rightly left it
+	// ignored, and the child waited for ever.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	for _, child := range []string{"sigterm-in-start", "sighup-in-start"} {
 		t.Run(child, func(t *testing.T) {
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+			// A failsafe: a child that does not stop fails this test, not the package's run.
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), childEnv+"="+child)
 			stdin, err := cmd.StdinPipe() // kept open: only the signal may stop the child
 			require.NoError(t, err)
