@@ -3,7 +3,7 @@
 // that the end-to-end tests can check the in-process mode, where the agent's
 // statefile and the outputs' delivery tracking reach the plugin directly.
 //
-// It is deliberately minimal: one config file, the file and influxdb outputs,
+// It is deliberately minimal: one config file, the file, influxdb and influxdb_v2 outputs,
 // logging to stderr, and SIGINT/SIGTERM for a clean stop (the agent then
 // flushes its outputs and writes the statefile). It is not a Telegraf
 // replacement and is not shipped.
@@ -25,6 +25,7 @@ import (
 	"github.com/influxdata/telegraf/logger"
 	_ "github.com/influxdata/telegraf/plugins/outputs/file"
 	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb"
+	_ "github.com/influxdata/telegraf/plugins/outputs/influxdb_v2"
 
 	_ "github.com/telegraf-box/telegraf-box/plugins/inputs/box_events"
 )

@@ -511,6 +511,14 @@ func (b *BoxEvents) applyPendingDeliveries() {
 	}
 }
 
+// rejectsReported is the rejection since the last commit at which the
+// plugin says what a streak of them means, once (a warning, not an error:
+// Telegraf's --test rejects every metric, and an error would fail it): a buffer that overflowed briefly rejects a
+// page a few times (it is then read alone, with a backoff, 16 s by the
+// sixth), while an output that refuses its events for good, or a long outage
+// with other inputs filling the buffer, rejects it on and on.
+const rejectsReported = 6
+
 func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
 	moved, rewound := b.tracker.delivered(info.ID(), info.Delivered())
 	if rewound {
@@ -521,8 +529,14 @@ func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
 		if rejects == 1 {
 			logf = b.Log.Warnf // once until the next commit
 		}
-		logf("An output did not accept a page of Box events (a full buffer?); reading the %s stream again "+
+		logf("An output did not accept a page of Box events (its buffer overflowed, or it refused the events); reading the %s stream again "+
 			"from position %s in %s (rejection %d since the last commit)", b.cfg.stream, pos, wait.Round(time.Millisecond), rejects)
+		if rejects == rejectsReported {
+			b.Log.Warnf("The outputs did not accept the page at position %s of the %s stream %d times in a row: it is read "+
+				"again until they do, and nothing after it is written before; if an output refuses these events for good "+
+				"(outputs.influxdb_v2 drops a batch InfluxDB answers 400 or 422, e.g. for events older than the bucket's retention "+
+				"or a field of another type), the stream stays there: see the output's errors", pos, b.cfg.stream, rejects)
+		}
 	}
 	if moved {
 		b.saveState()

@@ -199,3 +199,47 @@ func TestNearlyEmptyEvents_StreamGoesOn(t *testing.T) {
 		require.NotEmpty(t, m.FieldList())
 	}
 }
+
+// An output that refuses a page for good (outputs.influxdb_v2 rejects a batch
+// InfluxDB answers 400 or 422: an event older than the bucket's retention, a
+// field of another type) stops the stream: the page is read again and again.
+// That used to be one warning suggesting a full buffer, then debug lines only,
+// while Telegraf's output said the events "will be dropped". A long streak
+// now gets a warning of its own, once, saying that nothing after the page is
+// written.
+func TestRejections_LongStreakIsReported(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 94})
+	sim.EmitEnterprise(3)
+	mock := mockClock()
+	logger := &testutil.CaptureLogger{}
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.Log = logger
+	acc, out := run(t, p)
+	acc.Wait(3)
+	streak := func() []string {
+		var found []string
+		for _, w := range logger.Warnings() {
+			if strings.Contains(w, "times in a row") {
+				found = append(found, w)
+			}
+		}
+		return found
+	}
+	for i := range 12 { // an output that refuses the page each time it is read
+		out.reject()
+		advanceUntil(t, mock, time.Second, func() bool { return acc.NMetrics() >= uint64(3*(i+2)) }, "rejection %d: the page was not read again", i+1)
+		if i < rejectsReported-2 {
+			require.Empty(t, streak(), "a few rejections are an overflow's: nothing more yet")
+		}
+	}
+	found := streak()
+	require.Len(t, found, 1, "one warning for the streak: %q", logger.Warnings())
+	require.Contains(t, found[0], "position 0 of the admin_logs_streaming stream")
+	require.Contains(t, found[0], "nothing after it")
+	require.Contains(t, found[0], "for good")
+	require.Empty(t, errorTexts(acc), "--test rejects every metric: no error")
+
+	// Accepted at last: the stream moves on.
+	catchUp(t, sim, p, mock, out)
+	require.Len(t, streak(), 1)
+}

@@ -1,0 +1,121 @@
+package plugin_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+)
+
+// influxV2 is an InfluxDB 2 write endpoint (POST /api/v2/write) that refuses every
+// batch holding one of the refused event ids the way InfluxDB 2 refuses a point
+// beyond the bucket's retention or with a field of another type: 422 (InfluxDB writes
+// the batch's other points, a partial write; this one only counts the refusals).
+// Telegraf's outputs.influxdb_v2 then rejects the whole batch for good ("will be
+// dropped").
+type influxV2 struct {
+	mu      sync.Mutex
+	refused map[string]bool
+	refusal int // 422 answers
+}
+
+func startInfluxV2(t *testing.T, refused ...string) (*influxV2, string) {
+	t.Helper()
+	db := &influxV2{refused: make(map[string]bool)}
+	for _, id := range refused {
+		db.refused[id] = true
+	}
+	srv := httptest.NewServer(http.HandlerFunc(db.write))
+	t.Cleanup(srv.Close)
+	return db, srv.URL
+}
+
+func (db *influxV2) write(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil || r.URL.Path != "/api/v2/write" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	parser := &influx.Parser{}
+	if err := parser.Init(); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	dropped := 0
+	for line := range bytes.Lines(body) {
+		m, err := parser.ParseLine(string(bytes.TrimSpace(line)))
+		if err != nil || m.Name() != "box_events" {
+			continue
+		}
+		if id, _ := m.GetField("event_id"); db.refused[fmt.Sprint(id)] {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		db.refusal++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		fmt.Fprintf(w, `{"code":"unprocessable entity","message":"failure writing points to database: `+
+			`partial write: points beyond retention policy dropped=%d"}`, dropped)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func influxV2OutputTable(url string) string {
+	return fmt.Sprintf("[[outputs.influxdb_v2]]\n  urls = [%s]\n  token = \"token\"\n  organization = \"org\"\n"+
+		"  bucket = \"box\"\n  content_encoding = \"identity\"\n  timeout = \"5s\"\n", tomlString(url))
+}
+
+// TestIntegrationRefusedEventIsReported: compiled into Telegraf with
+// outputs.influxdb_v2, InfluxDB 2 refuses an event for good (422: the point is older
+// than the bucket's retention, as in a backfill further back than it, or a field
+// changed type) and Telegraf drops the batch as rejected, logging that the metrics
+// "will be dropped". The plugin cannot tell this from a full buffer (both are a
+// rejection), so it reads the page again and again and writes nothing after it. That
+// was one warning suggesting a full buffer, then nothing; the input must say that the
+// stream stays on that page.
+func TestIntegrationRefusedEventIsReported(t *testing.T) {
+	requireIntegration(t)
+	runner := runnerBinary(t)
+	seed, _ := testSeed(t)
+	sim := startSimWith(t, boxsim.Options{Seed: seed})
+	sim.EmitEnterprise(100)
+	refused := producedIDs(sim)[enterpriseStream][10]
+	db, url := startInfluxV2(t, refused)
+
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "telegraf.log")
+	logTailOnFailure(t, logPath)
+	stream := streamConfig{simURL: sim.URL(), stream: enterpriseStream, stateFile: filepath.Join(dir, "box.state")}
+	argv := writeCompiledInConfigWith(t, dir, agentConfig{statefile: filepath.Join(dir, "agent.state")}, runner,
+		[]streamConfig{stream}, influxV2OutputTable(url))
+	proc := startProcess(t, "telegrafrun", logPath, argv...)
+
+	reported := regexp.MustCompile(`W! \[inputs\.box_events\] The outputs did not accept the page at position \S+ of the ` +
+		enterpriseStream + ` stream 6 times in a row.*nothing after it is written before`)
+	waitFor(t, 2*time.Minute, "the input says the output keeps refusing the page", func() (bool, string) {
+		for _, line := range readLog(t, logPath) {
+			if reported.MatchString(line) {
+				return true, ""
+			}
+		}
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		return false, fmt.Sprintf("no such warning after %d refusals", db.refusal)
+	})
+	proc.stop(t)
+	requireNoCrash(t, logPath)
+}
