@@ -8,7 +8,7 @@
 // flushes its outputs and writes the statefile). It is not a Telegraf
 // replacement and is not shipped.
 //
-// Usage: telegrafrun -config telegraf.conf
+// Usage: telegrafrun -config telegraf.conf [-test | -once] [-test-wait seconds]
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/config"
@@ -33,14 +34,23 @@ import (
 func main() {
 	configFile := flag.String("config", "", "Telegraf configuration file")
 	debug := flag.Bool("debug", false, "log debug messages")
+	test := flag.Bool("test", false, "as telegraf --test: gather once, print the metrics to stdout, no outputs")
+	once := flag.Bool("once", false, "as telegraf --once: gather once, write to the outputs and stop")
+	testWait := flag.Int("test-wait", 0, "as telegraf --test-wait: seconds -test and -once wait for service inputs")
 	flag.Parse()
-	if err := run(*configFile, *debug); err != nil {
+	if err := run(*configFile, *debug, mode{test: *test, once: *once, wait: time.Duration(*testWait) * time.Second}); err != nil {
 		fmt.Fprintf(os.Stderr, "E! telegrafrun: %s\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(configFile string, debug bool) error {
+// mode is how the agent runs: as a service, or as Telegraf's --test or --once.
+type mode struct {
+	test, once bool
+	wait       time.Duration
+}
+
+func run(configFile string, debug bool, m mode) error {
 	if configFile == "" {
 		return errors.New("-config is required")
 	}
@@ -64,5 +74,11 @@ func run(configFile string, debug bool) error {
 	// outputs flush, then the statefile is written.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	switch {
+	case m.test:
+		return agent.NewAgent(cfg).Test(ctx, m.wait)
+	case m.once:
+		return agent.NewAgent(cfg).Once(ctx, m.wait)
+	}
 	return agent.NewAgent(cfg).Run(ctx)
 }
