@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ const telegrafModule = "github.com/influxdata/telegraf@v1.37.2"
 // with /path/to/telegraf-box standing for this checkout. The Telegraf it builds must
 // list inputs.box_events and deliver every event of the simulated Box's user and
 // enterprise streams to its file output, and its [[inputs.internal]] must report the
-// plugin's self-metrics (measurement internal_box_events), one series per input.
+// plugin's self-metrics (measurement internal_box_events), one series per input. Then
+// it must resume across SIGHUP reloads (requireReloadResumes).
 func TestIntegrationCompileInReadmeSteps(t *testing.T) {
 	requireIntegration(t)
 	script := readmeCompileInBlock(t)
@@ -72,6 +74,10 @@ func TestIntegrationCompileInReadmeSteps(t *testing.T) {
 	})
 	proc.stop(t)
 	requireNoCrash(t, logPath)
+
+	// SIGHUP reloads Telegraf in the same process (cmd/telegraf's reloadLoop), which
+	// telegrafrun does not do.
+	requireReloadResumes(t, telegrafBin)
 }
 
 // readmeCompileInBlock returns the shell block of the README's "Compile it into
@@ -136,4 +142,57 @@ func selfMetricsCaughtUp(metrics []telegraf.Metric, produced map[string][]string
 		}
 	}
 	return true, ""
+}
+
+
+// requireReloadResumes runs telegrafBin (Telegraf with box_events compiled in) on both
+// streams with the agent's statefile only and sends it SIGHUP three times, once while
+// nothing is pending and twice while events are being produced: a reload stops the
+// inputs, flushes the outputs, stores the state and starts new plugin instances in the
+// same process, which restore it. The file output must hold every event exactly once
+// and the log no error.
+func requireReloadResumes(t *testing.T, telegrafBin string) {
+	t.Helper()
+	seed, _ := testSeed(t)
+	sim := startSim(t, seed)
+	sim.EmitUser(100)
+	sim.EmitEnterprise(100)
+	dir := t.TempDir()
+	outPath, logPath := filepath.Join(dir, "out.lp"), filepath.Join(dir, "telegraf.log")
+	logTailOnFailure(t, logPath)
+	parts := []string{agentTable(filepath.Join(dir, "agent.state"))}
+	for _, s := range plainStreams(sim.URL()) {
+		parts = append(parts, boxEventsTable(s))
+	}
+	parts = append(parts, fileOutputTable(outPath))
+	conf := writeFile(t, dir, "telegraf.conf", parts...)
+	proc := startProcess(t, "telegraf (reloads)", logPath, telegrafBin, "--config", conf)
+	fileCounts := func() (idCounts, error) { return readFileOutput(t, outPath).counts, nil }
+	waitFor(t, time.Minute, "every produced event in the file output", allPresent(producedIDs(sim), fileCounts))
+
+	prod := startProducing(t, sim, seed)
+	for i := range 3 {
+		if i == 0 {
+			prod.stop() // nothing pending at the first reload
+		}
+		require.NoError(t, proc.cmd.Process.Signal(syscall.SIGHUP))
+		t.Logf("SIGHUP #%d", i+1)
+		if i == 0 {
+			prod = startProducing(t, sim, seed+1)
+		}
+		time.Sleep(3 * time.Second)
+	}
+	prod.stop()
+	produced := producedIDs(sim)
+	waitFor(t, time.Minute, "every produced event in the file output after the reloads", allPresent(produced, fileCounts))
+	proc.stop(t)
+
+	out := readFileOutput(t, outPath)
+	require.Empty(t, out.badLines)
+	for _, s := range bothStreams {
+		requireExactlyOnce(t, "file output across SIGHUP reloads", s, produced[s], out.counts[s])
+	}
+	require.Equal(t, 4, strings.Count(strings.Join(readLog(t, logPath), "\n"), "Loading config: "), "three reloads")
+	require.Empty(t, unexpectedErrors(t, logPath), "no errors")
+	requireNoCrash(t, logPath)
 }
