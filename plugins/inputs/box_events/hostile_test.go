@@ -1,6 +1,7 @@
 package box_events
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -309,6 +310,46 @@ func TestHostile_StopWhileBoxHangs(t *testing.T) {
 					return false
 				}
 			}, time.Second, time.Millisecond, "Stop waited for an answer that never comes")
+		})
+	}
+}
+
+// Telegraf's contract for a service input: once Stop returns, nothing more is
+// added to the accumulator (the agent closes the channel behind it). Checked
+// with live traffic, random faults on every endpoint (errors being reported)
+// and the outputs' final flush delivered after Stop, as Telegraf does, with
+// GetState then called as the agent's statefile does.
+func TestStop_NothingAddedAfterStop(t *testing.T) {
+	for _, stream := range []string{"all", "admin_logs_streaming"} {
+		t.Run(stream, func(t *testing.T) {
+			sim := boxsim.NewTest(t, boxsim.Options{Seed: 95})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sim.EmitUser(50)
+			sim.EmitEnterprise(50)
+			sim.StartGenerator(ctx, 5*time.Millisecond)
+			for _, ep := range []boxsim.Endpoint{boxsim.EndpointEvents, boxsim.EndpointOptions, boxsim.EndpointLongPoll} {
+				sim.SetRandomFaults(ep, 0.2)
+			}
+			p := newPlugin(sim, stream)
+			p.PageSize = 5
+			require.NoError(t, p.Init())
+			acc := &testutil.Accumulator{}
+			require.NoError(t, p.Start(acc))
+			out := &output{acc: acc}
+			deadline := time.Now().Add(1500 * time.Millisecond)
+			for time.Now().Before(deadline) {
+				out.accept()
+				time.Sleep(5 * time.Millisecond)
+			}
+			p.Stop()
+			metrics, errs := acc.NMetrics(), len(accErrors(acc))
+			out.accept() // the final flush
+			p.GetState()
+			time.Sleep(300 * time.Millisecond)
+			require.Equal(t, metrics, acc.NMetrics(), "metrics added after Stop")
+			require.Len(t, accErrors(acc), errs, "errors added after Stop")
+			require.Positive(t, metrics)
 		})
 	}
 }
