@@ -38,6 +38,7 @@ func main() {
 		showVersion  = flag.Bool("version", false, "print the version and exit")
 	)
 	flag.Parse()
+	hangups() // inputs.execd's signal = "SIGHUP" may come before the runner starts
 	if *showVersion {
 		fmt.Println("telegraf-box", version)
 		return

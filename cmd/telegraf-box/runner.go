@@ -27,8 +27,9 @@ const (
 )
 
 // runner runs a service input the way Telegraf's execd shim does: metrics go
-// to stdout as InfluxDB line protocol; stdin EOF, SIGINT, SIGTERM or SIGHUP stop it
-// cleanly (the input's Stop runs, then what it emitted is written out). Unlike
+// to stdout as InfluxDB line protocol; stdin EOF, SIGINT or SIGTERM stop it
+// cleanly (the input's Stop runs, then what it emitted is written out), and
+// SIGHUP, like a line on stdin, asks for a Gather. Unlike
 // the shim it writes what is ready in one write (a page of events, which its
 // accumulator hands over as one batch, at least) and acknowledges metrics only
 // once they reached stdout, and a metric that cannot be written as line
@@ -41,7 +42,7 @@ type runner struct {
 	stdin        io.Reader // nil: not read; only a signal stops the runner
 	stdout       io.Writer
 	pollInterval time.Duration // 0: Gather is never called (the input pushes)
-	signals      bool          // stop on SIGINT, SIGTERM or SIGHUP
+	signals      bool          // stop on SIGINT or SIGTERM, Gather on SIGHUP
 	// stats returns the input's self-metrics, written every statsInterval
 	// (0: never). Not after Stop: Telegraf may have closed the pipe by then,
 	// and a write to it would end the process. They go to stdout as they are,
@@ -57,29 +58,45 @@ type runner struct {
 func (r *runner) run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	gather := make(chan struct{}, 1)
 	if r.signals {
-		// Before Start, as the input may emit at once: a SIGINT, SIGTERM or
-		// SIGHUP (a closed terminal; `pkill -HUP telegraf` matches this
-		// process too) from then on stops the runner (the input's Stop saves
-		// its state) rather than killing the process. A SIGHUP that was
-		// ignored (nohup) stays ignored. Handling SIGPIPE makes a write to a
-		// stdout nobody reads any more (Telegraf died) fail, which stops the
-		// runner as cleanly; nothing else needs that signal itself.
-		stops := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
-		if !signal.Ignored(syscall.SIGHUP) {
-			stops = append(stops, syscall.SIGHUP)
-		}
+		// Before Start, as the input may emit at once: a SIGINT or SIGTERM
+		// from then on stops the runner (the input's Stop saves its state)
+		// rather than killing the process. A SIGHUP asks for a Gather, as a
+		// line on stdin does: inputs.execd's signal = "SIGHUP" sends one each
+		// interval, and stopping on it stopped telegraf-box every interval,
+		// before any page aged past commit_delay, so nothing was ever
+		// committed and each restart wrote the same events again. Nor may it
+		// kill the process (Go's default), skipping Stop: a closed terminal
+		// ends stdin too, and Telegraf closes stdin to stop its children (its
+		// reload after `pkill -HUP telegraf`, which matches this process,
+		// too), which stops the runner cleanly. A SIGHUP that was ignored
+		// (nohup) stays ignored. main catches SIGHUP first thing (hangups):
+		// execd may send one while the process starts. Handling SIGPIPE
+		// makes a write to a stdout nobody reads any more (Telegraf died)
+		// fail, which stops the runner as cleanly; nothing else needs that
+		// signal itself.
 		quit := make(chan os.Signal, 1)
-		signal.Notify(quit, stops...)
+		signal.Notify(quit, syscall.SIGINT, syscall.SIGTERM)
 		defer signal.Stop(quit)
+		hup := hangups()
 		pipe := make(chan os.Signal, 1)
 		signal.Notify(pipe, syscall.SIGPIPE)
 		defer signal.Stop(pipe)
 		go func() {
-			select {
-			case <-quit:
-				cancel()
-			case <-ctx.Done():
+			for {
+				select {
+				case <-quit:
+					cancel()
+					return
+				case <-hup:
+					select {
+					case gather <- struct{}{}:
+					default:
+					}
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
@@ -98,7 +115,6 @@ func (r *runner) run() error {
 		defer wg.Done()
 		writeErr = r.write(batches, cancel)
 	}()
-	gather := make(chan struct{}, 1)
 	if r.stdin != nil {
 		go r.readStdin(gather, cancel)
 	}
@@ -129,6 +145,24 @@ func (r *runner) run() error {
 	close(batches)
 	wg.Wait()
 	return writeErr
+}
+
+var (
+	hangupsOnce sync.Once
+	hangupsCh   chan os.Signal
+)
+
+// hangups catches SIGHUP from its first call on (unless it was ignored, as
+// under nohup, when the channel never receives) and returns the channel it is
+// delivered to. Go's default is to end the process.
+func hangups() <-chan os.Signal {
+	hangupsOnce.Do(func() {
+		hangupsCh = make(chan os.Signal, 1)
+		if !signal.Ignored(syscall.SIGHUP) {
+			signal.Notify(hangupsCh, syscall.SIGHUP)
+		}
+	})
+	return hangupsCh
 }
 
 // readStdin asks for a Gather for each line of stdin and cancels at its end:

@@ -104,11 +104,12 @@ func TestLoadPlugin(t *testing.T) {
 
 // service is a service input that emits what the test gives it.
 type service struct {
-	started chan struct{} // closed by Start, after acc is set
-	onStart func()        // called by Start, if set
-	acc     telegraf.TrackingAccumulator
-	mu      sync.Mutex
-	stopped bool
+	started  chan struct{} // closed by Start, after acc is set
+	onStart  func()        // called by Start, if set
+	onGather func()        // called by Gather, if set
+	acc      telegraf.TrackingAccumulator
+	mu       sync.Mutex
+	stopped  bool
 }
 
 func newService() *service { return &service{started: make(chan struct{})} }
@@ -123,8 +124,13 @@ func (s *service) waitStarted(t *testing.T) {
 	}
 }
 
-func (*service) SampleConfig() string              { return "" }
-func (*service) Gather(telegraf.Accumulator) error { return nil }
+func (*service) SampleConfig() string { return "" }
+func (s *service) Gather(telegraf.Accumulator) error {
+	if s.onGather != nil {
+		s.onGather()
+	}
+	return nil
+}
 func (s *service) Start(acc telegraf.Accumulator) error {
 	s.acc = acc.WithTracking(10)
 	if s.onStart != nil {
