@@ -38,7 +38,7 @@ func main() {
 		showVersion  = flag.Bool("version", false, "print the version and exit")
 	)
 	flag.Parse()
-	hangups() // inputs.execd's signal = "SIGHUP" may come before the runner starts
+	hangups := catchHangups() // inputs.execd's signal = "SIGHUP" may come before the runner starts
 	if *showVersion {
 		fmt.Println("telegraf-box", version)
 		return
@@ -60,9 +60,9 @@ func main() {
 	}
 	var err error
 	if *demo {
-		err = runDemo(*demoStream, interval)
+		err = runDemo(*demoStream, interval, hangups)
 	} else {
-		err = run(*configFile, interval)
+		err = run(*configFile, interval, hangups)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "E! %s\n", err)
@@ -100,7 +100,7 @@ func useExecdDefaults() {
 	})
 }
 
-func run(configFile string, interval time.Duration) error {
+func run(configFile string, interval time.Duration, hangups <-chan os.Signal) error {
 	ri, err := loadPlugin(configFile)
 	if err != nil {
 		return fmt.Errorf("loading %q: %w", configFile, err)
@@ -114,7 +114,7 @@ func run(configFile string, interval time.Duration) error {
 	}
 	growPipe(os.Stdout)
 	r := &runner{input: input, maker: ri, log: ri.Log(), stdin: os.Stdin, stdout: os.Stdout,
-		pollInterval: interval, signals: true}
+		pollInterval: interval, signals: true, hangups: hangups}
 	if p, ok := ri.Input.(*box_events.BoxEvents); ok {
 		r.stats, r.statsInterval = p.SelfMetric, time.Duration(p.StatsInterval)
 	}
@@ -124,7 +124,7 @@ func run(configFile string, interval time.Duration) error {
 // runDemo starts the simulated Box on a loopback port and runs the plugin
 // against it until stdin closes (unless it is the null device) or the process
 // is interrupted.
-func runDemo(stream string, interval time.Duration) error {
+func runDemo(stream string, interval time.Duration, hangups <-chan os.Signal) error {
 	sim := boxsim.New(boxsim.Options{
 		Seed:                   uint64(time.Now().UnixNano()),
 		PositionFormat:         boxsim.PositionMixed,
@@ -168,7 +168,7 @@ func runDemo(stream string, interval time.Duration) error {
 		return err
 	}
 	r := &runner{input: p, maker: demoMaker{log: p.Log}, log: p.Log, stdin: stdin, stdout: os.Stdout,
-		pollInterval: interval, signals: true, stats: p.SelfMetric, statsInterval: time.Duration(p.StatsInterval)}
+		pollInterval: interval, signals: true, hangups: hangups, stats: p.SelfMetric, statsInterval: time.Duration(p.StatsInterval)}
 	return r.run()
 }
 

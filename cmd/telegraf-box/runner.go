@@ -42,7 +42,10 @@ type runner struct {
 	stdin        io.Reader // nil: not read; only a signal stops the runner
 	stdout       io.Writer
 	pollInterval time.Duration // 0: Gather is never called (the input pushes)
-	signals      bool          // stop on SIGINT or SIGTERM, Gather on SIGHUP
+	signals      bool          // stop on SIGINT or SIGTERM, Gather on each of hangups
+	// hangups delivers the SIGHUPs caught since main began (catchHangups):
+	// inputs.execd may send one while the process starts. nil: none.
+	hangups <-chan os.Signal
 	// stats returns the input's self-metrics, written every statsInterval
 	// (0: never). Not after Stop: Telegraf may have closed the pipe by then,
 	// and a write to it would end the process. They go to stdout as they are,
@@ -79,7 +82,7 @@ func (r *runner) run() error {
 		quit := make(chan os.Signal, 1)
 		signal.Notify(quit, syscall.SIGINT, syscall.SIGTERM)
 		defer signal.Stop(quit)
-		hup := hangups()
+		hup := r.hangups
 		pipe := make(chan os.Signal, 1)
 		signal.Notify(pipe, syscall.SIGPIPE)
 		defer signal.Stop(pipe)
@@ -147,22 +150,15 @@ func (r *runner) run() error {
 	return writeErr
 }
 
-var (
-	hangupsOnce sync.Once
-	hangupsCh   chan os.Signal
-)
-
-// hangups catches SIGHUP from its first call on (unless it was ignored, as
-// under nohup, when the channel never receives) and returns the channel it is
-// delivered to. Go's default is to end the process.
-func hangups() <-chan os.Signal {
-	hangupsOnce.Do(func() {
-		hangupsCh = make(chan os.Signal, 1)
-		if !signal.Ignored(syscall.SIGHUP) {
-			signal.Notify(hangupsCh, syscall.SIGHUP)
-		}
-	})
-	return hangupsCh
+// catchHangups catches SIGHUP from now on (unless it was ignored, as under
+// nohup: the channel then never receives) and returns the channel it is
+// delivered to, for the runner's hangups. Go's default is to end the process.
+func catchHangups() <-chan os.Signal {
+	ch := make(chan os.Signal, 1)
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(ch, syscall.SIGHUP)
+	}
+	return ch
 }
 
 // readStdin asks for a Gather for each line of stdin and cancels at its end:

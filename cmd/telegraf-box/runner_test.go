@@ -39,7 +39,7 @@ func TestRun_UnknownOptionIsAnError(t *testing.T) {
   this_option_does_not_exist = "x"
 `)
 	done := make(chan error, 1)
-	go func() { done <- run(path, 0) }()
+	go func() { done <- run(path, 0, nil) }()
 	select {
 	case err := <-done:
 		require.ErrorContains(t, err, "stream_typ")

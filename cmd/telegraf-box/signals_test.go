@@ -47,6 +47,7 @@ func runSignalledInStart(sig syscall.Signal) int {
 	}
 	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
 	r.signals = true
+	r.hangups = catchHangups()
 	if err := r.run(); err != nil {
 		return 2
 	}
@@ -65,6 +66,7 @@ func runOnClosedStdout() int {
 	in := newService()
 	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
 	r.signals = true
+	r.hangups = catchHangups()
 	done := make(chan error, 1)
 	go func() { done <- r.run() }()
 	<-in.started
@@ -151,6 +153,7 @@ func runGatheredBySIGHUP() int {
 	}
 	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
 	r.signals = true
+	r.hangups = catchHangups()
 	done := make(chan error, 1)
 	go func() { done <- r.run() }()
 	for i := range 2 {
