@@ -513,10 +513,11 @@ func (b *BoxEvents) applyPendingDeliveries() {
 
 // rejectsReported is the rejection since the last commit at which the
 // plugin says what a streak of them means, once (a warning, not an error:
-// Telegraf's --test rejects every metric, and an error would fail it): a buffer that overflowed briefly rejects a
-// page a few times (it is then read alone, with a backoff, 16 s by the
-// sixth), while an output that refuses its events for good, or a long outage
-// with other inputs filling the buffer, rejects it on and on.
+// Telegraf's --test rejects every metric, and an error would fail it). A
+// buffer that overflowed briefly rejects a page a few times (it is then read
+// alone, with a backoff, 16 s by the sixth), while an output that refuses its
+// events for good, or a long outage with other inputs filling the buffer,
+// rejects it on and on.
 const rejectsReported = 6
 
 func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
