@@ -144,7 +144,6 @@ func selfMetricsCaughtUp(metrics []telegraf.Metric, produced map[string][]string
 	return true, ""
 }
 
-
 // requireReloadResumes runs telegrafBin (Telegraf with box_events compiled in) on both
 // streams with the agent's statefile only and sends it SIGHUP three times, once while
 // nothing is pending and twice while events are being produced: a reload stops the
