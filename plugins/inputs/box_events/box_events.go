@@ -205,7 +205,7 @@ func (b *BoxEvents) Init() (err error) {
 			return fmt.Errorf("state_file %q: %w", b.StateFile, err)
 		}
 		b.fileState = true
-		b.Log.Infof("Resuming %s stream at position %s from state_file %q", b.cfg.stream, saved.StreamPosition, b.StateFile)
+		b.Log.Infof("Resuming %s stream at %s from state_file %q", b.cfg.stream, saved.resumeAt(), b.StateFile)
 	}
 	return nil
 }
@@ -394,13 +394,13 @@ func (b *BoxEvents) SetState(state interface{}) error {
 		b.Log.Debugf("Ignoring the agent's saved position %q: state_file %q is newer", st.StreamPosition, b.StateFile)
 		return nil
 	}
-	if st.StreamPosition == "" {
+	if st.StreamPosition == "" && !st.awaitingCurrent() {
 		return nil
 	}
 	if err := b.restore(st); err != nil {
 		return err
 	}
-	b.Log.Infof("Resuming %s stream at position %s", b.cfg.stream, st.StreamPosition)
+	b.Log.Infof("Resuming %s stream at %s", b.cfg.stream, st.resumeAt())
 	return nil
 }
 
@@ -413,7 +413,7 @@ func (b *BoxEvents) restore(st State) error {
 	// first page is committed (start_position "beginning" or a time, a
 	// backfill, on_invalid_position "beginning" or "lookback"); a stop
 	// before that saves it, and the stream resumes there.
-	if pos := boxevents.StreamPosition(st.StreamPosition); pos != "0" && !pos.Resumable() {
+	if pos := boxevents.StreamPosition(st.StreamPosition); pos != "0" && !pos.Resumable() && !st.awaitingCurrent() {
 		return fmt.Errorf("saved stream_position %q is not a Box stream position", st.StreamPosition)
 	}
 	var notBefore time.Time

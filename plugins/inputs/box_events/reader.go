@@ -102,6 +102,13 @@ func (r *reader) restore(pos boxevents.StreamPosition, keys []eventKey, notBefor
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.notBefore, r.backfill = notBefore, bf
+	if pos == "" {
+		// Saved while on_invalid_position "now" waited for Box's current
+		// position (see State.awaitingCurrent): ask for it again, as
+		// restart does, rather than going back to the start position.
+		r.startAt = boxevents.PositionNow
+		r.mayBackfill = false
+	}
 	if r.cfg.stream == boxevents.StreamAdminLogs && notBefore.After(r.after) {
 		// A restart's lookback (see restart): position 0 begins there.
 		r.after = notBefore

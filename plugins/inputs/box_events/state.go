@@ -168,10 +168,26 @@ func (f *stateFile) read() (*State, error) {
 	if err := json.Unmarshal(buf, &st); err != nil {
 		return nil, fmt.Errorf("state_file %q is corrupt (remove it to start from start_position): %w", f.path, err)
 	}
-	if st.StreamPosition == "" {
+	if st.StreamPosition == "" && !st.awaitingCurrent() {
 		return nil, fmt.Errorf("state_file %q holds no stream_position (remove it to start from start_position)", f.path)
 	}
 	return &st, nil
+}
+
+// awaitingCurrent reports a state saved while on_invalid_position "now" waited for Box's
+// current position: no position, but written by a running plugin (it has the ID). The agent's
+// statefile gets it from GetState, and builds before 2026-12-07 wrote it to state_file too
+// (writeLocked no longer does). It resumes at Box's current position, with its recent events.
+func (st State) awaitingCurrent() bool {
+	return st.StreamPosition == "" && st.ID != ""
+}
+
+// resumeAt describes where a saved state resumes, for the log.
+func (st State) resumeAt() string {
+	if st.awaitingCurrent() {
+		return "Box's current position (the saved state was waiting for it)"
+	}
+	return "position " + st.StreamPosition
 }
 
 // save writes the state now when force is set or the last write is

@@ -299,3 +299,46 @@ func TestUpgrade_PluginIDUnchanged(t *testing.T) {
 		})
 	}
 }
+
+// A build stopped while on_invalid_position "now" waited for Box's current position saved
+// stream_position "" with the recent events: before 4acb5e3 in state_file too
+// (testdata/upgrade/79a51ea-nopos.json, written by 79a51ea: Box refused the position after
+// upgrade-04 was committed, and the request for the current one hung until Stop), and to this
+// day in the agent's statefile, whose GetState it is. The state_file was refused ("holds no
+// stream_position") and the input did not start; the agent's state was ignored and the input
+// started again from start_position, here the oldest events. Both resume where the stopped
+// build was going: Box's current position, with the saved recent events.
+func TestUpgrade_StateWithoutPositionResumesAtCurrentPosition(t *testing.T) {
+	f := readUpgradeFixture(t, "79a51ea-nopos")
+	require.Equal(t, []string{"upgrade-01", "upgrade-02", "upgrade-03", "upgrade-04"}, f.Emitted)
+	for _, agent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "state_file", true: "agent statefile"}[agent], func(t *testing.T) {
+			sim, add := upgradeBox(t, f)
+			head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+			p := upgradePlugin(sim)
+			p.OnInvalidPosition = onInvalidNow
+			if agent {
+				require.NoError(t, p.Init())
+				f.PluginID, f.AgentState = p.ID(), f.StateFile
+				loadStatefile(t, oldStatefile(t, f), p)
+			} else {
+				p.StateFile = filepath.Join(t.TempDir(), "box_events.state")
+				require.NoError(t, os.WriteFile(p.StateFile, f.StateFile, 0o600))
+				require.NoError(t, p.Init(), "the plugin must start from the state_file an older build wrote")
+			}
+			acc := &testutil.Accumulator{}
+			require.NoError(t, p.Start(acc))
+			t.Cleanup(p.Stop)
+			out := &output{acc: acc}
+			pump(t, nil, out, 0, func() bool { return committed(p) == head }, "Box's current position was never committed")
+			add(4) // Box repeats committed events
+			add(3)
+			for i := 13; i <= 15; i++ {
+				add(i)
+			}
+			catchUp(t, sim, p, nil, out)
+			require.Equal(t, []string{"upgrade-13", "upgrade-14", "upgrade-15"}, eventIDs(acc.GetTelegrafMetrics()))
+			require.Empty(t, errorTexts(acc))
+		})
+	}
+}
