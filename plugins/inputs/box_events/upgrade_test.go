@@ -342,3 +342,83 @@ func TestUpgrade_StateWithoutPositionResumesAtCurrentPosition(t *testing.T) {
 		})
 	}
 }
+
+// A build stopped in the middle of an admin_logs backfill (testdata/upgrade/caefefe-backfill.json,
+// written by caefefe with capture_backfill_test.go.txt: ten events older than the streaming
+// history, the first admin_logs page of three committed, the second emitted but not accepted)
+// resumes the backfill from its admin_logs position and hands over at the saved streaming
+// position: the rest of the backfill and the events after the handover, each once.
+func TestUpgrade_BackfillStateResumes(t *testing.T) {
+	buf, err := os.ReadFile(filepath.Join("testdata", "upgrade", "caefefe-backfill.json"))
+	require.NoError(t, err)
+	var f struct {
+		StateFile json.RawMessage `json:"state_file"`
+		Logs      map[string][]struct {
+			ID       string `json:"id"`
+			Position string `json:"position"`
+		} `json:"logs"`
+		Emitted []string `json:"emitted"`
+	}
+	require.NoError(t, json.Unmarshal(buf, &f))
+	var saved State
+	require.NoError(t, json.Unmarshal(f.StateFile, &saved))
+	require.NotNil(t, saved.Backfill)
+
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	mock := mockClock()
+	mock.Set(t0)
+	// As on Box, and unlike the old build's simulator, admin_logs_streaming keeps two weeks:
+	// only the backfill reaches the ten events.
+	sim := boxsim.New(boxsim.Options{Seed: 20261208, Clock: mock,
+		StreamRetention: map[boxsim.Stream]time.Duration{boxsim.StreamAdminLogsStreaming: 14 * 24 * time.Hour}})
+	ln, err := net.Listen("tcp", upgradeAddr)
+	if err != nil {
+		t.Skipf("the fixtures' address %s is taken: %v", upgradeAddr, err)
+	}
+	ln.Close()
+	_, err = sim.Start(upgradeAddr)
+	require.NoError(t, err)
+	t.Cleanup(sim.Close)
+	add := func(i int, created time.Time) {
+		raw := fmt.Sprintf(`{"type":"event","event_id":"backfill-%02d","event_type":"LOGIN","created_at":%q,`+
+			`"created_by":{"type":"user","id":"11446498","name":"Ann","login":"ann@example.com"},"ip_address":"10.0.1.%d"}`,
+			i, created.Format(time.RFC3339), i)
+		_, err := sim.AddEnterpriseEvent(json.RawMessage(raw))
+		require.NoError(t, err)
+	}
+	for i := 1; i <= 10; i++ {
+		add(i, t0.Add(-20*24*time.Hour+time.Duration(i)*time.Hour))
+	}
+	for _, stream := range []boxsim.Stream{boxsim.StreamAdminLogs, boxsim.StreamAdminLogsStreaming} {
+		var got []string
+		for _, e := range sim.Events(stream) {
+			got = append(got, e.ID+"@"+e.Position)
+		}
+		var want []string
+		for _, e := range f.Logs[string(stream)] {
+			want = append(want, e.ID+"@"+e.Position)
+		}
+		require.Subset(t, want, got, "the simulated Box places the %s events where the old build read them", stream)
+	}
+	require.Equal(t, saved.Backfill.HandoverPosition, sim.HeadPosition(boxsim.StreamAdminLogsStreaming))
+	before, err := time.Parse(time.RFC3339Nano, saved.Backfill.CreatedBefore)
+	require.NoError(t, err)
+	mock.Set(before.Add(time.Hour))
+	add(11, before.Add(time.Minute)) // after the backfill began: streaming has them
+	add(12, before.Add(2*time.Minute))
+
+	p := newPlugin(sim, "admin_logs_streaming")
+	p.StartPosition = t0.Add(-30 * 24 * time.Hour).Format(time.RFC3339)
+	p.PageSize = 3
+	p.backfillSettle = 0 // the plugin runs on the real clock
+	p.StateFile = filepath.Join(t.TempDir(), "box_events.state")
+	require.NoError(t, os.WriteFile(p.StateFile, f.StateFile, 0o600))
+	acc, out := run(t, p)
+	pump(t, nil, out, 0, func() bool {
+		return p.reader.currentBackfill() == nil && committed(p) == sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
+	}, "the backfill never handed over and caught up")
+	want := []string{"backfill-04", "backfill-05", "backfill-06", "backfill-07", "backfill-08", "backfill-09", "backfill-10",
+		"backfill-11", "backfill-12"}
+	require.Equal(t, want, eventIDs(acc.GetTelegrafMetrics()), "the rest of the backfill and what came after, each once")
+	require.Empty(t, errorTexts(acc))
+}
