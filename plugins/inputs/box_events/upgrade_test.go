@@ -35,7 +35,10 @@ import (
 //	6ec717b60414  2026-12-01  recent_events (event keys) instead of recent_event_ids
 //	caefefe9b296  2026-12-02  a week before this test
 //	6e81d91dbe5a  2026-12-07  a build of the day
-var upgradeFixtures = []string{"aebb08b", "92f5e94", "5846748", "7573b70", "6ec717b", "caefefe", "6e81d91"}
+//
+// <commit>-all.json are the same with the user stream "all" instead.
+var upgradeFixtures = []string{"aebb08b", "92f5e94", "5846748", "7573b70", "6ec717b", "caefefe", "6e81d91",
+	"92f5e94-all", "6e81d91-all"}
 
 // upgradeAddr is where the fixtures' simulated Box listened.
 const upgradeAddr = "127.0.0.1:47613"
@@ -58,6 +61,15 @@ func loadUpgradeFixture(t *testing.T, name string) upgradeFixture {
 	f := readUpgradeFixture(t, name)
 	require.Len(t, f.Emitted, 12, "the old build emitted every event")
 	return f
+}
+
+// stream is the stream the old build read.
+func (f upgradeFixture) stream() boxsim.Stream {
+	var st State
+	if json.Unmarshal(f.StateFile, &st) != nil || st.StreamType == "" {
+		panic("fixture without stream_type")
+	}
+	return boxsim.Stream(st.StreamType)
 }
 
 func readUpgradeFixture(t *testing.T, name string) upgradeFixture {
@@ -104,13 +116,17 @@ func upgradeBox(t *testing.T, f upgradeFixture) (*boxsim.Server, func(i int)) {
 		raw := fmt.Sprintf(`{"type":"event","event_id":"upgrade-%02d","event_type":"LOGIN","created_at":%q,`+
 			`"created_by":{"type":"user","id":"11446498","name":"Ann","login":"ann@example.com"},"ip_address":"10.0.0.%d"}`,
 			i, t0.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), i)
-		_, err := sim.AddEnterpriseEvent(json.RawMessage(raw))
+		add := sim.AddEnterpriseEvent // as the old build's test added them
+		if !f.stream().Enterprise() {
+			add = sim.AddUserEvent
+		}
+		_, err := add(json.RawMessage(raw))
 		require.NoError(t, err)
 	}
 	for i := 1; i <= 12; i++ {
 		add(i)
 	}
-	evs := sim.Events(boxsim.StreamAdminLogsStreaming)
+	evs := sim.Events(f.stream())
 	require.Len(t, evs, 12)
 	for i, e := range evs {
 		require.Equal(t, f.Events[i].ID, e.ID)
@@ -120,8 +136,8 @@ func upgradeBox(t *testing.T, f upgradeFixture) (*boxsim.Server, func(i int)) {
 }
 
 // upgradePlugin is the fixtures' configuration.
-func upgradePlugin(sim *boxsim.Server) *BoxEvents {
-	p := newPlugin(sim, "admin_logs_streaming")
+func upgradePlugin(sim *boxsim.Server, f upgradeFixture) *BoxEvents {
+	p := newPlugin(sim, string(f.stream()))
 	p.PageSize = 5
 	return p
 }
@@ -145,7 +161,7 @@ func TestUpgrade_StateFileResumes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := loadUpgradeFixture(t, name)
 			sim := upgradeSim(t, f)
-			p := upgradePlugin(sim)
+			p := upgradePlugin(sim, f)
 			p.StateFile = filepath.Join(t.TempDir(), "box_events.state")
 			require.NoError(t, os.WriteFile(p.StateFile, f.StateFile, 0o600))
 			require.NoError(t, p.Init())
@@ -157,7 +173,7 @@ func TestUpgrade_StateFileResumes(t *testing.T) {
 // upgradeNewID are the builds that filed the agent's state under the plugin ID of today:
 // the ID of the normalised identity dates from 7573b70. Before it, the state is filed under
 // another ID, and the README's "Upgrading" says how to carry it over.
-var upgradeNewID = map[string]bool{"7573b70": true, "6ec717b": true, "caefefe": true, "6e81d91": true}
+var upgradeNewID = map[string]bool{"7573b70": true, "6ec717b": true, "caefefe": true, "6e81d91": true, "6e81d91-all": true}
 
 // oldStatefile writes the agent's statefile as Telegraf's persister wrote it for the old build:
 // the plugin's saved state under its ID (for the first build, which had none, under Telegraf's
@@ -194,7 +210,7 @@ func TestUpgrade_AgentStateResumes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := loadUpgradeFixture(t, name)
 			sim := upgradeSim(t, f)
-			p := upgradePlugin(sim)
+			p := upgradePlugin(sim, f)
 			require.NoError(t, p.Init())
 			loadStatefile(t, oldStatefile(t, f), p)
 			require.Equal(t, f.Events[11].Position, committed(p), "the agent's saved position was found")
@@ -218,7 +234,7 @@ func TestUpgrade_AgentStateBeforeNewIDCarriedOverByStateFile(t *testing.T) {
 			sim := upgradeSim(t, f)
 			statefile := oldStatefile(t, f)
 
-			p := upgradePlugin(sim)
+			p := upgradePlugin(sim, f)
 			require.NoError(t, p.Init())
 			loadStatefile(t, statefile, p)
 			require.Empty(t, committed(p), "the README says Telegraf does not find it")
@@ -237,7 +253,7 @@ func TestUpgrade_AgentStateBeforeNewIDCarriedOverByStateFile(t *testing.T) {
 			}
 			require.Len(t, saved, 1)
 
-			p = upgradePlugin(sim)
+			p = upgradePlugin(sim, f)
 			p.StateFile = filepath.Join(t.TempDir(), "box_events.state")
 			require.NoError(t, os.WriteFile(p.StateFile, append(saved[0], '\n'), 0o600))
 			require.NoError(t, p.Init())
@@ -314,8 +330,8 @@ func TestUpgrade_StateWithoutPositionResumesAtCurrentPosition(t *testing.T) {
 	for _, agent := range []bool{false, true} {
 		t.Run(map[bool]string{false: "state_file", true: "agent statefile"}[agent], func(t *testing.T) {
 			sim, add := upgradeBox(t, f)
-			head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
-			p := upgradePlugin(sim)
+			head := sim.HeadPosition(f.stream())
+			p := upgradePlugin(sim, f)
 			p.OnInvalidPosition = onInvalidNow
 			if agent {
 				require.NoError(t, p.Init())
