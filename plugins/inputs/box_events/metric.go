@@ -159,8 +159,14 @@ func (c *converter) external(login string) (external, ok bool) {
 	return true, true
 }
 
-// maxInterned bounds the values an interner keeps.
-const maxInterned = 8192
+const (
+	// maxInterned bounds the values an interner keeps.
+	maxInterned = 8192
+	// maxInternedLen bounds the length of a value or name an interner keeps: names, logins,
+	// ids, addresses and file names are far shorter, and a longer one (a page from a proxy or a
+	// confused Box) is not kept for ever in a slot: 8192 slots then hold at most 8 MiB.
+	maxInternedLen = 1024
+)
 
 // interner boxes field values that repeat from event to event (user names,
 // file names, ids, addresses), so that each distinct value is boxed once
@@ -168,7 +174,8 @@ const maxInterned = 8192
 // additional_details, so that each is made once. Both sit in a table of
 // maxInterned slots, one slot per hash: a string whose slot another holds
 // takes it over, so the table never grows and a lookup is one hash and one
-// comparison. Its strings are copies, never substrings of a page.
+// comparison. Its strings are copies, never substrings of a page. A string longer
+// than maxInternedLen is not kept: it is returned as it is.
 type interner struct {
 	seed   maphash.Seed
 	values []internedValue // maxInterned slots
@@ -203,7 +210,7 @@ func newInterner() *interner {
 // name returns b as a string, the same string each time for the same bytes (while no other
 // string took its slot).
 func (in *interner) name(b []byte) string {
-	if in == nil {
+	if in == nil || len(b) > maxInternedLen {
 		return string(b)
 	}
 	slot := &in.values[maphash.Bytes(in.seed, b)%maxInterned] // the slot box(string(b)) takes
@@ -216,7 +223,7 @@ func (in *interner) name(b []byte) string {
 
 // box returns s as a field value.
 func (in *interner) box(s string) any {
-	if in == nil {
+	if in == nil || len(s) > maxInternedLen {
 		return s
 	}
 	slot := &in.values[maphash.String(in.seed, s)%maxInterned]

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,4 +218,12 @@ func TestInterner(t *testing.T) {
 		require.Equal(t, v, in.name([]byte(v)))
 	}
 	require.Len(t, in.values, maxInterned)
+
+	// A value or name longer than maxInternedLen comes back right but takes no slot.
+	long := strings.Repeat("x", maxInternedLen+1)
+	require.Equal(t, long, in.box(long))
+	require.Equal(t, long, in.name([]byte(long)))
+	for _, v := range in.values {
+		require.LessOrEqual(t, len(v.s), maxInternedLen)
+	}
 }
