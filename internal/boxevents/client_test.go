@@ -375,7 +375,39 @@ func TestClient_EventsOversized(t *testing.T) {
 	var decErr *DecodeError
 	require.ErrorAs(t, err, &decErr)
 	require.False(t, IsRetryable(err))
-	require.Len(t, h.requests(), 1)
+	// Asked again from the same position for fewer events each time, down to one.
+	var limits []string
+	for _, r := range h.requests() {
+		q, err := url.ParseQuery(r.RawQuery)
+		require.NoError(t, err)
+		require.Equal(t, "5", q.Get("stream_position"))
+		limits = append(limits, q.Get("limit"))
+	}
+	require.Equal(t, []string{"", "50", "25", "12", "6", "3", "1"}, limits)
+}
+
+// A page above the body bound is asked again with half the limit, from the same position, and
+// the smaller page that fits is the answer.
+func TestClient_EventsOversizedPageAskedAgainSmaller(t *testing.T) {
+	h := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("limit") != "125" {
+			writeJSON(t, w, http.StatusOK, []byte(`{"chunk_size":0,"next_stream_position":"9","entries":[],"pad":"`+strings.Repeat("x", 4<<10)+`"}`))
+			return
+		}
+		writeJSON(t, w, http.StatusOK, readTestdata(t, "events_user_page.json"))
+	}, func(c *Config) { c.MaxBodyBytes = 3 << 10 })
+	page, err := h.client.Events(context.Background(), EventsQuery{StreamType: StreamAll, StreamPosition: "5", Limit: 500})
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 2)
+	require.Equal(t, 125, page.Limit, "full at 125 entries")
+	var limits []string
+	for _, r := range h.requests() {
+		q, err := url.ParseQuery(r.RawQuery)
+		require.NoError(t, err)
+		require.Equal(t, "5", q.Get("stream_position"))
+		limits = append(limits, q.Get("limit"))
+	}
+	require.Equal(t, []string{"500", "250", "125"}, limits)
 }
 
 func TestClient_EventsErrorBody(t *testing.T) {

@@ -62,6 +62,10 @@ type Page struct {
 	NextStreamPosition StreamPosition
 	// Entries are the events in the order Box sent them.
 	Entries []Event
+	// Limit is the page size the page was asked for: EventsQuery.Limit (Box's 100 when 0), or
+	// less when a page above Config.MaxBodyBytes was asked again for fewer events. A page of
+	// Limit entries is full.
+	Limit int
 
 	text []byte // the storage of the entries' strings, until TakeText
 }
@@ -104,7 +108,9 @@ type EventsQuery struct {
 const rfc3339Offset = "2006-01-02T15:04:05-07:00"
 
 // Events fetches one page of events. Requests that fail with 429, 5xx (except 501), a network error
-// or a truncated body are retried with the same stream position, up to Config.MaxAttempts.
+// or a truncated body are retried with the same stream position, up to Config.MaxAttempts. A page
+// above Config.MaxBodyBytes is asked again from the same position with half the limit, down to
+// one event: only a single event above the bound is an error.
 func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 	if q.StreamType != "" {
 		if _, err := ParseStreamType(string(q.StreamType)); err != nil {
@@ -122,9 +128,6 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 		params = append(params, "stream_position="+safeParam(string(q.StreamPosition)))
 	}
 	limit := min(q.Limit, MaxLimit)
-	if limit > 0 {
-		v.Set("limit", strconv.Itoa(limit))
-	}
 	if q.StreamType.Enterprise() && len(q.EventTypes) > 0 {
 		v.Set("event_type", strings.Join(q.EventTypes, ","))
 	}
@@ -137,11 +140,30 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 		}
 	}
 
-	cl := c.apiCall(http.MethodGet, v, strings.Join(params, ", "))
-	sizeHint := limit
-	if sizeHint <= 0 {
-		sizeHint = defaultLimit
+	for {
+		if limit > 0 {
+			v.Set("limit", strconv.Itoa(limit))
+		}
+		sizeHint := limit
+		if sizeHint <= 0 {
+			sizeHint = defaultLimit
+		}
+		page, err := c.eventsPage(ctx, c.apiCall(http.MethodGet, v, strings.Join(params, ", ")), sizeHint, q.Ahead)
+		if err == nil {
+			page.Limit = sizeHint
+			return page, nil
+		}
+		if sizeHint <= 1 || !isBodyTooLarge(err) {
+			return nil, err
+		}
+		// The page is above the body bound (events with large additional_details): ask again
+		// from the same position for fewer events, which Box serves from the same start.
+		limit = sizeHint / 2
 	}
+}
+
+// eventsPage fetches the page of cl, decoding it for about sizeHint entries.
+func (c *Client) eventsPage(ctx context.Context, cl *call, sizeHint int, ahead func(StreamPosition, int)) (*Page, error) {
 	var page *Page
 	err := c.do(ctx, cl, func(r io.Reader) error {
 		scratch := c.scratch.get()
@@ -150,7 +172,7 @@ func (c *Client) Events(ctx context.Context, q EventsQuery) (*Page, error) {
 		if err != nil {
 			return err
 		}
-		page, err = decodePageInto(body, sizeHint, c.keepJSON, scratch, q.Ahead)
+		page, err = decodePageInto(body, sizeHint, c.keepJSON, scratch, ahead)
 		return err
 	})
 	if err != nil {

@@ -58,8 +58,10 @@ func TestHostile_FaultsKeepPositionAndRecover(t *testing.T) {
 		want     string        // in the reported error
 	}{
 		{
+			// Nine answers: the page of 500 and each smaller page the client asks for
+			// instead, down to one event.
 			name: "oversized events page", stream: "admin_logs_streaming",
-			endpoint: boxsim.EndpointEvents, fault: boxsim.Fault{Kind: boxsim.FaultOversized},
+			endpoint: boxsim.EndpointEvents, fault: boxsim.Fault{Kind: boxsim.FaultOversized, Times: 9},
 			want: "response body exceeds 32 MiB",
 		},
 		{

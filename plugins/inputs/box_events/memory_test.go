@@ -6,8 +6,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
@@ -67,4 +70,72 @@ func TestStream_HugeValuesNotKeptAfterTheirPage(t *testing.T) {
 		before>>20, after>>20, odd>>20)
 	require.Less(t, kept, odd/4, "%d MiB still in use after the odd page (its values: %d MiB)", kept>>20, odd>>20)
 	require.Empty(t, errorTexts(acc))
+}
+
+// A page above the client's 32 MiB body bound (a burst of events with large
+// additional_details: Shield alerts listing their activities, metadata) is asked again from the
+// same position in smaller pages: every event arrives once and the stream goes on, instead of
+// asking for the same page for ever.
+func TestStream_OversizedPageReadInSmallerPages(t *testing.T) {
+	for _, stream := range []string{"admin_logs_streaming", "all"} {
+		t.Run(stream, func(t *testing.T) {
+			sim := boxsim.NewTest(t, boxsim.Options{Seed: 6})
+			p := newPlugin(sim, stream)
+			p.PageSize = 500
+			mock := mockClock()
+			acc, out := run(t, withMock(p, mock))
+			emit(sim, p, 20)
+			catchUp(t, sim, p, mock, out)
+
+			const events, size = 400, 100 << 10 // 40 MiB in one page of 500
+			for i := range events {
+				raw, err := json.Marshal(map[string]any{
+					"type": "event", "event_id": fmt.Sprintf("large-%d", i), "event_type": "ITEM_UPLOAD",
+					"created_at":         "2026-01-02T03:04:05-08:00",
+					"created_by":         map[string]any{"type": "user", "id": "1", "login": "a@example.com"},
+					"additional_details": map[string]any{"note": strings.Repeat("x", size)},
+				})
+				require.NoError(t, err)
+				if stream == "all" {
+					_, err = sim.AddUserEvent(raw)
+				} else {
+					_, err = sim.AddEnterpriseEvent(raw)
+				}
+				require.NoError(t, err)
+			}
+			emit(sim, p, 20)
+			catchUp(t, sim, p, mock, out)
+			require.Equal(t, sorted(sim.ProducedIDs(simStream(p))), eventIDs(acc.GetTelegrafMetrics()))
+		})
+	}
+}
+
+// The smaller pages asked for instead of an oversized one are read back to back, as full pages
+// are: the stream does not wait a poll interval after each of them.
+func TestStream_OversizedPageSmallerPagesReadBackToBack(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 7})
+	p := newPlugin(sim, "admin_logs_streaming")
+	p.PageSize = 500
+	p.PollInterval = config.Duration(time.Hour)
+	const events, size = 400, 100 << 10 // 40 MiB in one page of 500; 25 MiB in 250
+	for i := range events {
+		raw, err := json.Marshal(map[string]any{
+			"type": "event", "event_id": fmt.Sprintf("large-%d", i), "event_type": "ITEM_UPLOAD",
+			"created_at":         "2026-01-02T03:04:05-08:00",
+			"created_by":         map[string]any{"type": "user", "id": "1", "login": "a@example.com"},
+			"additional_details": map[string]any{"note": strings.Repeat("x", size)},
+		})
+		require.NoError(t, err)
+		_, err = sim.AddEnterpriseEvent(raw)
+		require.NoError(t, err)
+	}
+	mock := mockClock()
+	acc, out := run(t, withMock(p, mock))
+	deadline := time.Now().Add(20 * time.Second) // real time, a failsafe: the mock clock stays still
+	for int(acc.NMetrics()) < events && time.Now().Before(deadline) {
+		out.accept()
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.Equal(t, events, int(acc.NMetrics()), "events read without waiting a poll interval")
+	require.Equal(t, sorted(sim.ProducedIDs(simStream(p))), eventIDs(acc.GetTelegrafMetrics()))
 }

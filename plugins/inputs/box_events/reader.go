@@ -216,7 +216,13 @@ func (r *reader) drain(ctx context.Context) (progress bool, err error) {
 			return progress, f.err
 		}
 		page := f.page
-		r.lastFull = len(page.Entries) >= r.cfg.pageSize
+		full := r.cfg.pageSize
+		if page.Limit > 0 {
+			// A page asked again for fewer events (the first was above the body bound) is
+			// full at its own limit.
+			full = min(full, page.Limit)
+		}
+		r.lastFull = len(page.Entries) >= full
 		if len(page.Entries) > 0 && r.currentBackfill() != nil {
 			// admin_logs may answer short pages while more remain; a backfill
 			// must not hand over early, so it reads until a page is empty.
