@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // levelWriter receives Telegraf's log lines ("<RFC 3339 time> E! [prefix]
@@ -12,7 +14,8 @@ import (
 // with its level ("E! ", "W! ", "I! ", "D! ", "T! "). That is what
 // inputs.execd looks for to log a child's stderr at the right level; with the
 // timestamp first it logs every line as an error. Debug and trace lines are
-// dropped unless debug is set. Nothing is buffered beyond one line.
+// dropped unless debug is set. Nothing is buffered beyond one line. A line
+// longer than maxLogLine is cut (see there).
 type levelWriter struct {
 	mu    sync.Mutex
 	out   io.Writer
@@ -34,11 +37,37 @@ func (w *levelWriter) Write(p []byte) (int, error) {
 		if !w.debug && (bytes.HasPrefix(line, []byte("D! ")) || bytes.HasPrefix(line, []byte("T! "))) {
 			continue
 		}
+		line = cutLine(line)
 		if _, err := w.out.Write(line); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// maxLogLine bounds a line written to stderr. inputs.execd reads stderr a line at a time with
+// a 64 KiB bound (bufio.Scanner's); a longer line (an error quoting what an odd Box answer held:
+// an event id, a position of 100 KiB) makes it stop reading stderr for good, and telegraf-box
+// then blocks in its logger, the stream it reads with it, once the pipe is full.
+const maxLogLine = 8 << 10
+
+// cutLine returns line cut to maxLogLine bytes at a UTF-8 boundary, saying how much was cut,
+// and still ending in a newline if it did.
+func cutLine(line []byte) []byte {
+	if len(line) <= maxLogLine {
+		return line
+	}
+	n := len(line)
+	nl := line[n-1] == '\n'
+	cut := maxLogLine
+	for cut > 0 && !utf8.RuneStart(line[cut]) {
+		cut--
+	}
+	out := append(line[:cut:cut], fmt.Sprintf("... (%d bytes cut)", n-cut)...)
+	if nl {
+		out = append(out, '\n')
+	}
+	return out
 }
 
 // source names the plugin in every line, as Telegraf itself would.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -53,4 +55,22 @@ func TestLevelWriter(t *testing.T) {
 			require.Equal(t, tt.out, buf.String())
 		})
 	}
+}
+
+// inputs.execd stops reading stderr for good at a line above 64 KiB: a longer line is cut, at a
+// UTF-8 boundary, and says so.
+func TestLevelWriter_LongLineCut(t *testing.T) {
+	var buf bytes.Buffer
+	w := &levelWriter{out: &buf}
+	in := "2026-11-26T19:00:00Z W! event \"" + strings.Repeat("é", 50<<10) + "\"\n" + "2026-11-26T19:00:00Z I! next\n"
+	n, err := w.Write([]byte(in))
+	require.NoError(t, err)
+	require.Equal(t, len(in), n)
+	lines := strings.SplitAfter(buf.String(), "\n")
+	require.Len(t, lines, 3) // the last one empty
+	require.LessOrEqual(t, len(lines[0]), maxLogLine+32)
+	require.True(t, strings.HasPrefix(lines[0], "W! [inputs.box_events] event \"éé"), lines[0][:64])
+	require.Regexp(t, `é\.\.\. \(\d+ bytes cut\)\n$`, lines[0])
+	require.True(t, utf8.ValidString(lines[0]))
+	require.Equal(t, "I! [inputs.box_events] next\n", lines[1])
 }
