@@ -24,6 +24,11 @@ const (
 	// maxKeptOutput bounds the output buffer kept for the next batch: a page's lines are
 	// well below it, a batch of huge metrics is not kept for ever.
 	maxKeptOutput = 4 << 20
+	// keptOutputFloor is the size up to which the output buffer is kept whatever the batch
+	// used; a larger one only while batches fill a quarter of it, so that what a burst of large
+	// events grew is given back once batches are usual again (as boxevents does with the
+	// buffers it reads pages into).
+	keptOutputFloor = 1 << 20
 )
 
 // runner runs a service input the way Telegraf's execd shim does: metrics go
@@ -238,7 +243,7 @@ func (r *runner) write(batches <-chan []telegraf.Metric, stop context.CancelFunc
 		if len(out) > 0 {
 			_, err = r.stdout.Write(out)
 		}
-		if cap(out) > maxKeptOutput {
+		if c := cap(out); c > maxKeptOutput || (c > keptOutputFloor && c > 4*len(out)) {
 			out = nil
 		}
 		if err != nil {

@@ -241,7 +241,8 @@ type pageScratch struct {
 // which then grew to a page's size again, all of it zeroed, and later handed back to the OS by
 // the scavenger (about a fifth of the execd binary's CPU on a backlog, measured with pprof).
 // It holds at most maxScratch entries; a body buffer that grew beyond maxPooledBody (an odd,
-// huge page) is dropped rather than kept for ever.
+// huge page), or a large one that pages no longer fill (see keepRoom), is dropped rather than
+// kept for ever.
 type scratchPool struct {
 	mu     sync.Mutex
 	free   []*pageScratch
@@ -260,7 +261,18 @@ const (
 	// maxPooledTexts is how many pages' text storage is kept: the text of a page comes back once
 	// the page's last metric was written, so a few pages later, and in the order read.
 	maxPooledTexts = 4
+	// pooledRoomFloor is the size up to which a body buffer or a page's text storage is kept
+	// whatever the page used: a full page of usual events fits in it.
+	pooledRoomFloor = 1 << 20
 )
+
+// keepRoom reports whether a buffer of capacity c, of which the page just done used n bytes, is
+// kept for the next pages: not beyond maxPooledBody, and beyond pooledRoomFloor only while pages
+// fill a quarter of it. A burst of large pages grows the buffers; once pages are usual again the
+// room is given back rather than kept for ever (up to 24 MiB over the pooled buffers).
+func keepRoom(c, n int) bool {
+	return c <= maxPooledBody && (c <= pooledRoomFloor || c <= 4*n)
+}
 
 func (sp *scratchPool) get() *pageScratch {
 	sp.mu.Lock()
@@ -274,10 +286,10 @@ func (sp *scratchPool) get() *pageScratch {
 	return s
 }
 
-// putText keeps a page's text storage for a later page, unless it grew beyond maxPooledBody
-// (an odd, huge page).
+// putText keeps a page's text storage for a later page, unless it is more than pages need
+// (keepRoom).
 func (sp *scratchPool) putText(t []byte) {
-	if cap(t) == 0 || cap(t) > maxPooledBody {
+	if cap(t) == 0 || !keepRoom(cap(t), len(t)) {
 		return
 	}
 	sp.mu.Lock()
@@ -317,7 +329,7 @@ func pushBounded[T any](list *[]T, v T, limit int) {
 }
 
 func (sp *scratchPool) put(s *pageScratch) {
-	if cap(s.body) > maxPooledBody {
+	if !keepRoom(cap(s.body), len(s.body)) {
 		return
 	}
 	s.spans = s.spans[:0] // offsets only: nothing of the page is kept alive
