@@ -376,8 +376,9 @@ func TestClient_EventsOversized(t *testing.T) {
 	require.ErrorAs(t, err, &decErr)
 	require.False(t, IsRetryable(err))
 	// Asked again from the same position for fewer events each time, down to one.
-	var limits []string
-	for _, r := range h.requests() {
+	requests := h.requests()
+	limits := make([]string, 0, len(requests))
+	for _, r := range requests {
 		q, err := url.ParseQuery(r.RawQuery)
 		require.NoError(t, err)
 		require.Equal(t, "5", q.Get("stream_position"))
@@ -400,8 +401,9 @@ func TestClient_EventsOversizedPageAskedAgainSmaller(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page.Entries, 2)
 	require.Equal(t, 125, page.Limit, "full at 125 entries")
-	var limits []string
-	for _, r := range h.requests() {
+	requests := h.requests()
+	limits := make([]string, 0, len(requests))
+	for _, r := range requests {
 		q, err := url.ParseQuery(r.RawQuery)
 		require.NoError(t, err)
 		require.Equal(t, "5", q.Get("stream_position"))
