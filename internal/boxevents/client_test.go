@@ -817,3 +817,11 @@ func TestEvents_Ahead(t *testing.T) {
 		})
 	}
 }
+
+func TestIsForbidden(t *testing.T) {
+	require.True(t, IsForbidden(&APIError{StatusCode: 403, Code: "forbidden", Message: "Forbidden"}))
+	require.True(t, IsForbidden(fmt.Errorf("page: %w", &APIError{StatusCode: 403})))
+	require.False(t, IsForbidden(&APIError{StatusCode: 401}))
+	require.False(t, IsForbidden(errors.New("403 forbidden")))
+	require.False(t, IsForbidden(nil))
+}

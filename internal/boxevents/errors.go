@@ -165,6 +165,13 @@ func IsAuth(err error) bool {
 	return errors.As(err, &authErr)
 }
 
+// IsForbidden reports whether Box answered 403: the token is valid, but the app's scopes or the
+// account's rights do not allow the request.
+func IsForbidden(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusForbidden
+}
+
 // IsPositionRejected reports whether Box refused the request with a 400 that mentions the stream
 // position ("stream_position" or "stream position", any case, in the code, message or
 // context_info): the checkpoint is unusable and must be replaced (for example by "now").

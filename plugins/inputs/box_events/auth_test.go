@@ -71,6 +71,9 @@ func TestAuth_UserSubjectOnEnterpriseStream(t *testing.T) {
 	acc, _ := run(t, p)
 	require.Eventually(t, func() bool { return len(accErrors(acc)) > 0 }, 10*time.Second, time.Millisecond)
 	require.Contains(t, errorTexts(acc)[0], "403 forbidden")
+	// What to fix, in the error itself: the scope and the account (docs/AUTH.md).
+	require.Contains(t, errorTexts(acc)[0], "Manage enterprise properties")
+	require.Contains(t, errorTexts(acc)[0], "service account")
 	require.Zero(t, acc.NMetrics())
 	require.Equal(t, "0", committed(p))
 }

@@ -85,16 +85,28 @@ func (f *failureStreak) failed(r *reader, err error) time.Duration {
 	switch {
 	case f.n == 1:
 		f.since, f.reminded = now, now
-		r.acc.AddError(fmt.Errorf("reading the %s stream: %w (retrying in %s)", r.cfg.stream, err, wait.Round(time.Second)))
+		r.acc.AddError(fmt.Errorf("reading the %s stream: %w%s (retrying in %s)", r.cfg.stream, err, r.remedy(err), wait.Round(time.Second)))
 	case now.Sub(f.reminded) >= stillFailingEvery:
 		f.reminded = now
-		r.log.Warnf("Reading the %s stream still fails after %d attempts in %s: %v (retrying in %s)",
-			r.cfg.stream, f.n, now.Sub(f.since).Round(time.Second), err, wait.Round(time.Second))
+		r.log.Warnf("Reading the %s stream still fails after %d attempts in %s: %v%s (retrying in %s)",
+			r.cfg.stream, f.n, now.Sub(f.since).Round(time.Second), err, r.remedy(err), wait.Round(time.Second))
 	default:
 		r.log.Debugf("Reading the %s stream failed again (%d in a row): %v (retrying in %s)",
 			r.cfg.stream, f.n, err, wait.Round(time.Second))
 	}
 	return wait
+}
+
+// remedy returns what an operator can do about err, to follow it in a report; "" when the
+// error says enough. A 403 on an enterprise stream is the most common setup mistake (the app
+// scope, or an account without the right to read the enterprise's events), and Box's own
+// message is only "Forbidden".
+func (r *reader) remedy(err error) string {
+	if r.cfg.stream.Enterprise() && boxevents.IsForbidden(err) {
+		return "; enterprise streams need the app scope Manage enterprise properties (authorize the app again " +
+			"after changing its scopes) and the service account, an admin, or a co-admin allowed to run reports (docs/AUTH.md)"
+	}
+	return ""
 }
 
 // succeeded ends a streak, saying so once.
