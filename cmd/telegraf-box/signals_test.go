@@ -45,10 +45,7 @@ func runSignalledInStart(sig syscall.Signal) int {
 		syscall.Kill(os.Getpid(), sig)     //nolint:errcheck // the child signals itself
 		time.Sleep(100 * time.Millisecond) // the signal is delivered meanwhile
 	}
-	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
-	r.signals = true
-	r.hangups = catchHangups()
-	if err := r.run(); err != nil {
+	if err := <-runWithSignals(in); err != nil {
 		return 2
 	}
 	in.mu.Lock()
@@ -59,16 +56,23 @@ func runSignalledInStart(sig syscall.Signal) int {
 	return 0
 }
 
-// runOnClosedStdout is the child: a page written to a stdout nobody reads any
-// more. It exits 0 once the runner stopped the input and returned the write's
-// error.
-func runOnClosedStdout() int {
-	in := newService()
+// runWithSignals runs in as main does (the process's stdin and stdout, signals handled, the
+// SIGHUPs caught from now on) and delivers the runner's result.
+func runWithSignals(in *service) <-chan error {
 	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
 	r.signals = true
 	r.hangups = catchHangups()
 	done := make(chan error, 1)
 	go func() { done <- r.run() }()
+	return done
+}
+
+// runOnClosedStdout is the child: a page written to a stdout nobody reads any
+// more. It exits 0 once the runner stopped the input and returned the write's
+// error.
+func runOnClosedStdout() int {
+	in := newService()
+	done := runWithSignals(in)
 	<-in.started
 	in.acc.AddTrackingMetricGroup([]telegraf.Metric{
 		metric.New("box_events", nil, map[string]interface{}{"event_id": "1"}, time.Unix(1, 0)),
@@ -151,11 +155,7 @@ func runGatheredBySIGHUP() int {
 		syscall.Kill(os.Getpid(), syscall.SIGHUP) //nolint:errcheck // the child signals itself
 		time.Sleep(100 * time.Millisecond)        // the signal is delivered meanwhile
 	}
-	r := newRunner(in, os.Stdin, os.Stdout, testutil.Logger{})
-	r.signals = true
-	r.hangups = catchHangups()
-	done := make(chan error, 1)
-	go func() { done <- r.run() }()
+	done := runWithSignals(in)
 	for i := range 2 {
 		select {
 		case <-gathered:

@@ -376,14 +376,7 @@ func TestClient_EventsOversized(t *testing.T) {
 	require.ErrorAs(t, err, &decErr)
 	require.False(t, IsRetryable(err))
 	// Asked again from the same position for fewer events each time, down to one.
-	requests := h.requests()
-	limits := make([]string, 0, len(requests))
-	for _, r := range requests {
-		q, err := url.ParseQuery(r.RawQuery)
-		require.NoError(t, err)
-		require.Equal(t, "5", q.Get("stream_position"))
-		limits = append(limits, q.Get("limit"))
-	}
+	limits := requestedLimits(t, h.requests(), "5")
 	require.Equal(t, []string{"", "50", "25", "12", "6", "3", "1"}, limits)
 }
 
@@ -401,14 +394,7 @@ func TestClient_EventsOversizedPageAskedAgainSmaller(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page.Entries, 2)
 	require.Equal(t, 125, page.Limit, "full at 125 entries")
-	requests := h.requests()
-	limits := make([]string, 0, len(requests))
-	for _, r := range requests {
-		q, err := url.ParseQuery(r.RawQuery)
-		require.NoError(t, err)
-		require.Equal(t, "5", q.Get("stream_position"))
-		limits = append(limits, q.Get("limit"))
-	}
+	limits := requestedLimits(t, h.requests(), "5")
 	require.Equal(t, []string{"500", "250", "125"}, limits)
 }
 
@@ -824,4 +810,17 @@ func TestIsForbidden(t *testing.T) {
 	require.False(t, IsForbidden(&APIError{StatusCode: 401}))
 	require.False(t, IsForbidden(errors.New("403 forbidden")))
 	require.False(t, IsForbidden(nil))
+}
+
+// requestedLimits returns the limit of each request, which must all ask from position.
+func requestedLimits(t *testing.T, requests []recorded, position string) []string {
+	t.Helper()
+	limits := make([]string, 0, len(requests))
+	for _, r := range requests {
+		q, err := url.ParseQuery(r.RawQuery)
+		require.NoError(t, err)
+		require.Equal(t, position, q.Get("stream_position"))
+		limits = append(limits, q.Get("limit"))
+	}
+	return limits
 }
