@@ -15,8 +15,7 @@ import (
 // The error policy of the plugin lives here: how long to wait after a failed
 // round, and what the user hears about it.
 const (
-	backoffBase = time.Second
-	backoffMax  = 5 * time.Minute
+	backoffMax = 5 * time.Minute
 	// authBackoff is the wait after Box refused the credentials, or refused a
 	// freshly fetched token: retrying sooner cannot help and only fills the
 	// logs (box-node-sdk #16).
@@ -119,16 +118,25 @@ func (f *failureStreak) succeeded(r *reader) {
 	*f = failureStreak{}
 }
 
+// doubling returns a second doubled for each attempt in a row after the
+// first (n ≥ 1), at most limit: the one shape of every backoff the plugin
+// keeps (failures, rejected pages, fruitless drains, hasty long polls). It
+// never overflows, whatever n.
+func doubling(n int, limit time.Duration) time.Duration {
+	d := time.Second
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
 // retryDelay is the wait after the n-th failure in a row.
 func retryDelay(err error, n int) time.Duration {
 	var d time.Duration
 	if authRefused(err) {
 		d = authBackoff
 	} else {
-		d = backoffMax
-		if n < 20 {
-			d = min(backoffBase<<(n-1), backoffMax)
-		}
+		d = doubling(n, backoffMax)
 		// Full jitter in [d/2, d): instances that failed together spread out.
 		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1)) //nolint:gosec // jitter needs no crypto
 	}

@@ -15,13 +15,12 @@ const (
 	// such answers in a row wait a second, doubling up to a minute.
 	minPollSpacing = time.Second
 	hastyMax       = time.Minute
-	// fruitlessBase and fruitlessMax bound the wait before reading after a
+	// fruitlessMax bounds the wait before reading after a
 	// new_change when the previous reads brought nothing new (no event, only
 	// repeats, or only a newer position): a realtime server that keeps
 	// announcing changes this stream does not show must not make the plugin
 	// poll Box for ever. The wait doubles from a second.
-	fruitlessBase = time.Second
-	fruitlessMax  = time.Minute
+	fruitlessMax = time.Minute
 	// pollFallbackInterval is how often GET /events is read when the realtime
 	// server refuses long polls without credentials, and pollFallbackFor how
 	// long before the realtime server is tried again.
@@ -72,7 +71,7 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 	}
 	if s.pending {
 		if s.announced && s.fruitless > 0 {
-			wait := min(fruitlessBase<<min(s.fruitless-1, 10), fruitlessMax) - r.clock.Since(r.lastGet)
+			wait := doubling(s.fruitless, fruitlessMax) - r.clock.Since(r.lastGet)
 			if wait > 0 && !sleep(ctx, r.clock, wait) {
 				return 0, ctx.Err()
 			}
@@ -151,7 +150,7 @@ func (s *userStream) step(ctx context.Context) (time.Duration, error) {
 	if elapsed := r.clock.Since(started); elapsed < minPollSpacing {
 		s.hasty++
 		s.pending = true
-		return min(minPollSpacing<<min(s.hasty-1, 10), hastyMax) - elapsed, nil
+		return doubling(s.hasty, hastyMax) - elapsed, nil
 	}
 	s.hasty = 0
 	return 0, nil

@@ -14,10 +14,8 @@ import (
 
 // Backoff of reading again after an output rejected a page: the output's
 // buffer overflowed, and reading again at once would overflow it again.
-const (
-	rewindBackoffBase = time.Second
-	rewindBackoffMax  = time.Minute
-)
+// The wait doubles from a second.
+const rewindBackoffMax = time.Minute
 
 // group is one tracking group handed to the accumulator: a Box page, or a
 // part of a page longer than page_size.
@@ -327,10 +325,7 @@ func (t *tracker) rewindWait() (time.Duration, int) {
 	if t.rejects == 0 {
 		return 0, 0
 	}
-	d := rewindBackoffMax
-	if t.rejects < 8 {
-		d = min(rewindBackoffBase<<(t.rejects-1), rewindBackoffMax)
-	}
+	d := doubling(t.rejects, rewindBackoffMax)
 	return max(t.rejectedAt.Add(d).Sub(t.clock.Now()), 0), t.rejects
 }
 
