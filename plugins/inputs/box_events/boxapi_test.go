@@ -3,10 +3,12 @@ package box_events
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
@@ -25,9 +27,11 @@ func TestUserStream_RealtimeServerAnsweringAtOnceStillReads(t *testing.T) {
 			mock := mockClock()
 			sim := boxsim.New(boxsim.Options{Seed: 120, Clock: mock}) // not listening: it hands out the wrapper's URL
 			var polls atomic.Int32
+			waits := &waitClock{Mock: mock}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/subscribe" {
 					polls.Add(1)
+					waits.busy()
 					w.Header().Set("Content-Type", "application/json")
 					w.Write([]byte(body)) //nolint:errcheck // test server
 					return
@@ -37,6 +41,7 @@ func TestUserStream_RealtimeServerAnsweringAtOnceStillReads(t *testing.T) {
 			t.Cleanup(srv.Close)
 			t.Cleanup(sim.Close)
 			p := withMock(newPlugin(sim, "all"), mock)
+			p.clock = waits
 			p.BaseURL = srv.URL
 			acc, out := run(t, p)
 			require.Eventually(t, func() bool { return polls.Load() > 0 }, 10*time.Second, time.Millisecond)
@@ -45,8 +50,11 @@ func TestUserStream_RealtimeServerAnsweringAtOnceStillReads(t *testing.T) {
 			start, before := mock.Now(), polls.Load()
 			for range 120 {
 				out.accept()
+				// A step taken while a poll is on its way would make that poll
+				// look a second long, not answered at once (as on a loaded
+				// machine): time moves only while the plugin waits.
+				require.Eventually(t, waits.waiting, 10*time.Second, time.Millisecond, "the plugin did not wait after a long poll")
 				mock.Add(time.Second)
-				time.Sleep(time.Millisecond) // let the plugin take its turn; the bound below holds whatever the pace
 			}
 			require.LessOrEqual(t, polls.Load()-before, int32(12), "two minutes of a realtime server answering at once: the polls back off")
 			pump(t, mock, out, time.Second, func() bool { return acc.NMetrics() == 3 }, "the events were never read")
@@ -250,4 +258,33 @@ func TestUserStream_LongPollSendsThePosition(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, sim.HeadPosition(boxsim.StreamAll), last.Query.Get("stream_position"))
 	require.Equal(t, 4, int(acc.NMetrics()))
+}
+
+// waitClock is a mock clock that tells whether the plugin waits on it: since
+// the plugin's last request that busy recorded, it started a timer (a
+// backoff, a spacing) that has not fired yet. A test moving time only then
+// cannot land a step inside that request, whatever the machine's load.
+type waitClock struct {
+	*clock.Mock
+	mu       sync.Mutex
+	deadline time.Time // of the latest timer started since busy; zero: none
+}
+
+func (c *waitClock) Timer(d time.Duration) *clock.Timer {
+	c.mu.Lock()
+	c.deadline = c.Now().Add(d)
+	c.mu.Unlock()
+	return c.Mock.Timer(d)
+}
+
+func (c *waitClock) busy() {
+	c.mu.Lock()
+	c.deadline = time.Time{}
+	c.mu.Unlock()
+}
+
+func (c *waitClock) waiting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadline.After(c.Now())
 }
