@@ -1,14 +1,12 @@
 package plugin_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,7 +43,7 @@ func startProcess(t *testing.T, name, logPath string, argv ...string) *process {
 // (see startProcess), reaps it when it exits, and kills the group when the test ends.
 func startCmd(t *testing.T, name string, cmd *exec.Cmd) *process {
 	t.Helper()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(t, cmd)
 	require.NoError(t, cmd.Start(), "starting %s", name)
 	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -115,50 +113,6 @@ func (p *process) killGroup(t *testing.T) {
 	}
 }
 
-// pidsWithArg lists the live (not zombie) processes that have arg as one of their
-// command-line arguments. Each test passes a config path inside its own t.TempDir(),
-// so this finds exactly that test's telegraf-box children, whatever Telegraf
-// restarted them as.
-func pidsWithArg(arg string) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	pids := make([]int, 0, 2)
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || !hasArg(cmdline, arg) || zombie(pid) {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
-func hasArg(cmdline []byte, arg string) bool {
-	for _, a := range bytes.Split(cmdline, []byte{0}) {
-		if string(a) == arg {
-			return true
-		}
-	}
-	return false
-}
-
-// zombie reports whether pid has exited but was not reaped yet (after its Telegraf
-// died, a telegraf-box is reparented to a pid 1 that may never reap it).
-func zombie(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z'
-}
-
 // killChild kills the telegraf-box started with confPath with SIGKILL, waiting for
 // Telegraf to have (re)started it first. It returns the killed pid.
 func killChild(t *testing.T, confPath string) int {
@@ -203,15 +157,6 @@ func killLeftoverChildren(t *testing.T, confPaths ...string) {
 			}
 		}
 	})
-}
-
-// killPID sends SIGKILL to pid (a process group when negative). A process that is
-// already gone is fine: it may have exited between the lookup and the kill.
-func killPID(t *testing.T, pid int) {
-	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("kill -9 %d: %v", pid, err)
-	}
 }
 
 // waitFor polls cond until it holds, and fails the test with cond's last status when

@@ -326,7 +326,7 @@ func realisticPage(n int) []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		user := fmt.Sprintf(`{"type":"user","id":"%d","name":"User Number %d","login":"user%d@example.com"}`, 19094712345+i%50, i%50, i%50)
+		user := fmt.Sprintf(`{"type":"user","id":"%d","name":"User Number %d","login":"user%d@example.com"}`, 19094712345+int64(i%50), i%50, i%50)
 		switch i % 4 {
 		case 0:
 			fmt.Fprintf(&b, `{"type":"event","event_id":"%040x","created_by":%s,"created_at":"2024-05-09T03:45:%02d-07:00",`+
@@ -340,7 +340,7 @@ func realisticPage(n int) []byte {
 				`"content_created_at":"2024-05-09T03:45:12-07:00","content_modified_at":"2024-05-09T03:45:12-07:00","created_by":%s,`+
 				`"modified_by":%s,"owned_by":%s,"shared_link":null,"parent":{"type":"folder","id":"198342561278","sequence_id":"0",`+
 				`"etag":"0","name":"Finance"},"item_status":"active"}}`,
-				i, user, i%60, i%60, 1163282535166+i, 1271563012345+i, i, user, user, user)
+				i, user, i%60, i%60, 1163282535166+int64(i), 1271563012345+int64(i), i, user, user, user)
 		case 1:
 			fmt.Fprintf(&b, `{"source":{"item_type":"file","item_id":"%d","item_name":"Forecast %d.xlsx","classification":{"name":"Confidential"},`+
 				`"parent":{"type":"folder","name":"Finance","id":"198342561278","sequence_id":"0","etag":"0"},"owned_by":%s},`+
@@ -348,7 +348,7 @@ func realisticPage(n int) []byte {
 				`"event_type":"DOWNLOAD","ip_address":"81.2.69.%d","type":"event","session_id":null,"additional_details":{"size":46817,`+
 				`"ekm_id":"3c1a4c1e-7c43-4d4c-9d1a-0c8e4e58a7b1","version_id":"1271563012345","service_id":"152953",`+
 				`"service_name":"Box Drive"}}`,
-				1163282535166+i, i, user, user, i%60, i, i%256)
+				1163282535166+int64(i), i, user, user, i%60, i, i%256)
 		case 2:
 			fmt.Fprintf(&b, `{"source":{"folder_id":"198342561278","folder_name":"Finance","user_id":"20134567890","user_name":"John Smith",`+
 				`"parent":{"type":"folder","name":"All Files","id":"0"},"owned_by":%s},"created_by":%s,"action_by":{"type":"user",`+
@@ -357,7 +357,7 @@ func realisticPage(n int) []byte {
 				`"session_id":null,"additional_details":{"collab_id":"%d","invitation_message":null,"is_performed_by_admin":true,`+
 				`"role":"editor","type":"box://event/additional_details/collaboration"},"accessible_by":{"type":"user",`+
 				`"id":"20134567890","name":"John Smith","login":"john@example.com"}}`,
-				user, user, i%60, i, 47016123456+i)
+				user, user, i%60, i, 47016123456+int64(i))
 		case 3:
 			fmt.Fprintf(&b, `{"source":%s,"created_by":%s,"created_at":"2024-05-09T03:48:%02d-07:00","event_id":"c0ffee00-1111-2222-3333-%012x",`+
 				`"event_type":"LOGIN","ip_address":"203.0.113.%d","type":"event","session_id":null,"additional_details":null}`,

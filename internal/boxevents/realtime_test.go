@@ -2,6 +2,7 @@ package boxevents
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -259,7 +260,7 @@ func TestClient_LongPollTimeout(t *testing.T) {
 		{name: "server's retry_timeout", retryTimeout: 30, deadline: 40 * time.Second},
 		{name: "default retry_timeout", retryTimeout: 0, deadline: 620 * time.Second},
 		{name: "retry_timeout capped", retryTimeout: 7200, deadline: time.Hour + 10*time.Second},
-		{name: "retry_timeout beyond a time.Duration", retryTimeout: 10_000_000_000, deadline: time.Hour + 10*time.Second},
+		{name: "retry_timeout beyond a time.Duration (the largest int)", retryTimeout: math.MaxInt, deadline: time.Hour + 10*time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

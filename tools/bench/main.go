@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench is the performance benchmark of issue 8: it measures telegraf-box
 // against Box's official Node SDK on the same simulated Box, in the same run.
 //

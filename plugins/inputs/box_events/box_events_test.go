@@ -116,9 +116,9 @@ func TestInit_Validation(t *testing.T) {
 		{"max_undelivered_pages", func(p *BoxEvents) { p.MaxUndeliveredPages = 0 }, "invalid max_undelivered_pages 0"},
 		// Bounds of what is held in memory: beyond them a typo (a few digits too many) made Init
 		// allocate gigabytes, or page_size * max_undelivered_pages overflowed and Start panicked.
-		{"dedup_window huge", func(p *BoxEvents) { p.DedupWindow = 1 << 40 }, "invalid dedup_window 1099511627776: must be at least 1 and at most 1000000"},
-		{"max_undelivered_pages huge", func(p *BoxEvents) { p.MaxUndeliveredPages = math.MaxInt64 / 100 },
-			"invalid max_undelivered_pages 92233720368547758: page_size * max_undelivered_pages is at most 1000000 events"},
+		{"dedup_window huge", func(p *BoxEvents) { p.DedupWindow = 1 << 30 }, "invalid dedup_window 1073741824: must be at least 1 and at most 1000000"},
+		{"max_undelivered_pages huge", func(p *BoxEvents) { p.MaxUndeliveredPages = math.MaxInt32 / 100 },
+			"invalid max_undelivered_pages 21474836: page_size * max_undelivered_pages is at most 1000000 events"},
 		{"timeout", func(p *BoxEvents) { p.Timeout = 0 }, "invalid timeout"},
 		{"poll_interval too short", func(p *BoxEvents) { p.PollInterval = config.Duration(time.Millisecond) }, "invalid poll_interval 1ms"},
 		{"event_types with a comma", func(p *BoxEvents) { p.EventTypes = []string{"LOGIN,UPLOAD"} }, `invalid entry "LOGIN,UPLOAD" in event_types`},
