@@ -1,12 +1,14 @@
 package boxauth
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"math"
@@ -466,4 +468,34 @@ func TestJWT_ConfigFileUnreadableIsNotAPanic(t *testing.T) {
 		_, err = JWT(JWTConfig{ConfigFile: "/dev/zero"})
 		require.ErrorContains(t, err, "larger than")
 	}
+}
+
+// A Box app config saved on Windows: Notepad (before Windows 10 1903, and still with
+// "UTF-8 with BOM") starts the file with a UTF-8 byte order mark, and editors there write
+// CRLF line ends, in the JSON and in a private key pasted into it.
+func TestJWT_ConfigEditedOnWindows(t *testing.T) {
+	_, key := loadFixture(t)
+	crlf := func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+	data, err := json.MarshalIndent(appConfig(crlf(encryptedPEM(t, key, "pw", nil)), "pw", nil), "", "  ")
+	require.NoError(t, err)
+	for name, file := range map[string]string{
+		"CRLF":          crlf(string(data)),
+		"BOM":           "\uFEFF" + string(data),
+		"BOM and CRLF":  "\uFEFF" + crlf(string(data)),
+		"BOM, no space": "\uFEFF" + string(compactJSON(t, data)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, err := newJWTFetcher(JWTConfig{ConfigFile: writeConfig(t, file)})
+			require.NoError(t, err)
+			require.True(t, key.Equal(f.app.key))
+			require.Equal(t, fixtureClientID, f.app.clientID)
+		})
+	}
+}
+
+func compactJSON(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	require.NoError(t, json.Compact(&b, data))
+	return b.Bytes()
 }

@@ -456,3 +456,15 @@ func TestRefreshToken_AbandonedCloseReleasesAfterFetch(t *testing.T) {
 	require.Equal(t, "rt-1\n", readFile(t, path))
 	require.NoError(t, <-tokc)
 }
+
+// A refresh token file written on Windows (Notepad's "UTF-8 with BOM", CRLF) holds the
+// token the consent flow gave, not a byte order mark in front of it: Box would answer
+// invalid_grant, and the single-use token would look revoked.
+func TestRefreshToken_FileEditedOnWindows(t *testing.T) {
+	box := newRotatingBox(t, "rt-0")
+	r := newTestRefresher(t, box.config(tokenFile(t, "\uFEFFrt-0\r\n", 0o600)))
+	tok, err := NewSource(r.fetch, clock.NewMock()).Token(ctxT(t))
+	require.NoError(t, err)
+	require.Equal(t, "at-1", tok)
+	require.Equal(t, "rt-0", box.Forms()[0].Get("refresh_token"))
+}
