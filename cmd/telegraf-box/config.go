@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -34,6 +35,7 @@ func loadPlugin(path string) (*models.RunningInput, error) {
 	if err != nil {
 		return nil, err
 	}
+	data = unixText(data)
 	raw := parseAsWritten(data)
 	if err := checkNoAgentTable(raw); err != nil {
 		return nil, fmt.Errorf("%s %w", path, err)
@@ -56,6 +58,14 @@ func loadPlugin(path string) (*models.RunningInput, error) {
 			"(found %d inputs and %d other plugins); outputs belong in telegraf.conf", path, len(cfg.Inputs), n)
 	}
 	return cfg.Inputs[0], nil
+}
+
+// unixText drops what a Windows editor adds to plugin.conf: a leading UTF-8 byte order
+// mark (Notepad's "UTF-8 with BOM"), with which the file did not parse before Telegraf's
+// loader dropped it, so that the checks below saw nothing; and CRLF line ends, which the
+// TOML parser counts as two lines each, so that errors named the wrong line.
+func unixText(data []byte) []byte {
+	return bytes.ReplaceAll(bytes.TrimPrefix(data, []byte("\uFEFF")), []byte("\r\n"), []byte("\n"))
 }
 
 // checkNoAgentTable refuses an [agent] table. Telegraf's loader takes it, and

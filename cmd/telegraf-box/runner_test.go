@@ -426,3 +426,29 @@ func TestLoadPlugin_AgentTableIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, "line 6: an [agent] table")
 	require.ErrorContains(t, err, "-debug")
 }
+
+// plugin.conf saved on Windows: CRLF line ends, and a UTF-8 byte order mark from Notepad's
+// "UTF-8 with BOM". Telegraf's loader drops the mark; the checks it does not make (an unset
+// environment variable, an [agent] table) must still see the file.
+func TestLoadPlugin_FileEditedOnWindows(t *testing.T) {
+	t.Setenv("BOX_TEST_UNSET", "")
+	require.NoError(t, os.Unsetenv("BOX_TEST_UNSET"))
+	const good = "[[inputs.box_events]]\n  client_id = \"id\"\n  client_secret = \"secret\"\n  subject_id = \"1\"\n"
+	for name, edit := range map[string]func(string) string{
+		"CRLF":         func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") },
+		"BOM":          func(s string) string { return "\uFEFF" + s },
+		"BOM and CRLF": func(s string) string { return "\uFEFF" + strings.ReplaceAll(s, "\n", "\r\n") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ri, err := loadPlugin(writeConf(t, edit(good)))
+			require.NoError(t, err)
+			require.Equal(t, "1", ri.Input.(*box_events.BoxEvents).SubjectID)
+
+			_, err = loadPlugin(writeConf(t, edit(good+"  stream_type = \"${BOX_TEST_UNSET}\"\n")))
+			require.ErrorContains(t, err, "line 5: stream_type refers to ${BOX_TEST_UNSET}")
+
+			_, err = loadPlugin(writeConf(t, edit(good+"\n[agent]\n  debug = true\n")))
+			require.ErrorContains(t, err, "line 6: an [agent] table")
+		})
+	}
+}
