@@ -174,6 +174,7 @@ type call struct {
 	params string // safe, curated parameters: "stream_type=all, stream_position=123"
 	asUser bool   // send As-User (Box API calls, not the real-time server)
 	kind   RequestKind
+	date   time.Time // the Date header of the last 2xx answer, zero if none or unreadable
 }
 
 // String describes the call for errors: "GET /2.0/events (stream_type=all, stream_position=123)".
@@ -280,6 +281,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, token string, decode fun
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newAPIError(cl, resp, c.clock.Now())
 	}
+	cl.date, _ = http.ParseTime(resp.Header.Get("Date"))
 	body := &boundedReader{r: resp.Body, n: c.maxBody, limit: c.maxBody}
 	if err := decode(body); err != nil {
 		return c.bodyError(ctx, actx, cl, resp, body, err)

@@ -66,6 +66,9 @@ type Page struct {
 	// less when a page above Config.MaxBodyBytes was asked again for fewer events. A page of
 	// Limit entries is full.
 	Limit int
+	// Date is when Box answered, by Box's clock (the Date header, to the second); zero if the
+	// answer had none. The local clock may be minutes off Box's.
+	Date time.Time
 
 	text []byte // the storage of the entries' strings, until TakeText
 }
@@ -178,6 +181,7 @@ func (c *Client) eventsPage(ctx context.Context, cl *call, sizeHint int, ahead f
 	if err != nil {
 		return nil, err
 	}
+	page.Date = cl.date
 	return page, nil
 }
 

@@ -30,7 +30,11 @@ func (r *reader) pollEnterprise(ctx context.Context) (time.Duration, error) {
 			// admin_logs.
 			return r.cfg.interval, nil
 		}
-		if wait := r.clock.Until(bf.before.Add(r.cfg.backfillSettle)); wait > 0 {
+		settled := bf.settled
+		if settled.IsZero() {
+			settled = bf.before.Add(r.cfg.backfillSettle)
+		}
+		if wait := r.clock.Until(settled); wait > 0 {
 			// admin_logs shows events up to a minute late: read it once more
 			// after that before handing over.
 			return wait, nil
@@ -47,8 +51,16 @@ func (r *reader) pollEnterprise(ctx context.Context) (time.Duration, error) {
 // moment the backfill began, then continue admin_logs_streaming from the
 // position it had at that moment. Events in both are dropped by event_id.
 type backfill struct {
-	before   time.Time                // admin_logs created_before
+	// before is the admin_logs created_before: when Box answered with the
+	// handover position, by Box's clock (its Date header), so that a host
+	// clock minutes behind Box's does not leave the events of those minutes
+	// between the two streams.
+	before   time.Time
 	handover boxevents.StreamPosition // admin_logs_streaming position to continue from
+	// settled is when admin_logs has shown the events up to before, by the
+	// local clock (backfill_settle after the backfill began); zero for a
+	// backfill restored from a state: before + backfill_settle then.
+	settled time.Time
 }
 
 // currentBackfill returns the backfill in progress, or nil.
@@ -74,8 +86,13 @@ func (r *reader) beginBackfill(ctx context.Context) (bool, error) {
 	if !page.NextStreamPosition.Resumable() {
 		return false, fmt.Errorf("getting the current admin_logs_streaming position: Box answered %q", page.NextStreamPosition)
 	}
+	began := r.clock.Now()
+	before := page.Date
+	if before.IsZero() {
+		before = began
+	}
 	r.mu.Lock()
-	r.backfill = &backfill{before: r.clock.Now(), handover: page.NextStreamPosition}
+	r.backfill = &backfill{before: before, handover: page.NextStreamPosition, settled: began.Add(r.cfg.backfillSettle)}
 	r.tracker.start("0")
 	r.mu.Unlock()
 	r.log.Infof("Backfilling admin_logs_streaming from admin_logs since %s, then continuing at streaming position %s",
