@@ -32,6 +32,10 @@ const DefaultTokenURL = "https://api.box.com/oauth2/token" //nolint:gosec // G10
 // ErrClosed is returned by Token once Close has been called.
 var ErrClosed = errors.New("box token source is closed")
 
+// errFetchTimeout is the cause of a token request's cancellation by the
+// Source's fetch timeout.
+var errFetchTimeout = errors.New("box token request timed out")
+
 // Secret returns a credential at the moment it is needed. It is called at each
 // use and its result is not kept, so a rotated value in a secret store is
 // picked up by the next token request.
@@ -220,16 +224,20 @@ func (s *Source) releaseLocked() {
 // (AfterFunc rather than WithTimeout: a mock clock's deadline would otherwise
 // be read against the wall clock by net.Dialer).
 func (s *Source) start(ctx context.Context) *fetchCall {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c := &fetchCall{done: make(chan struct{}), cancel: cancel}
+	fctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	c := &fetchCall{done: make(chan struct{}), cancel: func() { cancel(nil) }}
 	s.call = c
-	timer := s.clk.AfterFunc(s.fetchTimeout, cancel)
+	timer := s.clk.AfterFunc(s.fetchTimeout, func() { cancel(errFetchTimeout) })
 	started := s.clk.Now()
 	obs := s.observer
 	go func() {
-		defer cancel()
+		defer cancel(nil)
 		defer timer.Stop()
 		tok, life, err := s.fetchToken(fctx)
+		if (errors.Is(err, context.Canceled) || errors.Is(err, errFetchTimeout)) && errors.Is(context.Cause(fctx), errFetchTimeout) {
+			// The cancellation is the timeout's: say so plainly, not "context canceled" after the URL.
+			err = fmt.Errorf("box token request failed: no response within %s: %w", s.fetchTimeout, context.DeadlineExceeded)
+		}
 		s.mu.Lock()
 		s.call = nil
 		closed := s.closed

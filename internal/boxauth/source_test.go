@@ -237,7 +237,9 @@ func TestSource_FetchTimeoutOnClock(t *testing.T) {
 	}()
 	<-started // the timeout timer is registered before the fetch starts
 	mock.Add(defaultFetchTimeout)
-	require.ErrorIs(t, <-errc, context.Canceled)
+	err := <-errc
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.EqualError(t, err, "box token request failed: no response within 1m0s: context deadline exceeded")
 }
 
 func TestSource_Invalidate(t *testing.T) {
