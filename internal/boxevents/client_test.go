@@ -155,6 +155,7 @@ func TestClient_Events429RetryAfterDate(t *testing.T) {
 	h.clock.Set(start)
 	h.handle(func(w http.ResponseWriter, _ *http.Request) {
 		if n.Add(1) == 1 {
+			w.Header().Set("Date", start.Format(http.TimeFormat)) // the server's clock: the date is read against it
 			w.Header().Set("Retry-After", start.Add(30*time.Second).Format(http.TimeFormat))
 			writeJSON(t, w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
 			return

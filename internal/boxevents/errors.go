@@ -257,8 +257,15 @@ type clientError struct {
 }
 
 // newAPIError builds the error for a non-2xx response, reading at most maxErrorBody of its body.
-func newAPIError(cl *call, resp *http.Response, now time.Time) *APIError {
+// A Retry-After date is a moment on the server's clock: it is read against the answer's Date,
+// so that a local clock (local) minutes off Box's neither stretches nor shortens the wait, and
+// against local only when the answer has no Date.
+func newAPIError(cl *call, resp *http.Response, local time.Time) *APIError {
 	e := &APIError{Method: cl.method, URL: cl.where, Params: cl.params, StatusCode: resp.StatusCode}
+	now, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		now = local
+	}
 	if d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), now); ok {
 		e.RetryAfter = d
 	}

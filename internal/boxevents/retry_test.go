@@ -114,6 +114,7 @@ func TestClient_EventsRetryAfterBeyondRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := setup(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Date", start.Format(http.TimeFormat)) // the server's clock: a date is read against it
 				w.Header().Set("Retry-After", tt.header)
 				writeJSON(t, w, http.StatusTooManyRequests, readTestdata(t, "error_429.json"))
 			})

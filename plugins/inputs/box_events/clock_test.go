@@ -257,3 +257,25 @@ func TestAuth_RefreshTokenAfter61DaysAsleep(t *testing.T) {
 	catchUp(t, sim, p, mock, out)
 	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAll)), eventIDs(acc.GetTelegrafMetrics()))
 }
+
+// A 429 whose Retry-After is an HTTP date is a moment by Box's clock: read
+// against the answer's Date, as the token sources read it, a host clock ten
+// minutes behind Box's neither stalls the stream for those ten minutes nor
+// reports an error for a two-second pause.
+func TestRateLimit_RetryAfterDateOnHostClockOff(t *testing.T) {
+	mock := mockClock()
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 102, Clock: mock})
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.clock = newSkewedClock(mock, -10*time.Minute)
+	acc, out := run(t, p)
+	emit(sim, p, 2)
+	catchUp(t, sim, p, mock, out)
+
+	sim.InjectFault(boxsim.EndpointEvents, boxsim.Fault{Kind: boxsim.FaultRateLimit, RetryAfter: 2 * time.Second, RetryAfterDate: true})
+	emit(sim, p, 3)
+	start := mock.Now()
+	catchUp(t, sim, p, mock, out)
+	require.Less(t, mock.Since(start), time.Minute, "the stream waited far longer than the 2 s Box asked for")
+	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAdminLogsStreaming)), eventIDs(acc.GetTelegrafMetrics()))
+	require.Empty(t, errorTexts(acc))
+}
