@@ -222,7 +222,10 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 	}
 	proxyFunc, err := b.HTTPProxy.Proxy()
 	if err != nil {
-		return nil, err
+		// Not wrapped: Telegraf's error quotes the URL, password included.
+		return nil, errors.New("invalid http_proxy_url: it does not parse as a URL such as \"http://user:password@proxy.example.com:3128\" " +
+			"(percent-encode characters such as # % @ / : in the user or password, e.g. # as %23); its value is not quoted, " +
+			"as it may hold a password")
 	}
 	if err := checkProxy(b.cfg.baseURL, proxyFunc); err != nil {
 		return nil, err
