@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -227,6 +228,9 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 			"(percent-encode characters such as # % @ / : in the user or password, e.g. # as %23); its value is not quoted, " +
 			"as it may hold a password")
 	}
+	if err := checkProxyURL(b.HTTPProxyURL, b.UseSystemProxy); err != nil {
+		return nil, err
+	}
 	if err := checkProxy(b.cfg.baseURL, proxyFunc); err != nil {
 		return nil, err
 	}
@@ -240,6 +244,31 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
+}
+
+// checkProxyURL refuses an http_proxy_url that Go's transport cannot dial:
+// one without a scheme ("proxy.example.com:3128", as curl and HTTPS_PROXY
+// take it) parses as the scheme "proxy.example.com" with no host, and every
+// request would fail with "dial tcp :0". Only the scheme is quoted: the URL
+// may hold a password. use_system_proxy wins over http_proxy_url.
+func checkProxyURL(raw string, useSystemProxy bool) error {
+	if raw == "" || useSystemProxy {
+		return nil
+	}
+	u, err := url.Parse(raw) // parsed by Telegraf already
+	if err != nil {
+		return err
+	}
+	switch scheme := strings.ToLower(u.Scheme); {
+	case u.Host == "" && u.Opaque != "":
+		return errors.New(`invalid http_proxy_url: it has no scheme; want a URL such as "http://proxy.example.com:3128"`)
+	case scheme != "http" && scheme != "https" && scheme != "socks5" && scheme != "socks5h":
+		return fmt.Errorf(`invalid http_proxy_url: scheme %q is not http, https, socks5 or socks5h; want a URL such as "http://proxy.example.com:3128"`,
+			u.Scheme)
+	case u.Host == "":
+		return errors.New(`invalid http_proxy_url: it has no host; want a URL such as "http://proxy.example.com:3128"`)
+	}
+	return nil
 }
 
 // checkProxy refuses a proxy on another host for a plain-http base_url:
