@@ -237,6 +237,7 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
 	transport.Proxy = proxyFunc
+	transport.OnProxyConnectResponse = proxyRefusal
 	if b.dialContext != nil {
 		transport.DialContext = b.dialContext
 	}
@@ -244,6 +245,23 @@ func (b *BoxEvents) httpClient() (*http.Client, error) {
 		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
+}
+
+// proxyRefusal reports a proxy's refusal of a CONNECT tunnel as the proxy's
+// answer: Go's transport fails with the bare status text ("Forbidden", "Bad
+// Gateway"), which reads as Box's own answer. The proxy is named by its host,
+// never its URL, which may hold a password.
+func proxyRefusal(_ context.Context, proxyURL *url.URL, connectReq *http.Request, resp *http.Response) error {
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	refused := fmt.Sprintf("the proxy %s answered %d %s to the tunnel to %s", proxyURL.Host, resp.StatusCode,
+		http.StatusText(resp.StatusCode), connectReq.Host)
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		return errors.New(refused + ": check the proxy's user and password in http_proxy_url (or HTTPS_PROXY with use_system_proxy), " +
+			"percent-encoded, as http://user:password@proxy:port")
+	}
+	return fmt.Errorf("%s, not Box: check that the proxy allows %s", refused, connectReq.Host)
 }
 
 // checkProxyURL refuses an http_proxy_url that Go's transport cannot dial:

@@ -1,0 +1,387 @@
+package box_events
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-box/telegraf-box/internal/boxsim"
+)
+
+// The corporate network between the collector and Box, as tests build it: a
+// forward proxy that tunnels CONNECT and, like a TLS-inspecting corporate
+// proxy, terminates each tunnel itself with a certificate its own CA signs
+// for the host asked for, then serves the simulated Box there. The plugin
+// reaches Box's real host names (api.box.com, N.realtime.services.box.net)
+// only through it: its dialer refuses any other address.
+
+// corporateCA is the CA a TLS-inspecting proxy signs its certificates with;
+// file is its certificate in PEM, for tls_ca.
+type corporateCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string
+
+	mu    sync.Mutex
+	leafs map[string]*tls.Certificate
+}
+
+func newCorporateCA(t *testing.T) *corporateCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "Example Corp Inspection CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "corp-ca.pem")
+	require.NoError(t, os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	return &corporateCA{cert: cert, key: key, file: file, leafs: make(map[string]*tls.Certificate)}
+}
+
+// leaf returns a certificate for host signed by the CA.
+func (ca *corporateCA) leaf(host string) (*tls.Certificate, error) {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	if c, ok := ca.leafs[host]; ok {
+		return c, nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(int64(len(ca.leafs) + 2)),
+		Subject:      pkix.Name{CommonName: host},
+		DNSNames:     []string{host},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return nil, err
+	}
+	c := &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	ca.leafs[host] = c
+	return c, nil
+}
+
+// corpProxy is the corporate proxy. CONNECT tunnels are terminated with the
+// CA's certificates and served by box; plain-http requests (absolute URLs)
+// are served by box too.
+type corpProxy struct {
+	t   *testing.T
+	ca  *corporateCA
+	box http.Handler
+	srv *httptest.Server
+	// auth, when set, is the user:password the proxy wants (407 otherwise).
+	auth string
+	// connectStatus, when set, answers every CONNECT with it.
+	connectStatus int
+
+	inner *http.Server
+	conns chan net.Conn
+
+	mu       sync.Mutex
+	tunnels  map[string]int // CONNECT target → count
+	plain    map[string]int // plain-http host → count
+	protos   map[string]int // ALPN protocol negotiated inside the tunnels
+	refused  int            // CONNECTs answered 407 or connectStatus
+	lastAuth string         // the last Proxy-Authorization seen
+}
+
+func newCorpProxy(t *testing.T, ca *corporateCA, box http.Handler) *corpProxy {
+	t.Helper()
+	cp := &corpProxy{
+		t: t, ca: ca, box: box, conns: make(chan net.Conn),
+		tunnels: make(map[string]int), plain: make(map[string]int), protos: make(map[string]int),
+	}
+	cp.inner = &http.Server{Handler: box, ReadHeaderTimeout: 10 * time.Second}
+	ln := &chanListener{conns: cp.conns, done: make(chan struct{})}
+	go cp.inner.Serve(ln) //nolint:errcheck // ends with the test
+	cp.srv = httptest.NewServer(cp)
+	t.Cleanup(func() {
+		cp.srv.Close()
+		cp.inner.Close()
+	})
+	return cp
+}
+
+// url is the proxy's URL, with userinfo when given.
+func (cp *corpProxy) url(userinfo string) string {
+	if userinfo == "" {
+		return cp.srv.URL
+	}
+	return strings.Replace(cp.srv.URL, "http://", "http://"+userinfo+"@", 1)
+}
+
+func (cp *corpProxy) addr() string { return cp.srv.Listener.Addr().String() }
+
+func (cp *corpProxy) authorized(r *http.Request) bool {
+	got := r.Header.Get("Proxy-Authorization")
+	cp.mu.Lock()
+	cp.lastAuth = got
+	cp.mu.Unlock()
+	return cp.auth == "" || got == "Basic "+base64.StdEncoding.EncodeToString([]byte(cp.auth))
+}
+
+func (cp *corpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !cp.authorized(r) {
+		cp.mu.Lock()
+		cp.refused++
+		cp.mu.Unlock()
+		w.Header().Set("Proxy-Authenticate", `Basic realm="Example Corp"`)
+		w.WriteHeader(http.StatusProxyAuthRequired)
+		return
+	}
+	if r.Method != http.MethodConnect {
+		if !r.URL.IsAbs() {
+			http.Error(w, "not a proxy request", http.StatusBadRequest)
+			return
+		}
+		cp.mu.Lock()
+		cp.plain[r.URL.Host]++
+		cp.mu.Unlock()
+		r.Header.Del("Proxy-Authorization")
+		cp.box.ServeHTTP(w, r)
+		return
+	}
+	if cp.connectStatus != 0 {
+		cp.mu.Lock()
+		cp.refused++
+		cp.mu.Unlock()
+		w.WriteHeader(cp.connectStatus)
+		return
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	cp.mu.Lock()
+	cp.tunnels[r.Host]++
+	cp.mu.Unlock()
+	if _, err := rw.WriteString("HTTP/1.1 200 Connection established\r\n\r\n"); err != nil || rw.Flush() != nil {
+		conn.Close()
+		return
+	}
+	tconn := tls.Server(&bufferedConn{Conn: conn, r: rw.Reader}, &tls.Config{
+		NextProtos: []string{"h2", "http/1.1"},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return cp.ca.leaf(host)
+		},
+		MinVersion: tls.VersionTLS12,
+	})
+	go func() {
+		if err := tconn.Handshake(); err != nil {
+			tconn.Close()
+			return
+		}
+		cp.mu.Lock()
+		cp.protos[tconn.ConnectionState().NegotiatedProtocol]++
+		cp.mu.Unlock()
+		select {
+		case cp.conns <- tconn:
+		case <-time.After(10 * time.Second):
+			tconn.Close()
+		}
+	}()
+}
+
+func (cp *corpProxy) counts() (tunnels, plain, protos map[string]int, refused int) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	cp2 := func(m map[string]int) map[string]int {
+		out := make(map[string]int, len(m))
+		for k, v := range m {
+			out[k] = v
+		}
+		return out
+	}
+	return cp2(cp.tunnels), cp2(cp.plain), cp2(cp.protos), cp.refused
+}
+
+// onlyVia makes p dial the proxy and nothing else: a request that bypassed
+// the proxy fails, and is counted by the returned function.
+func onlyVia(p *BoxEvents, cp *corpProxy) (bypassed func() []string) {
+	var (
+		mu   sync.Mutex
+		seen []string
+	)
+	p.dialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != cp.addr() {
+			mu.Lock()
+			seen = append(seen, addr)
+			mu.Unlock()
+			return nil, fmt.Errorf("test network: no route to %s", addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+// bufferedConn reads first what the proxy's reader buffered.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// chanListener hands the tunnels' TLS connections to the inner server.
+type chanListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, errors.New("closed")
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (*chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// newCorpBox is the simulated Box behind the corporate proxy, at Box's own
+// host names: OPTIONS hands out realtime URLs as Box documents them.
+func newCorpBox(t *testing.T, seed uint64) *boxsim.Server {
+	t.Helper()
+	sim := boxsim.New(boxsim.Options{Seed: seed, RealtimeURLBase: "http://2.realtime.services.box.net"})
+	t.Cleanup(sim.Close)
+	return sim
+}
+
+// Behind a TLS-inspecting proxy (http_proxy_url, tls_ca = its CA) every
+// request goes through the proxy: the token endpoint and the events API on
+// api.box.com, and the realtime server on its own host, over https with the
+// token, HTTP/2 negotiated inside the tunnels.
+func TestCorpNet_InspectingProxy(t *testing.T) {
+	ca := newCorporateCA(t)
+	sim := newCorpBox(t, 61)
+	cp := newCorpProxy(t, ca, sim.Handler())
+
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.BaseURL = "https://api.box.com"
+	p.TLSCA = ca.file
+	p.HTTPProxyURL = cp.url("")
+	bypassed := onlyVia(p, cp)
+	acc, out := run(t, p)
+	requireFlow(t, sim, p, mock, acc, out)
+
+	tunnels, plain, protos, _ := cp.counts()
+	require.Empty(t, bypassed())
+	require.Empty(t, plain, "nothing went in clear text")
+	require.Positive(t, tunnels["api.box.com:443"])
+	require.Positive(t, tunnels["2.realtime.services.box.net:443"], "the realtime server is polled over https")
+	require.Equal(t, map[string]int{"h2": protos["h2"]}, protos, "HTTP/2 in every tunnel")
+	last, ok := sim.LastRequest(boxsim.EndpointLongPoll)
+	require.True(t, ok)
+	require.Equal(t, "2.realtime.services.box.net", last.Host)
+	require.True(t, last.TLS)
+	require.NotEmpty(t, last.Header.Get("Authorization"))
+	tok, ok := sim.LastRequest(boxsim.EndpointToken)
+	require.True(t, ok)
+	require.Equal(t, "api.box.com", tok.Host)
+}
+
+// A proxy that refuses the CONNECT tunnel (407: wrong or missing proxy
+// credentials; 403: Box not allowed; 502: the proxy cannot reach Box) is
+// reported as the proxy's answer, naming the proxy and what to check, and
+// never its password: Go's transport says only "Forbidden" or "Bad
+// Gateway", which read as Box's own answers after "box authentication
+// failed". The stream backs off and moves no position.
+func TestCorpNet_ProxyRefusesTunnel(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		userinfo string
+		status   int
+		want     string
+	}{
+		{"wrong password", "jdoe:wr0ng-Passw0rd", 0, "check the proxy's user and password"},
+		{"no credentials", "", 0, "check the proxy's user and password"},
+		{"Box not allowed", "jdoe:c0rrect-Passw0rd", http.StatusForbidden, "check that the proxy allows api.box.com:443"},
+		{"proxy cannot reach Box", "jdoe:c0rrect-Passw0rd", http.StatusBadGateway, "check that the proxy allows api.box.com:443"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ca := newCorporateCA(t)
+			sim := newCorpBox(t, 62)
+			cp := newCorpProxy(t, ca, sim.Handler())
+			cp.auth = "jdoe:c0rrect-Passw0rd"
+			cp.connectStatus = tt.status
+			mock := mockClock()
+			p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+			p.BaseURL = "https://api.box.com"
+			p.TLSCA = ca.file
+			p.HTTPProxyURL = cp.url(tt.userinfo)
+			require.Empty(t, onlyVia(p, cp)())
+			acc, _ := run(t, p)
+			require.Eventually(t, func() bool { return len(accErrors(acc)) > 0 }, 10*time.Second, time.Millisecond)
+			msg := errorTexts(acc)[0]
+			status := tt.status
+			if status == 0 {
+				status = http.StatusProxyAuthRequired
+			}
+			require.Contains(t, msg, fmt.Sprintf("the proxy %s answered %d %s", cp.addr(), status, http.StatusText(status)))
+			require.Contains(t, msg, tt.want)
+			require.NotContains(t, msg, "Passw0rd")
+			require.Equal(t, "0", committed(p))
+			require.Zero(t, sim.Requests(boxsim.EndpointToken))
+			// Retried on the backoff, on the plugin's clock: not while it stands still.
+			_, _, _, refused := cp.counts()
+			time.Sleep(50 * time.Millisecond)
+			_, _, _, again := cp.counts()
+			require.Equal(t, refused, again, "retried without waiting")
+		})
+	}
+}
