@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"sync/atomic"
@@ -37,6 +38,10 @@ const (
 	// longPollMargin is added to RetryTimeout: the server answers "reconnect" at about that time,
 	// and that answer should win over our own deadline.
 	longPollMargin = 10 * time.Second
+	// heldPollCut is how long a long poll must have been held for the connection's loss to be
+	// the network's idle timeout (a proxy, firewall or NAT closing connections that carried
+	// nothing for minutes, fewer than Box's 610 s) rather than a failure: it is MessageTimeout.
+	heldPollCut = 30 * time.Second
 	// maxLongPollBody bounds a long-poll answer, which is a few bytes.
 	maxLongPollBody = 64 << 10
 )
@@ -190,7 +195,8 @@ func longPollURL(u *url.URL, pos StreamPosition) *url.URL {
 // LongPoll waits on the real-time server srv for changes after pos and returns Box's message:
 // MessageNewChange, MessageReconnect, MessageMaxRetries, or any other message as sent. Without an
 // answer within srv.RetryTimeout (DefaultRetryTimeout when 0, at most an hour) plus 10 s it returns MessageTimeout
-// and no error. A cancelled ctx returns ctx.Err(). The long poll is never retried here: the
+// and no error, as it does when the connection is lost once the request has been on the wire for
+// 30 s (a proxy's or NAT's idle timeout, often a few minutes, cuts every poll that sees no news). A cancelled ctx returns ctx.Err(). The long poll is never retried here: the
 // caller's loop decides.
 //
 // The token goes only where it belongs (see Config.BaseURL): to the base URL's host, or over
@@ -281,6 +287,16 @@ func (c *Client) pollOnce(ctx context.Context, u *url.URL, pos StreamPosition, t
 		rctx, stop = c.connectProbe(pctx, &wrote)
 		defer stop()
 	}
+	// When the request went on the wire: a poll is held from then on, not while it connects.
+	var sent atomic.Pointer[time.Time]
+	rctx = httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				now := c.clock.Now()
+				sent.CompareAndSwap(nil, &now)
+			}
+		},
+	})
 	req, err := c.newRequest(rctx, cl, token)
 	if err != nil {
 		return "", err
@@ -289,6 +305,9 @@ func (c *Client) pollOnce(ctx context.Context, u *url.URL, pos StreamPosition, t
 	if err != nil {
 		if mode == pollUpgrade && ctx.Err() == nil && !wrote.Load() {
 			return "", errNoConnect
+		}
+		if at := sent.Load(); at != nil && ctx.Err() == nil && c.clock.Since(*at) >= heldPollCut {
+			return MessageTimeout, nil // cut by an idle timeout on the way, see heldPollCut
 		}
 		return c.longPollFailed(ctx, pctx, cl, err)
 	}

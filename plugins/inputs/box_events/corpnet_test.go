@@ -21,9 +21,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
@@ -110,6 +112,8 @@ type corpProxy struct {
 	auth string
 	// connectStatus, when set, answers every CONNECT with it.
 	connectStatus int
+	// http1 offers only HTTP/1.1 inside the tunnels.
+	http1 bool
 
 	inner *http.Server
 	conns chan net.Conn
@@ -201,8 +205,12 @@ func (cp *corpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		return
 	}
+	protos := []string{"h2", "http/1.1"}
+	if cp.http1 {
+		protos = protos[1:]
+	}
 	tconn := tls.Server(&bufferedConn{Conn: conn, r: rw.Reader}, &tls.Config{
-		NextProtos: []string{"h2", "http/1.1"},
+		NextProtos: protos,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return cp.ca.leaf(host)
 		},
@@ -382,6 +390,59 @@ func TestCorpNet_ProxyRefusesTunnel(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			_, _, _, again := cp.counts()
 			require.Equal(t, refused, again, "retried without waiting")
+		})
+	}
+}
+
+// idleCut stands for a proxy (or NAT) that closes a connection idle for
+// idle on mock: a long poll held that long is cut without an answer.
+func idleCut(box http.Handler, mock *clock.Mock, idle time.Duration, cuts *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/subscribe" {
+			box.ServeHTTP(w, r)
+			return
+		}
+		since := mock.Now()
+		for mock.Since(since) < idle {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		cuts.Add(1)
+		panic(http.ErrAbortHandler) // the connection is closed without an answer
+	})
+}
+
+// A proxy or NAT that closes connections idle for a few minutes (below Box's
+// 610 s retry_timeout) cuts every long poll that sees no news. Such a cut is
+// the network's idle timeout, not a failure: the stream is read and polled
+// again at once, and nothing is reported; events still flow.
+func TestCorpNet_IdleTimeoutCutsLongPolls(t *testing.T) {
+	for _, http1 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("http1=%v", http1), func(t *testing.T) {
+			ca := newCorporateCA(t)
+			sim := newCorpBox(t, 63)
+			mock := mockClock()
+			var cuts atomic.Int64
+			cp := newCorpProxy(t, ca, idleCut(sim.Handler(), mock, 2*time.Minute, &cuts))
+			cp.http1 = http1
+
+			p := withMock(newPlugin(sim, "all"), mock)
+			p.BaseURL = "https://api.box.com"
+			p.TLSCA = ca.file
+			p.HTTPProxyURL = cp.url("")
+			onlyVia(p, cp)
+			acc, out := run(t, p)
+			emit(sim, p, 5)
+			catchUp(t, sim, p, mock, out)
+			pump(t, mock, out, time.Second, func() bool { return cuts.Load() >= 3 }, "the long polls were not cut")
+			require.Empty(t, errorTexts(acc))
+			emit(sim, p, 3)
+			catchUp(t, sim, p, mock, out)
+			require.Equal(t, sorted(sim.ProducedIDs(simStream(p))), eventIDs(acc.GetTelegrafMetrics()))
+			require.Empty(t, errorTexts(acc))
 		})
 	}
 }
