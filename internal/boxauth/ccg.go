@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"golang.org/x/oauth2"
@@ -21,13 +22,14 @@ const (
 
 // ClientCredentialsConfig configures the client credentials grant (CCG).
 type ClientCredentialsConfig struct {
-	TokenURL     string       // default DefaultTokenURL
-	ClientID     string       // required
-	ClientSecret Secret       // required; called at each token request
-	SubjectType  string       // "enterprise" (service account) or "user"
-	SubjectID    string       // enterprise ID or user ID
-	HTTPClient   *http.Client // nil means http.DefaultClient
-	Clock        clock.Clock  // nil means the real clock
+	TokenURL     string        // default DefaultTokenURL
+	ClientID     string        // required
+	ClientSecret Secret        // required; called at each token request
+	SubjectType  string        // "enterprise" (service account) or "user"
+	SubjectID    string        // enterprise ID or user ID
+	HTTPClient   *http.Client  // nil means http.DefaultClient
+	Clock        clock.Clock   // nil means the real clock
+	Timeout      time.Duration // bounds one token request; 0 means a minute
 }
 
 // ClientCredentials returns a Source that obtains tokens with Box's client
@@ -76,7 +78,7 @@ func ClientCredentials(cfg ClientCredentialsConfig) (*Source, error) {
 		})
 		return tok, classify(err)
 	}
-	return NewSource(fetch, cfg.Clock), nil
+	return NewSource(fetch, cfg.Clock).withTimeout(cfg.Timeout), nil
 }
 
 // retrieve makes one token request through golang.org/x/oauth2 with hc,

@@ -39,8 +39,9 @@ type JWTConfig struct {
 	// assertion's aud is DefaultTokenURL whatever TokenURL is: Box checks aud
 	// against its own token URL, not against the URL it was reached at.
 	TokenURL   string
-	HTTPClient *http.Client // nil means http.DefaultClient
-	Clock      clock.Clock  // nil means the real clock
+	HTTPClient *http.Client  // nil means http.DefaultClient
+	Clock      clock.Clock   // nil means the real clock
+	Timeout    time.Duration // bounds one token request; 0 means a minute
 }
 
 const (
@@ -81,7 +82,7 @@ func JWT(cfg JWTConfig) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewSource(f.fetch, cfg.Clock), nil
+	return NewSource(f.fetch, cfg.Clock).withTimeout(cfg.Timeout), nil
 }
 
 func newJWTFetcher(cfg JWTConfig) (*jwtFetcher, error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"golang.org/x/oauth2"
@@ -25,8 +26,9 @@ type RefreshConfig struct {
 	// must be writable: the lock file RefreshTokenFile + ".lock" is created
 	// there (and left there) by the first Source that owns the file.
 	RefreshTokenFile string
-	HTTPClient       *http.Client // nil means http.DefaultClient
-	Clock            clock.Clock  // nil means the real clock
+	HTTPClient       *http.Client  // nil means http.DefaultClient
+	Clock            clock.Clock   // nil means the real clock
+	Timeout          time.Duration // bounds one token request; 0 means a minute
 }
 
 const maxRefreshTokenFileSize = 64 << 10
@@ -61,7 +63,7 @@ type refresher struct {
 // see safefile.Acquire) and keeps it until Close. While another Source, in
 // this process or another, holds it, RefreshToken fails with an error naming
 // the file and matching safefile.ErrLocked. A refresh whose answer is lost
-// after Box has rotated the token (network cut, the Source's one-minute fetch
+// after Box has rotated the token (network cut, the Source's fetch
 // timeout) leaves a spent token in the file; the consent flow must then be
 // re-run.
 func RefreshToken(cfg RefreshConfig) (*Source, error) {
@@ -69,7 +71,7 @@ func RefreshToken(cfg RefreshConfig) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := NewSource(r.fetch, cfg.Clock)
+	s := NewSource(r.fetch, cfg.Clock).withTimeout(cfg.Timeout)
 	s.release = r.lock.Release
 	s.finish = true // Box spends the old token once it answers: the new one must reach the file
 	return s, nil

@@ -45,7 +45,8 @@ const (
 	// defaultLifetime is assumed when the token response has no expires_in
 	// (Box access tokens last 60 minutes).
 	defaultLifetime = time.Hour
-	// defaultFetchTimeout bounds one token request, caller cancellations aside.
+	// defaultFetchTimeout bounds one token request, caller cancellations aside, when the
+	// config's Timeout is 0.
 	defaultFetchTimeout = time.Minute
 	// aheadRetryInterval spaces refresh-ahead attempts after one failed while
 	// the cached token is still usable, so a down endpoint is not hammered
@@ -103,6 +104,14 @@ type fetchCall struct {
 	err    error
 }
 
+// withTimeout sets how long one token request may take; 0 keeps the default minute.
+func (s *Source) withTimeout(d time.Duration) *Source {
+	if d > 0 {
+		s.fetchTimeout = d
+	}
+	return s
+}
+
 // NewSource returns a Source that obtains tokens from fetch. fetch must return
 // a token with a non-empty AccessToken; its lifetime is read from ExpiresIn or
 // the raw expires_in field (Expiry is only a fallback, being computed from the
@@ -123,8 +132,9 @@ func NewSource(fetch func(ctx context.Context) (*oauth2.Token, error), clk clock
 // every 30 s (or after the answer's Retry-After, if longer). Without a usable
 // token, callers wait for the single fetch in flight or until ctx is done. The
 // fetch itself is not cancelled when a caller gives up (a refresh-token
-// rotation must not be cut in half); it is bounded by a one-minute timeout on
-// the Source's clock. After Close, Token fails with ErrClosed.
+// rotation must not be cut in half); it is bounded by the config's Timeout (a
+// minute by default) on the Source's clock, and then fails saying so. After
+// Close, Token fails with ErrClosed.
 func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -175,7 +185,7 @@ func (s *Source) Invalidate(token string) {
 // rotation (RefreshToken), and waited for until ctx is done, so a rotated
 // refresh token is on disk when Close returns nil; then what the Source
 // holds (a refresh token file's lock) is released. If ctx ends first, Close
-// returns its error; a rotation goes on (bounded by its own one-minute
+// returns its error; a rotation goes on (bounded by its own
 // timeout), is not cut in half, and releases the holdings when it ends.
 // Close may be called more than once, and by several goroutines; each call
 // returns the release's result.
@@ -224,19 +234,21 @@ func (s *Source) releaseLocked() {
 // (AfterFunc rather than WithTimeout: a mock clock's deadline would otherwise
 // be read against the wall clock by net.Dialer).
 func (s *Source) start(ctx context.Context) *fetchCall {
-	fctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	c := &fetchCall{done: make(chan struct{}), cancel: func() { cancel(nil) }}
+	fctx, cancelCause := context.WithCancelCause(context.WithoutCancel(ctx))
+	cancel := func() { cancelCause(context.Canceled) }
+	c := &fetchCall{done: make(chan struct{}), cancel: cancel}
 	s.call = c
-	timer := s.clk.AfterFunc(s.fetchTimeout, func() { cancel(errFetchTimeout) })
+	timeout := s.fetchTimeout
+	timer := s.clk.AfterFunc(timeout, func() { cancelCause(errFetchTimeout) })
 	started := s.clk.Now()
 	obs := s.observer
 	go func() {
-		defer cancel(nil)
+		defer cancel()
 		defer timer.Stop()
 		tok, life, err := s.fetchToken(fctx)
 		if (errors.Is(err, context.Canceled) || errors.Is(err, errFetchTimeout)) && errors.Is(context.Cause(fctx), errFetchTimeout) {
 			// The cancellation is the timeout's: say so plainly, not "context canceled" after the URL.
-			err = fmt.Errorf("box token request failed: no response within %s: %w", s.fetchTimeout, context.DeadlineExceeded)
+			err = fmt.Errorf("box token request failed: no response within %s: %w", timeout, context.DeadlineExceeded)
 		}
 		s.mu.Lock()
 		s.call = nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/influxdata/telegraf/config"
 
@@ -49,6 +50,7 @@ func (b *BoxEvents) authenticator(httpClient *http.Client) (tokenSource, error) 
 			SubjectID:    b.SubjectID,
 			HTTPClient:   httpClient,
 			Clock:        b.clock,
+			Timeout:      time.Duration(b.Timeout),
 		})
 	case authJWT:
 		if b.JWTConfigFile == "" {
@@ -76,6 +78,7 @@ func (b *BoxEvents) authenticator(httpClient *http.Client) (tokenSource, error) 
 			TokenURL:    tokenURL,
 			HTTPClient:  httpClient,
 			Clock:       b.clock,
+			Timeout:     time.Duration(b.Timeout),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("jwt_config_file: %w", err)
@@ -96,6 +99,7 @@ func (b *BoxEvents) authenticator(httpClient *http.Client) (tokenSource, error) 
 			RefreshTokenFile: b.RefreshToken,
 			HTTPClient:       httpClient,
 			Clock:            b.clock,
+			Timeout:          time.Duration(b.Timeout),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("refresh_token_file: %w", err)

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,6 +28,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
@@ -445,4 +448,102 @@ func TestCorpNet_IdleTimeoutCutsLongPolls(t *testing.T) {
 			require.Empty(t, errorTexts(acc))
 		})
 	}
+}
+
+// systemProxyCorpChild marks the test binary re-executed for
+// TestCorpNet_SystemProxy; its value is the NO_PROXY to use (Go reads the
+// environment's proxy once per process).
+const systemProxyCorpChild = "BOX_EVENTS_TEST_SYSTEM_PROXY_CORP_CHILD"
+
+// use_system_proxy takes HTTPS_PROXY for the token endpoint, the events API
+// and the realtime server, and NO_PROXY exempts hosts from it: here the
+// realtime servers, reached directly (over https, with tls_ca).
+func TestCorpNet_SystemProxy(t *testing.T) {
+	noProxy, child := os.LookupEnv(systemProxyCorpChild)
+	if !child {
+		for _, np := range []string{"none", ".realtime.services.box.net"} {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestCorpNet_SystemProxy$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), systemProxyCorpChild+"="+np, "HTTPS_PROXY=", "https_proxy=", "HTTP_PROXY=", "http_proxy=",
+				"NO_PROXY=", "no_proxy=")
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "NO_PROXY=%s: %s", np, out)
+		}
+		return
+	}
+	ca := newCorporateCA(t)
+	sim := newCorpBox(t, 64)
+	cp := newCorpProxy(t, ca, sim.Handler())
+	// The realtime host reached without the proxy: a server of its own.
+	direct := httptest.NewUnstartedServer(sim.Handler())
+	direct.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return ca.leaf("2.realtime.services.box.net")
+	}, MinVersion: tls.VersionTLS12}
+	direct.StartTLS()
+	t.Cleanup(direct.Close)
+	t.Setenv("HTTPS_PROXY", cp.url("jdoe:s3cret"))
+	if noProxy != "none" {
+		t.Setenv("NO_PROXY", noProxy)
+	}
+	cp.auth = "jdoe:s3cret"
+
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.BaseURL = "https://api.box.com"
+	p.TLSCA = ca.file
+	p.UseSystemProxy = true
+	var (
+		mu       sync.Mutex
+		directly []string
+	)
+	p.dialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != cp.addr() {
+			mu.Lock()
+			directly = append(directly, addr)
+			mu.Unlock()
+			if addr != "2.realtime.services.box.net:443" {
+				return nil, fmt.Errorf("test network: no route to %s", addr)
+			}
+			addr = direct.Listener.Addr().String()
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	acc, out := run(t, p)
+	requireFlow(t, sim, p, mock, acc, out)
+
+	tunnels, plain, _, _ := cp.counts()
+	require.Empty(t, plain)
+	require.Positive(t, tunnels["api.box.com:443"])
+	mu.Lock()
+	defer mu.Unlock()
+	if noProxy == "none" {
+		require.Positive(t, tunnels["2.realtime.services.box.net:443"])
+		require.Empty(t, directly)
+		return
+	}
+	require.Zero(t, tunnels["2.realtime.services.box.net:443"])
+	require.Equal(t, "2.realtime.services.box.net:443", directly[0])
+	last, ok := sim.LastRequest(boxsim.EndpointLongPoll)
+	require.True(t, ok)
+	require.True(t, last.TLS)
+	require.NotEmpty(t, last.Header.Get("Authorization"))
+}
+
+// The timeout option bounds the token request too (a proxy that accepted the
+// tunnel and then stalls, a token endpoint that hangs), and the error says
+// the request timed out: it waited a fixed minute, then said only
+// "context canceled".
+func TestCorpNet_TokenRequestTimeout(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{})
+	sim.InjectFault(boxsim.EndpointToken, boxsim.Fault{Kind: boxsim.FaultHang})
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.Timeout = config.Duration(10 * time.Second)
+	acc, _ := run(t, p)
+	require.NoError(t, sim.WaitRequests(boxsim.EndpointToken, 1, 10*time.Second))
+	sent := mock.Now()
+	advanceUntil(t, mock, time.Second, func() bool { return len(accErrors(acc)) > 0 }, "no error")
+	msg := errorTexts(acc)[0]
+	require.Less(t, mock.Since(sent), 15*time.Second, "the token request was not bounded by timeout: %s", msg)
+	require.Contains(t, msg, "no response within 10s")
 }
