@@ -444,7 +444,8 @@ func TestClient_LongPollBoxHostUpgrade(t *testing.T) {
 		_, err := h.client.LongPoll(context.Background(), RealtimeServer{URL: boxRealtimeURL}, "42")
 		require.ErrorIs(t, err, ErrRealtimeRefused)
 		require.EqualError(t, err, "realtime server refused a long poll sent without credentials: "+
-			"2.realtime.services.box.net answered 401 unauthorized")
+			"2.realtime.services.box.net answered 401 unauthorized, after the https upgrade could not connect: "+
+			"dial tcp "+b.httpsAddr+": connect: connection refused")
 		require.Empty(t, h.auth.Invalidated(), "the token was not sent, so it is not the token's fault")
 	})
 

@@ -222,6 +222,7 @@ func (c *Client) LongPoll(ctx context.Context, srv RealtimeServer, pos StreamPos
 	if c.mayAuthorize(u) {
 		return c.poll(ctx, u, pos, timeout, pollAuthorized)
 	}
+	var httpsErr error // why https could not connect, just now
 	if up, ok := upgradeURL(u); ok && c.httpsWorthTrying(up.Hostname()) {
 		msg, err := c.poll(ctx, up, pos, timeout, pollUpgrade)
 		connected := !errors.Is(err, errNoConnect)
@@ -229,8 +230,15 @@ func (c *Client) LongPoll(ctx context.Context, srv RealtimeServer, pos StreamPos
 		if connected {
 			return msg, err
 		}
+		httpsErr = err
 	}
-	return c.poll(ctx, u, pos, timeout, pollAnonymous)
+	msg, err := c.poll(ctx, u, pos, timeout, pollAnonymous)
+	if httpsErr != nil && errors.Is(err, ErrRealtimeRefused) {
+		// The refusal ends the long polls; what stopped https (a proxy or firewall that
+		// blocks the realtime servers, often both ways) is what can be fixed.
+		err = fmt.Errorf("%w, after the %w", err, httpsErr)
+	}
+	return msg, err
 }
 
 // pollMode is how one long-poll request is sent.
@@ -246,7 +254,8 @@ const (
 	pollUpgrade
 )
 
-// errNoConnect is an https upgrade attempt that could not connect; the caller falls back.
+// errNoConnect is an https upgrade attempt that could not connect (wrapped with the reason); the
+// caller falls back.
 var errNoConnect = errors.New("https upgrade could not connect")
 
 // poll sends one long-poll request to u, reads the answer and reports it to the observer. An
@@ -304,7 +313,11 @@ func (c *Client) pollOnce(ctx context.Context, u *url.URL, pos StreamPosition, t
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if mode == pollUpgrade && ctx.Err() == nil && !wrote.Load() {
-			return "", errNoConnect
+			cause := stripURL(err)
+			if errors.Is(context.Cause(rctx), errConnectTimeout) {
+				cause = errConnectTimeout
+			}
+			return "", fmt.Errorf("%w: %w", errNoConnect, cause)
 		}
 		if at := sent.Load(); at != nil && ctx.Err() == nil && c.clock.Since(*at) >= heldPollCut {
 			return MessageTimeout, nil // cut by an idle timeout on the way, see heldPollCut

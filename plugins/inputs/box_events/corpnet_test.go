@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
@@ -117,6 +118,9 @@ type corpProxy struct {
 	connectStatus int
 	// http1 offers only HTTP/1.1 inside the tunnels.
 	http1 bool
+	// blocked hosts get a 403 to CONNECT and to plain-http requests, with
+	// the proxy's HTML page, as a URL filter answers.
+	blocked map[string]bool
 
 	inner *http.Server
 	conns chan net.Conn
@@ -171,6 +175,15 @@ func (cp *corpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cp.mu.Unlock()
 		w.Header().Set("Proxy-Authenticate", `Basic realm="Example Corp"`)
 		w.WriteHeader(http.StatusProxyAuthRequired)
+		return
+	}
+	if host, _, _ := net.SplitHostPort(r.Host); cp.blocked[host] || cp.blocked[r.Host] {
+		cp.mu.Lock()
+		cp.refused++
+		cp.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte("<html><body>Access denied by Example Corp's web filter</body></html>")) //nolint:errcheck // the client may have gone
 		return
 	}
 	if r.Method != http.MethodConnect {
@@ -546,4 +559,39 @@ func TestCorpNet_TokenRequestTimeout(t *testing.T) {
 	msg := errorTexts(acc)[0]
 	require.Less(t, mock.Since(sent), 15*time.Second, "the token request was not bounded by timeout: %s", msg)
 	require.Contains(t, msg, "no response within 10s")
+}
+
+// A web filter that blocks the realtime servers (CONNECT and plain http
+// alike) leaves the stream polled every 5 s, and the one warning says why
+// in a way the network team can act on: the proxy's refusal of the https
+// tunnel, not only "the realtime server refused a long poll", which sent
+// them to Box.
+func TestCorpNet_RealtimeBlockedByProxy(t *testing.T) {
+	ca := newCorporateCA(t)
+	sim := newCorpBox(t, 65)
+	cp := newCorpProxy(t, ca, sim.Handler())
+	cp.blocked = map[string]bool{"2.realtime.services.box.net": true}
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.BaseURL = "https://api.box.com"
+	p.TLSCA = ca.file
+	p.HTTPProxyURL = cp.url("")
+	log := &testutil.CaptureLogger{}
+	p.Log = log
+	onlyVia(p, cp)
+	acc, out := run(t, p)
+	emit(sim, p, 5)
+	catchUp(t, sim, p, mock, out)
+	pump(t, mock, out, time.Second, func() bool { return len(log.Warnings()) > 0 }, "no warning")
+	emit(sim, p, 3)
+	catchUp(t, sim, p, mock, out)
+	require.Equal(t, sorted(sim.ProducedIDs(simStream(p))), eventIDs(acc.GetTelegrafMetrics()))
+	require.Empty(t, errorTexts(acc))
+	require.Zero(t, sim.Requests(boxsim.EndpointLongPoll))
+
+	warnings := log.Warnings()
+	require.Len(t, warnings, 1)
+	require.Contains(t, warnings[0], "polled every 5s")
+	require.Contains(t, warnings[0], "the proxy "+cp.addr()+" answered 403 Forbidden to the tunnel to 2.realtime.services.box.net:443")
+	require.NotContains(t, warnings[0], "channel=")
 }
