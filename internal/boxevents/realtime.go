@@ -196,8 +196,8 @@ func longPollURL(u *url.URL, pos StreamPosition) *url.URL {
 // MessageNewChange, MessageReconnect, MessageMaxRetries, or any other message as sent. Without an
 // answer within srv.RetryTimeout (DefaultRetryTimeout when 0, at most an hour) plus 10 s it returns MessageTimeout
 // and no error, as it does when the connection is lost once the request has been on the wire for
-// 30 s (a proxy's or NAT's idle timeout, often a few minutes, cuts every poll that sees no news). A cancelled ctx returns ctx.Err(). The long poll is never retried here: the
-// caller's loop decides.
+// 30 s (a proxy's or NAT's idle timeout, often a few minutes, cuts every poll that sees no news).
+// A cancelled ctx returns ctx.Err(). The long poll is never retried here: the caller's loop decides.
 //
 // The token goes only where it belongs (see Config.BaseURL): to the base URL's host, or over
 // https to a Box host; As-User never goes to the real-time server. Box documents its real-time

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -177,7 +178,7 @@ func (cp *corpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusProxyAuthRequired)
 		return
 	}
-	if host, _, _ := net.SplitHostPort(r.Host); cp.blocked[host] || cp.blocked[r.Host] {
+	if host, _, err := net.SplitHostPort(r.Host); (err == nil && cp.blocked[host]) || cp.blocked[r.Host] {
 		cp.mu.Lock()
 		cp.refused++
 		cp.mu.Unlock()
@@ -248,17 +249,16 @@ func (cp *corpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-func (cp *corpProxy) counts() (tunnels, plain, protos map[string]int, refused int) {
+// proxySeen is what the proxy saw so far.
+type proxySeen struct {
+	tunnels, plain, protos map[string]int
+	refused                int
+}
+
+func (cp *corpProxy) counts() proxySeen {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	cp2 := func(m map[string]int) map[string]int {
-		out := make(map[string]int, len(m))
-		for k, v := range m {
-			out[k] = v
-		}
-		return out
-	}
-	return cp2(cp.tunnels), cp2(cp.plain), cp2(cp.protos), cp.refused
+	return proxySeen{tunnels: maps.Clone(cp.tunnels), plain: maps.Clone(cp.plain), protos: maps.Clone(cp.protos), refused: cp.refused}
 }
 
 // onlyVia makes p dial the proxy and nothing else: a request that bypassed
@@ -343,7 +343,8 @@ func TestCorpNet_InspectingProxy(t *testing.T) {
 	acc, out := run(t, p)
 	requireFlow(t, sim, p, mock, acc, out)
 
-	tunnels, plain, protos, _ := cp.counts()
+	seen := cp.counts()
+	tunnels, plain, protos := seen.tunnels, seen.plain, seen.protos
 	require.Empty(t, bypassed())
 	require.Empty(t, plain, "nothing went in clear text")
 	require.Positive(t, tunnels["api.box.com:443"])
@@ -402,10 +403,9 @@ func TestCorpNet_ProxyRefusesTunnel(t *testing.T) {
 			require.Equal(t, "0", committed(p))
 			require.Zero(t, sim.Requests(boxsim.EndpointToken))
 			// Retried on the backoff, on the plugin's clock: not while it stands still.
-			_, _, _, refused := cp.counts()
+			refused := cp.counts().refused
 			time.Sleep(50 * time.Millisecond)
-			_, _, _, again := cp.counts()
-			require.Equal(t, refused, again, "retried without waiting")
+			require.Equal(t, refused, cp.counts().refused, "retried without waiting")
 		})
 	}
 }
@@ -524,7 +524,8 @@ func TestCorpNet_SystemProxy(t *testing.T) {
 	acc, out := run(t, p)
 	requireFlow(t, sim, p, mock, acc, out)
 
-	tunnels, plain, _, _ := cp.counts()
+	seen := cp.counts()
+	tunnels, plain := seen.tunnels, seen.plain
 	require.Empty(t, plain)
 	require.Positive(t, tunnels["api.box.com:443"])
 	mu.Lock()
