@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -326,38 +327,59 @@ func newCorpBox(t *testing.T, seed uint64) *boxsim.Server {
 }
 
 // Behind a TLS-inspecting proxy (http_proxy_url, tls_ca = its CA) every
-// request goes through the proxy: the token endpoint and the events API on
-// api.box.com, and the realtime server on its own host, over https with the
-// token, HTTP/2 negotiated inside the tunnels.
+// request goes through the proxy: the token endpoint (client credentials,
+// JWT and refresh token alike) and the events API on api.box.com, and the
+// realtime server on its own host, over https with the token, HTTP/2
+// negotiated inside the tunnels.
 func TestCorpNet_InspectingProxy(t *testing.T) {
-	ca := newCorporateCA(t)
-	sim := newCorpBox(t, 61)
-	cp := newCorpProxy(t, ca, sim.Handler())
+	key, err := jwtTestKey()
+	require.NoError(t, err)
+	const refreshToken = "initialRefreshTokenFromConsent0123456789abcdefghijklmnopqrstuvwxyz"
+	for _, auth := range []string{authClientCredentials, authJWT, authOAuth2Refresh} {
+		t.Run(auth, func(t *testing.T) {
+			ca := newCorporateCA(t)
+			sim := boxsim.New(boxsim.Options{Seed: 61, RealtimeURLBase: "http://2.realtime.services.box.net",
+				JWTPublicKeys: map[string]*rsa.PublicKey{jwtKeyID: &key.PublicKey}, RefreshTokens: []string{refreshToken}})
+			t.Cleanup(sim.Close)
+			cp := newCorpProxy(t, ca, sim.Handler())
 
-	mock := mockClock()
-	p := withMock(newPlugin(sim, "all"), mock)
-	p.BaseURL = "https://api.box.com"
-	p.TLSCA = ca.file
-	p.HTTPProxyURL = cp.url("")
-	bypassed := onlyVia(p, cp)
-	acc, out := run(t, p)
-	requireFlow(t, sim, p, mock, acc, out)
+			mock := mockClock()
+			p := withMock(newPlugin(sim, "all"), mock)
+			switch auth {
+			case authJWT:
+				path, _ := writeJWTConfig(t, key, jwtPassphrase)
+				jwtPlugin(p, path)
+			case authOAuth2Refresh:
+				path := filepath.Join(t.TempDir(), "box_refresh_token")
+				require.NoError(t, os.WriteFile(path, []byte(refreshToken), 0o600))
+				p.Auth, p.RefreshToken = authOAuth2Refresh, path
+				p.SubjectType, p.SubjectID = "", ""
+			}
+			p.BaseURL = "https://api.box.com"
+			p.TLSCA = ca.file
+			p.HTTPProxyURL = cp.url("")
+			bypassed := onlyVia(p, cp)
+			acc, out := run(t, p)
+			requireFlow(t, sim, p, mock, acc, out)
 
-	seen := cp.counts()
-	tunnels, plain, protos := seen.tunnels, seen.plain, seen.protos
-	require.Empty(t, bypassed())
-	require.Empty(t, plain, "nothing went in clear text")
-	require.Positive(t, tunnels["api.box.com:443"])
-	require.Positive(t, tunnels["2.realtime.services.box.net:443"], "the realtime server is polled over https")
-	require.Equal(t, map[string]int{"h2": protos["h2"]}, protos, "HTTP/2 in every tunnel")
-	last, ok := sim.LastRequest(boxsim.EndpointLongPoll)
-	require.True(t, ok)
-	require.Equal(t, "2.realtime.services.box.net", last.Host)
-	require.True(t, last.TLS)
-	require.NotEmpty(t, last.Header.Get("Authorization"))
-	tok, ok := sim.LastRequest(boxsim.EndpointToken)
-	require.True(t, ok)
-	require.Equal(t, "api.box.com", tok.Host)
+			seen := cp.counts()
+			tunnels, plain, protos := seen.tunnels, seen.plain, seen.protos
+			require.Empty(t, bypassed())
+			require.Empty(t, plain, "nothing went in clear text")
+			require.Positive(t, tunnels["api.box.com:443"])
+			require.Positive(t, tunnels["2.realtime.services.box.net:443"], "the realtime server is polled over https")
+			require.Equal(t, map[string]int{"h2": protos["h2"]}, protos, "HTTP/2 in every tunnel")
+			last, ok := sim.LastRequest(boxsim.EndpointLongPoll)
+			require.True(t, ok)
+			require.Equal(t, "2.realtime.services.box.net", last.Host)
+			require.True(t, last.TLS)
+			require.NotEmpty(t, last.Header.Get("Authorization"))
+			tok, ok := sim.LastRequest(boxsim.EndpointToken)
+			require.True(t, ok)
+			require.Equal(t, "api.box.com", tok.Host)
+			require.True(t, tok.TLS)
+		})
+	}
 }
 
 // A proxy that refuses the CONNECT tunnel (407: wrong or missing proxy
