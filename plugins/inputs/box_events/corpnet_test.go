@@ -618,3 +618,47 @@ func TestCorpNet_RealtimeBlockedByProxy(t *testing.T) {
 	require.Contains(t, warnings[0], "the proxy "+cp.addr()+" answered 403 Forbidden to the tunnel to 2.realtime.services.box.net:443")
 	require.NotContains(t, warnings[0], "channel=")
 }
+
+// cutOnce stands for a proxy that drops the tunnel in the middle of the
+// first events page it carries.
+func cutOnce(box http.Handler, cuts *atomic.Int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/2.0/events" || !cuts.CompareAndSwap(0, 1) {
+			box.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		box.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(body[:len(body)/2])               //nolint:errcheck // cut below
+		_ = http.NewResponseController(w).Flush() // best effort: cut below
+		panic(http.ErrAbortHandler)
+	})
+}
+
+// A proxy dropping the tunnel mid-page (HTTP/2 and HTTP/1.1): the page is
+// asked again, every event arrives once, the position is Box's.
+func TestCorpNet_ProxyCutsMidPage(t *testing.T) {
+	for _, http1 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("http1=%v", http1), func(t *testing.T) {
+			ca := newCorporateCA(t)
+			sim := newCorpBox(t, 66)
+			var cuts atomic.Int64
+			cp := newCorpProxy(t, ca, cutOnce(sim.Handler(), &cuts))
+			cp.http1 = http1
+			mock := mockClock()
+			p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+			p.BaseURL = "https://api.box.com"
+			p.TLSCA = ca.file
+			p.HTTPProxyURL = cp.url("")
+			onlyVia(p, cp)
+			acc, out := run(t, p)
+			requireFlow(t, sim, p, mock, acc, out)
+			require.EqualValues(t, 1, cuts.Load())
+		})
+	}
+}
