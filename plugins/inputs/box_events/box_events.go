@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -258,10 +259,37 @@ func proxyRefusal(_ context.Context, proxyURL *url.URL, connectReq *http.Request
 	refused := fmt.Sprintf("the proxy %s answered %d %s to the tunnel to %s", proxyURL.Host, resp.StatusCode,
 		http.StatusText(resp.StatusCode), connectReq.Host)
 	if resp.StatusCode == http.StatusProxyAuthRequired {
+		if schemes := proxyAuthSchemes(resp.Header); len(schemes) > 0 && !slices.Contains(schemes, "Basic") {
+			return fmt.Errorf("%s and offers only %s: Go's proxy support does Basic authentication only (the user and password "+
+				"in http_proxy_url or HTTPS_PROXY); have the proxy accept Basic for this host, or go through a local proxy that "+
+				"authenticates for it (such as cntlm or px)", refused, strings.Join(schemes, ", "))
+		}
 		return errors.New(refused + ": check the proxy's user and password in http_proxy_url (or HTTPS_PROXY with use_system_proxy), " +
 			"percent-encoded, as http://user:password@proxy:port")
 	}
 	return fmt.Errorf("%s, not Box: check that the proxy allows %s", refused, connectReq.Host)
+}
+
+// proxyAuthSchemes returns the authentication schemes a 407's
+// Proxy-Authenticate offers ("Basic", "NTLM", "Negotiate" ...), at most a
+// few, each a bounded token.
+func proxyAuthSchemes(h http.Header) []string {
+	var schemes []string
+	for _, v := range h.Values("Proxy-Authenticate") {
+		scheme, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if scheme == "" || len(scheme) > 32 || strings.ContainsFunc(scheme, func(r rune) bool {
+			return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_'
+		}) {
+			continue
+		}
+		if strings.EqualFold(scheme, "basic") {
+			scheme = "Basic"
+		}
+		if !slices.Contains(schemes, scheme) && len(schemes) < 5 {
+			schemes = append(schemes, scheme)
+		}
+	}
+	return schemes
 }
 
 // checkProxyURL refuses an http_proxy_url that Go's transport cannot dial:

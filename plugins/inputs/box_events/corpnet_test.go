@@ -116,6 +116,8 @@ type corpProxy struct {
 	srv *httptest.Server
 	// auth, when set, is the user:password the proxy wants (407 otherwise).
 	auth string
+	// challenge is the 407's Proxy-Authenticate; Basic when empty.
+	challenge []string
 	// connectStatus, when set, answers every CONNECT with it.
 	connectStatus int
 	// http1 offers only HTTP/1.1 inside the tunnels.
@@ -175,7 +177,12 @@ func (cp *corpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cp.mu.Lock()
 		cp.refused++
 		cp.mu.Unlock()
-		w.Header().Set("Proxy-Authenticate", `Basic realm="Example Corp"`)
+		if cp.challenge == nil {
+			w.Header().Set("Proxy-Authenticate", `Basic realm="Example Corp"`)
+		}
+		for _, c := range cp.challenge {
+			w.Header().Add("Proxy-Authenticate", c)
+		}
 		w.WriteHeader(http.StatusProxyAuthRequired)
 		return
 	}
@@ -661,4 +668,29 @@ func TestCorpNet_ProxyCutsMidPage(t *testing.T) {
 			require.EqualValues(t, 1, cuts.Load())
 		})
 	}
+}
+
+// A Windows shop's proxy that offers only NTLM or Negotiate cannot be
+// passed with the user and password in http_proxy_url (Go's proxy support
+// does Basic only): the 407 says so, instead of sending the user to check a
+// password that is right.
+func TestCorpNet_ProxyWithoutBasicAuth(t *testing.T) {
+	ca := newCorporateCA(t)
+	sim := newCorpBox(t, 67)
+	cp := newCorpProxy(t, ca, sim.Handler())
+	cp.auth = "\x00" // no Basic credentials pass: the proxy speaks NTLM and Negotiate only
+	cp.challenge = []string{"Negotiate", "NTLM"}
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.BaseURL = "https://api.box.com"
+	p.TLSCA = ca.file
+	p.HTTPProxyURL = cp.url("CORP%5Cjdoe:c0rrect-Passw0rd")
+	onlyVia(p, cp)
+	acc, _ := run(t, p)
+	require.Eventually(t, func() bool { return len(accErrors(acc)) > 0 }, 10*time.Second, time.Millisecond)
+	msg := errorTexts(acc)[0]
+	require.Contains(t, msg, "the proxy "+cp.addr()+" answered 407 Proxy Authentication Required")
+	require.Contains(t, msg, "offers only Negotiate, NTLM")
+	require.NotContains(t, msg, "check the proxy's user and password")
+	require.NotContains(t, msg, "Passw0rd")
 }
