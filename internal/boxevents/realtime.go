@@ -195,8 +195,9 @@ func longPollURL(u *url.URL, pos StreamPosition) *url.URL {
 // LongPoll waits on the real-time server srv for changes after pos and returns Box's message:
 // MessageNewChange, MessageReconnect, MessageMaxRetries, or any other message as sent. Without an
 // answer within srv.RetryTimeout (DefaultRetryTimeout when 0, at most an hour) plus 10 s it returns MessageTimeout
-// and no error, as it does when the connection is lost once the request has been on the wire for
-// 30 s (a proxy's or NAT's idle timeout, often a few minutes, cuts every poll that sees no news).
+// and no error, as it does when the connection is lost, or a proxy answers 504 Gateway Timeout, once
+// the request has been on the wire for 30 s (a proxy's or NAT's idle timeout, often a few minutes,
+// cuts every poll that sees no news).
 // A cancelled ctx returns ctx.Err(). The long poll is never retried here: the caller's loop decides.
 //
 // The token goes only where it belongs (see Config.BaseURL): to the base URL's host, or over
@@ -326,6 +327,11 @@ func (c *Client) pollOnce(ctx context.Context, u *url.URL, pos StreamPosition, t
 	}
 	defer drainAndClose(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if at := sent.Load(); resp.StatusCode == http.StatusGatewayTimeout && at != nil && c.clock.Since(*at) >= heldPollCut {
+			// A proxy's read timeout on a held poll (plain http through a forward proxy): it gave
+			// up waiting, as an idle timeout cuts a tunnel, see heldPollCut.
+			return MessageTimeout, nil
+		}
 		switch {
 		case mode == pollAnonymous && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
 			return "", realtimeRefused(u, resp.StatusCode)

@@ -442,6 +442,13 @@ func TestCorpNet_ProxyRefusesTunnel(t *testing.T) {
 // idleCut stands for a proxy (or NAT) that closes a connection idle for
 // idle on mock: a long poll held that long is cut without an answer.
 func idleCut(box http.Handler, mock *clock.Mock, idle time.Duration, cuts *atomic.Int64) http.Handler {
+	return idleAnswer(box, mock, idle, cuts, 0)
+}
+
+// idleAnswer is idleCut, but a status other than 0 is answered instead of
+// cutting the connection, as a proxy carrying plain http answers its read
+// timeout (Squid: 504 Gateway Timeout).
+func idleAnswer(box http.Handler, mock *clock.Mock, idle time.Duration, cuts *atomic.Int64, status int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/subscribe" {
 			box.ServeHTTP(w, r)
@@ -456,6 +463,12 @@ func idleCut(box http.Handler, mock *clock.Mock, idle time.Duration, cuts *atomi
 			}
 		}
 		cuts.Add(1)
+		if status != 0 {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(status)
+			w.Write([]byte("<html><body>Gateway Timeout</body></html>")) //nolint:errcheck // the client may have gone
+			return
+		}
 		panic(http.ErrAbortHandler) // the connection is closed without an answer
 	})
 }
@@ -693,4 +706,33 @@ func TestCorpNet_ProxyWithoutBasicAuth(t *testing.T) {
 	require.Contains(t, msg, "offers only Negotiate, NTLM")
 	require.NotContains(t, msg, "check the proxy's user and password")
 	require.NotContains(t, msg, "Passw0rd")
+}
+
+// A realtime server reached over plain http through the proxy (a host that
+// is not Box's, polled without credentials) meets the proxy's read timeout
+// as a 504 Gateway Timeout when no news came: that is the proxy giving up
+// waiting, not a failure; the stream is read and polled again, nothing is
+// reported.
+func TestCorpNet_ProxyReadTimeoutOnPlainLongPoll(t *testing.T) {
+	ca := newCorporateCA(t)
+	sim := boxsim.New(boxsim.Options{Seed: 68, RealtimeURLBase: "http://realtime.example.net"})
+	t.Cleanup(sim.Close)
+	mock := mockClock()
+	var cuts atomic.Int64
+	cp := newCorpProxy(t, ca, idleAnswer(sim.Handler(), mock, 2*time.Minute, &cuts, http.StatusGatewayTimeout))
+	p := withMock(newPlugin(sim, "all"), mock)
+	p.BaseURL = "https://api.box.com"
+	p.TLSCA = ca.file
+	p.HTTPProxyURL = cp.url("")
+	onlyVia(p, cp)
+	acc, out := run(t, p)
+	emit(sim, p, 5)
+	catchUp(t, sim, p, mock, out)
+	pump(t, mock, out, time.Second, func() bool { return cuts.Load() >= 3 }, "the long polls were not answered")
+	require.Empty(t, errorTexts(acc))
+	emit(sim, p, 3)
+	catchUp(t, sim, p, mock, out)
+	require.Equal(t, sorted(sim.ProducedIDs(simStream(p))), eventIDs(acc.GetTelegrafMetrics()))
+	require.Empty(t, errorTexts(acc))
+	require.Positive(t, cp.counts().plain["realtime.example.net"])
 }
