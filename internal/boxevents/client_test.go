@@ -540,7 +540,7 @@ func TestClient_EventsTokenError(t *testing.T) {
 	h.auth.err = cause
 
 	_, err := h.client.Events(context.Background(), EventsQuery{})
-	require.EqualError(t, err, "box authentication failed: token endpoint: 400 invalid_grant")
+	require.EqualError(t, err, "getting a box access token: token endpoint: 400 invalid_grant")
 	require.True(t, IsAuth(err))
 	require.ErrorIs(t, err, cause)
 	require.Empty(t, h.requests())

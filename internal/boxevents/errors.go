@@ -100,9 +100,16 @@ type AuthError struct {
 	Err error
 }
 
-// Error describes the failure.
+// Error describes the failure. Only the API refusing a fresh token is called an authentication
+// failure: the Authenticator's error (a refusal, or a network failure on the way to the token
+// endpoint) says itself what went wrong, and "authentication failed" in front of "no such host"
+// would send the reader to check credentials that were never sent.
 func (e *AuthError) Error() string {
-	return "box authentication failed: " + e.Err.Error()
+	var apiErr *APIError
+	if errors.As(e.Err, &apiErr) {
+		return "box authentication failed: " + e.Err.Error()
+	}
+	return "getting a box access token: " + e.Err.Error()
 }
 
 // Unwrap returns the cause.

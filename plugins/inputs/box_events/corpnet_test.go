@@ -736,3 +736,31 @@ func TestCorpNet_ProxyReadTimeoutOnPlainLongPoll(t *testing.T) {
 	require.Empty(t, errorTexts(acc))
 	require.Positive(t, cp.counts().plain["realtime.example.net"])
 }
+
+// A network failure on the way to the token endpoint (DNS, a refused
+// connection) says what failed, not "box authentication failed", which
+// sends the security team to check credentials that were never sent.
+func TestCorpNet_NetworkFailureIsNotAnAuthFailure(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{})
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"dns", &net.DNSError{Err: "no such host", Name: "api.box.com", IsNotFound: true}, "lookup api.box.com: no such host"},
+		{"refused", errors.New("connect: connection refused"), "connect: connection refused"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mock := mockClock()
+			p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+			p.BaseURL = "https://api.box.com"
+			p.dialContext = func(context.Context, string, string) (net.Conn, error) { return nil, tt.err }
+			acc, _ := run(t, p)
+			require.Eventually(t, func() bool { return len(accErrors(acc)) > 0 }, 10*time.Second, time.Millisecond)
+			msg := errorTexts(acc)[0]
+			require.Contains(t, msg, tt.want)
+			require.Contains(t, msg, "https://api.box.com/oauth2/token")
+			require.NotContains(t, msg, "authentication failed")
+		})
+	}
+}
