@@ -301,9 +301,9 @@ func checkProxyURL(raw string, useSystemProxy bool) error {
 	if raw == "" || useSystemProxy {
 		return nil
 	}
-	u, err := url.Parse(raw) // parsed by Telegraf already
+	u, err := url.Parse(raw)
 	if err != nil {
-		return err
+		return errors.New("invalid http_proxy_url: it does not parse") // Telegraf's parse, before, says more; never quote it
 	}
 	switch scheme := strings.ToLower(u.Scheme); {
 	case u.Host == "" && u.Opaque != "":
