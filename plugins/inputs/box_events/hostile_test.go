@@ -82,11 +82,11 @@ func TestHostile_FaultsKeepPositionAndRecover(t *testing.T) {
 			want: "no response within 30s",
 		},
 		{
-			// The token request is bounded by a minute, on the mock clock: the
+			// The token request is bounded by timeout, on the mock clock: the
 			// report says it timed out, not that something cancelled it.
 			name: "token requests never answered", stream: "admin_logs_streaming",
 			endpoint: boxsim.EndpointToken, fault: boxsim.Fault{Kind: boxsim.FaultHang}, expire: true,
-			want: "box token request failed: no response within 1m0s",
+			timeout: time.Minute, want: "box token request failed: no response within 1m0s",
 		},
 		{
 			name: "HTML error page from a proxy before the token endpoint", stream: "admin_logs_streaming",
