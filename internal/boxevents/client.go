@@ -281,7 +281,10 @@ func (c *Client) attempt(ctx context.Context, cl *call, token string, decode fun
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return newAPIError(cl, resp, c.clock.Now())
 	}
-	cl.date, _ = http.ParseTime(resp.Header.Get("Date"))
+	cl.date = time.Time{} // when Box sent no Date, or one that does not parse
+	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		cl.date = date
+	}
 	body := &boundedReader{r: resp.Body, n: c.maxBody, limit: c.maxBody}
 	if err := decode(body); err != nil {
 		return c.bodyError(ctx, actx, cl, resp, body, err)

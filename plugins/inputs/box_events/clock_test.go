@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
-	"github.com/influxdata/telegraf/config"
 	"github.com/stretchr/testify/require"
+
+	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-box/telegraf-box/internal/boxsim"
 )
