@@ -2,6 +2,8 @@ package box_events
 
 import (
 	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -40,9 +42,20 @@ func (c *skewedClock) Until(t time.Time) time.Duration { return t.Sub(c.Now()) }
 // host's clock is behind Box's (a VM a few minutes off), "the moment it
 // began" must still be Box's: the events of those minutes are past the
 // handover position, and must be in the admin_logs part.
+// A Date header that is not Box's time (a proxy's own clock set decades
+// off) must not move the admin_logs part's end before the handover either:
+// the later of the answer's Date and the host's clock ends it.
 func TestBackfill_HostClockOffBox(t *testing.T) {
-	for _, offset := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
-		t.Run(offset.String(), func(t *testing.T) {
+	for _, tt := range []struct {
+		offset time.Duration
+		date   string // the Date header every answer carries instead of Box's
+	}{
+		{offset: -10 * time.Minute},
+		{offset: 10 * time.Minute},
+		{date: "Mon, 01 Jan 1990 00:00:00 GMT"},
+	} {
+		offset := tt.offset
+		t.Run(offset.String()+tt.date, func(t *testing.T) {
 			mock := mockClock() // Box's clock
 			now := mock.Now()
 			start := now.Add(-30 * 24 * time.Hour)
@@ -54,6 +67,13 @@ func TestBackfill_HostClockOffBox(t *testing.T) {
 			mock.Set(now)
 
 			p := newPlugin(sim, "admin_logs_streaming")
+			if tt.date != "" {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					sim.Handler().ServeHTTP(dateWriter{ResponseWriter: w, date: tt.date}, r)
+				}))
+				t.Cleanup(srv.Close)
+				p.BaseURL = srv.URL
+			}
 			p.clock = newSkewedClock(mock, offset)
 			p.Timeout = config.Duration(time.Hour)
 			p.StartPosition = start.Format(time.RFC3339)
@@ -279,4 +299,23 @@ func TestRateLimit_RetryAfterDateOnHostClockOff(t *testing.T) {
 	require.Less(t, mock.Since(start), time.Minute, "the stream waited far longer than the 2 s Box asked for")
 	require.Equal(t, sorted(sim.ProducedIDs(boxsim.StreamAdminLogsStreaming)), eventIDs(acc.GetTelegrafMetrics()))
 	require.Empty(t, errorTexts(acc))
+}
+
+// dateWriter replaces the Date header of an answer, as a proxy with its own
+// clock does.
+type dateWriter struct {
+	http.ResponseWriter
+	date string
+}
+
+func (w dateWriter) WriteHeader(code int) {
+	w.Header().Set("Date", w.date)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w dateWriter) Write(b []byte) (int, error) {
+	if w.Header().Get("Date") != w.date {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }

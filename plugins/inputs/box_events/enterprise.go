@@ -52,9 +52,9 @@ func (r *reader) pollEnterprise(ctx context.Context) (time.Duration, error) {
 // position it had at that moment. Events in both are dropped by event_id.
 type backfill struct {
 	// before is the admin_logs created_before: when Box answered with the
-	// handover position, by Box's clock (its Date header), so that a host
-	// clock minutes behind Box's does not leave the events of those minutes
-	// between the two streams.
+	// handover position, by Box's clock (its Date header) or the host's,
+	// whichever is later, so that a host clock minutes behind Box's does not
+	// leave the events of those minutes between the two streams.
 	before   time.Time
 	handover boxevents.StreamPosition // admin_logs_streaming position to continue from
 	// settled is when admin_logs has shown the events up to before, by the
@@ -86,10 +86,14 @@ func (r *reader) beginBackfill(ctx context.Context) (bool, error) {
 	if !page.NextStreamPosition.Resumable() {
 		return false, fmt.Errorf("getting the current admin_logs_streaming position: Box answered %q", page.NextStreamPosition)
 	}
+	// The later of Box's time (its Date) and the host's: events past the
+	// handover that admin_logs also shows are dropped by event_id, while an
+	// end too early would lose those between it and the handover (a host
+	// clock behind Box's, or a Date that is not Box's: a proxy's own).
 	began := r.clock.Now()
-	before := page.Date
-	if before.IsZero() {
-		before = began
+	before := began
+	if page.Date.After(before) {
+		before = page.Date
 	}
 	r.mu.Lock()
 	r.backfill = &backfill{before: before, handover: page.NextStreamPosition, settled: began.Add(r.cfg.backfillSettle)}
