@@ -591,11 +591,12 @@ func (b *BoxEvents) applyPendingDeliveries() {
 
 // rejectsReported is the rejection since the last commit at which the
 // plugin says what a streak of them means, once (a warning, not an error:
-// Telegraf's --test rejects every metric, and an error would fail it). A
+// Telegraf's --test rejects every metric, and an error would fail it), and
+// from which it isolates the events the outputs refuse (isolateAfter). A
 // buffer that overflowed briefly rejects a page a few times (it is then read
-// alone, with a backoff, 16 s by the sixth), while an output that refuses its
-// events for good, or a long outage with other inputs filling the buffer,
-// rejects it on and on.
+// alone, with a backoff, 16 s by the sixth), while an output that refuses
+// its events for good, or a long outage with other inputs filling the
+// buffer, rejects it on and on.
 const rejectsReported = 6
 
 func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
@@ -611,11 +612,21 @@ func (b *BoxEvents) onDelivery(info telegraf.DeliveryInfo) {
 		logf("An output did not accept a page of Box events (its buffer overflowed, or it refused the events); reading the %s stream again "+
 			"from position %s in %s (rejection %d since the last commit)", b.cfg.stream, pos, wait.Round(time.Millisecond), rejects)
 		if rejects == rejectsReported {
-			b.Log.Warnf("The outputs did not accept the page at position %s of the %s stream %d times in a row: it is read "+
-				"again until they do, and nothing after it is written before; if an output refuses these events for good "+
-				"(outputs.influxdb_v2 drops a batch InfluxDB answers 400 or 422, e.g. for events older than the bucket's retention "+
-				"or a field of another type), the stream stays there: see the output's errors", pos, b.cfg.stream, rejects)
+			b.Log.Warnf("The outputs did not accept the page at position %s of the %s stream %d times in a row: nothing after it is written "+
+				"before they do. If an output refuses some of its events for good (outputs.influxdb_v2 drops a batch InfluxDB answers "+
+				"400 or 422, e.g. for events older than the bucket's retention or a field of another type), see the output's errors: "+
+				"the page is now read in smaller parts, each written alone, and an event refused alone %d times while the events "+
+				"after it are accepted is skipped and reported as an error; during an outage nothing is skipped",
+				pos, b.cfg.stream, rejects, skipAfter)
 		}
+	}
+	for _, ev := range b.tracker.takeSkipped() {
+		b.stats.eventsRefused.Incr(1)
+		b.acc.AddError(fmt.Errorf("the outputs refused event %s (event_type %s, created_at %s) of the %s stream for good: written alone it "+
+			"was rejected %d times while the events after it were accepted, so it is skipped and not in the outputs; the stream goes on. "+
+			"See the output's errors for why (outputs.influxdb_v2: InfluxDB's 400 or 422, e.g. older than the bucket's retention, a "+
+			"field of another type); to recover it, read the stream from position %s (Box keeps it for its retention)",
+			ev.id, ev.eventType, ev.createdAt, b.cfg.stream, skipAfter, ev.at))
 	}
 	if moved {
 		b.saveState()

@@ -150,7 +150,7 @@ func (r *reader) query(pos boxevents.StreamPosition) boxevents.EventsQuery {
 	q := boxevents.EventsQuery{
 		StreamType:     r.cfg.stream,
 		StreamPosition: pos,
-		Limit:          r.cfg.pageSize,
+		Limit:          r.tracker.pageLimit(), // page_size, less while isolating an event an output refuses
 	}
 	if r.cfg.stream.Enterprise() {
 		q.EventTypes = r.cfg.eventTypes
@@ -436,7 +436,15 @@ func (r *reader) emit(ctx context.Context, page *boxevents.Page, pos boxevents.S
 				return false, false, err
 			}
 		}
-		pushed, moved := r.tracker.push(gen, groupNext, keys, len(metrics), func() (telegraf.TrackingID, bool) {
+		var alone *refusedEvent
+		if len(metrics) == 1 && last-first == 1 && r.tracker.describeAlone() {
+			// What the error names if the outputs refuse this event for good.
+			ev := &page.Entries[first]
+			alone = &refusedEvent{id: strings.Clone(ev.EventID), eventType: strings.Clone(ev.EventType),
+				createdAt: strings.Clone(ev.CreatedAt), at: pos}
+		}
+		read := part{next: groupNext, keys: keys, emitted: len(metrics), entries: last - first, event: alone}
+		pushed, moved := r.tracker.push(gen, read, func() (telegraf.TrackingID, bool) {
 			if len(metrics) == 0 {
 				return 0, false
 			}

@@ -58,6 +58,7 @@ type stats struct {
 	longpollReconnects selfstat.Stat
 	positionsRejected  selfstat.Stat
 	pagesRewound       selfstat.Stat
+	eventsRefused      selfstat.Stat
 	lagSeconds         selfstat.Stat
 	commitAgeSeconds   selfstat.Stat
 	pagesInFlight      selfstat.Stat
@@ -91,6 +92,7 @@ func newStats(clk clock.Clock, stream boxevents.StreamType, id string) *stats {
 		{"longpoll_reconnects", &s.longpollReconnects},
 		{"positions_rejected", &s.positionsRejected},
 		{"pages_rewound", &s.pagesRewound},
+		{"events_refused", &s.eventsRefused},
 		{"lag_seconds", &s.lagSeconds},
 		{"commit_age_seconds", &s.commitAgeSeconds},
 		{"pages_in_flight", &s.pagesInFlight},

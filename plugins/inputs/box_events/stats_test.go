@@ -19,7 +19,7 @@ var statsFields = []string{
 	"events_emitted", "duplicates_dropped", "events_filtered", "pages_fetched", "api_requests",
 	"api_errors_4xx", "api_errors_5xx", "api_errors_network", "api_errors_decode",
 	"rate_limited", "rate_limited_wait_ms", "token_refreshes", "token_failures",
-	"longpoll_reconnects", "positions_rejected", "pages_rewound",
+	"longpoll_reconnects", "positions_rejected", "pages_rewound", "events_refused",
 	"lag_seconds", "commit_age_seconds", "pages_in_flight",
 }
 

@@ -17,6 +17,21 @@ import (
 // The wait doubles from a second.
 const rewindBackoffMax = time.Minute
 
+// isolateAfter is the rejection in a row (since the last commit) from which
+// a rejected page is taken for one an output refuses for good (an event
+// InfluxDB answers 400 or 422 for: older than the bucket's retention, a field
+// of another type): the stream is then read in parts, each written alone,
+// halved at every rejection down to one event, so that the parts the outputs
+// accept are committed and the refusal narrows down to one event. A buffer
+// that overflowed briefly rejects a page a few times, and is done before.
+const isolateAfter = rejectsReported
+
+// skipAfter is how many times an event written alone must be refused, each
+// time followed by the event after it written alone and accepted, before it
+// is skipped: the outputs work, and refuse that event. An outage (everything
+// rejected) never gives that evidence, and a probe rejected starts it again.
+const skipAfter = 3
+
 // group is one tracking group handed to the accumulator: a Box page, or a
 // part of a page longer than page_size.
 type group struct {
@@ -28,12 +43,36 @@ type group struct {
 	doneAt  time.Time                // when it was delivered
 	stale   bool                     // dropped by a rewind; only its delivery notice is awaited
 	weight  int                      // events it holds in the window: those emitted, at least 1
+	entries int                      // Box events it covers: emitted, filtered or repeated
+	// event describes the group's one event when it was read alone while
+	// isolating a refused event (see tracker.isolating); nil otherwise.
+	event *refusedEvent
+	held  bool // refused alone: kept at the front while the events after it are probed
+}
+
+// refusedEvent says which event an output refused, for the operator who
+// recovers it from Box.
+type refusedEvent struct {
+	id, eventType, createdAt string
+	at                       boxevents.StreamPosition // the position it is read from
+}
+
+// suspect is an event refused alone at the committed position, and the
+// evidence gathered that the outputs refuse it, not everything: the events
+// after it, written alone after each of its refusals, were accepted.
+type suspect struct {
+	id       string // event_id
+	at       boxevents.StreamPosition
+	probing  bool // refused; the events after it are being written
+	evidence int  // refusals each followed by an accepted probe, in a row
 }
 
 // tracker commits stream positions in order, the way kafka_consumer commits
 // offsets: the committed position moves only when the oldest group in flight
 // has been delivered. A rejected group rewinds the fetch position to the
-// committed one. With a commit delay a delivered group is committed only once
+// committed one; a streak of rejections isolates the event the outputs
+// refuse, and skips it once they are seen to accept the events after it
+// (isolating, hold). With a commit delay a delivered group is committed only once
 // it has been delivered for that long (see commit_delay). It does no I/O and
 // starts no goroutines.
 type tracker struct {
@@ -50,6 +89,15 @@ type tracker struct {
 	// rejects counts rewinds since the last commit; rejectedAt is the last.
 	rejects    int
 	rejectedAt time.Time
+	// isolating is set once a page was rejected isolateAfter times in a row:
+	// pages are read limit events at a time (halved by every rejection,
+	// doubled by every commit), one group in flight at a time, so that each
+	// is written alone. It ends with a commit of a whole page (limit back at
+	// page_size).
+	isolating bool
+	limit     int
+	suspect   *suspect        // the event refused alone at the committed position, if any
+	skipped   []*refusedEvent // skipped as refused for good, not yet reported
 
 	// used counts the events not yet committed, bounded by window: the
 	// events the outputs may hold without the position being saved behind
@@ -100,6 +148,7 @@ func newTracker(clk clock.Clock, delay time.Duration, pageSize, maxPages, dedupW
 		window:     pageSize * maxPages,
 		maxWindow:  pageSize * maxPages,
 		pageSize:   pageSize,
+		limit:      pageSize,
 		maxNotices: min(pageSize*maxPages, maxNoticeCapacity),
 		freed:      make(chan struct{}),
 		rewound:    make(chan struct{}, 1),
@@ -111,9 +160,31 @@ func newTracker(clk clock.Clock, delay time.Duration, pageSize, maxPages, dedupW
 func (t *tracker) noticeCapacity() int { return t.maxNotices }
 
 // fits reports whether one more page (page_size events, one notice) can be
-// read now. Called locked.
+// read now. While isolating a refused event a page is read only once every
+// group read before was delivered (or rejected): Telegraf writes the metrics
+// of several groups in one batch, and outputs.influxdb_v2 rejects a whole
+// batch. Called locked.
 func (t *tracker) fits() bool {
+	if t.isolating {
+		return t.notices == 0 && t.used+t.pageSize <= t.maxWindow
+	}
 	return t.used+t.pageSize <= t.window && t.notices < t.maxNotices
+}
+
+// pageLimit returns how many events to ask Box for in a page: page_size, less
+// while isolating a refused event.
+func (t *tracker) pageLimit() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.limit
+}
+
+// describeAlone reports whether a group of one event should carry its
+// description (push's event): only while isolating one, with pages of one.
+func (t *tracker) describeAlone() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.isolating && t.limit == 1
 }
 
 // reserve takes a place for one more page, waiting while the window is full.
@@ -193,23 +264,34 @@ func (t *tracker) seenBefore(keys []eventKey, seen []bool) []bool {
 	return seen
 }
 
-// push records a group of weight events emitted (the rest of the page's
-// events were repeats or filtered out), read in generation gen, holding the
-// place taken with reserve; the place shrinks to the group's weight. emit
-// hands the group's metrics to the accumulator and is called with the
+// part is what push records of a group read: the position to commit once it
+// is delivered ("" keeps the previous one), the keys of its events (emitted
+// or filtered), how many it emitted out of the page's entries it covers (the
+// rest were repeats or filtered out), and its one event's description when
+// describeAlone asked for it.
+type part struct {
+	next             boxevents.StreamPosition
+	keys             []eventKey
+	emitted, entries int
+	event            *refusedEvent
+}
+
+// push records a group read in generation gen, holding the place taken with
+// reserve; the place shrinks to the group's weight (the events it emitted).
+// emit hands the group's metrics to the accumulator and is called with the
 // tracker locked, so a delivery notice cannot overtake the bookkeeping; it
 // reports false when there was nothing to track (the group is then delivered
-// at once, and moved says whether that committed a new position). push reports pushed false, without calling emit, when a rewind
-// happened since the page was read: the caller must drop the group and
-// release its place.
-func (t *tracker) push(gen uint64, next boxevents.StreamPosition, keys []eventKey, weight int,
-	emit func() (telegraf.TrackingID, bool)) (pushed, moved bool) {
+// at once, and moved says whether that committed a new position). push
+// reports pushed false, without calling emit, when a rewind happened since
+// the page was read: the caller must drop the group and release its place.
+func (t *tracker) push(gen uint64, p part, emit func() (telegraf.TrackingID, bool)) (pushed, moved bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if gen != t.gen {
 		return false, false
 	}
-	g := &group{next: next, keys: keys, weight: min(max(weight, 1), t.pageSize)}
+	next, keys := p.next, p.keys
+	g := &group{next: next, keys: keys, weight: min(max(p.emitted, 1), t.pageSize), entries: p.entries, event: p.event}
 	g.id, g.tracked = emit()
 	unused := 0 // no notice comes for a group with nothing to track
 	if !g.tracked {
@@ -233,7 +315,8 @@ func (t *tracker) push(gen uint64, next boxevents.StreamPosition, keys []eventKe
 
 // delivered applies a delivery notice. It reports whether the committed
 // position moved, and whether the notice was a rejection that rewound the
-// fetch position.
+// fetch position. An event it skipped as refused for good is taken with
+// takeSkipped.
 func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -251,16 +334,84 @@ func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound boo
 		// the next commit. The rejected group's place is free now; the others
 		// in flight are dropped.
 		t.releaseLocked(g.weight, 1)
-		t.drop()
-		t.fetch = t.committed
 		t.rejects++
 		t.rejectedAt = t.clock.Now()
 		t.window = t.pageSize
+		if !t.isolating && t.rejects >= isolateAfter {
+			t.isolating = true
+		}
+		if t.isolating {
+			if t.hold(g) {
+				return false, true
+			}
+			t.limit = max(min(t.limit, g.entries)/2, 1)
+		}
+		if s := t.suspect; s != nil && s.probing {
+			// The event after the refused one was rejected too: no sign that
+			// the outputs work (an outage rejects everything).
+			s.probing, s.evidence = false, 0
+		}
+		t.drop(false)
+		t.fetch = t.committed
 		return false, true
 	}
 	t.releaseLocked(0, 1) // its events stay until it is committed
 	g.done, g.doneAt = true, t.clock.Now()
+	if s := t.suspect; s != nil && s.probing && len(t.queue) > 0 && t.queue[0].held && g != t.queue[0] {
+		// The event after the one refused alone was accepted alone: the
+		// outputs work.
+		s.probing = false
+		s.evidence++
+		front := t.queue[0]
+		if s.evidence < skipAfter {
+			// The refused event is written alone again; the events accepted
+			// after it are kept as delivered, and dropped as repeats when read
+			// again.
+			t.drop(true)
+			t.fetch = t.committed
+			return false, false
+		}
+		front.held = false
+		front.done, front.doneAt = true, g.doneAt
+		t.skipped = append(t.skipped, front.event)
+		return t.advance(), false
+	}
 	return t.advance(), false
+}
+
+// takeSkipped returns the events skipped as refused for good since it was
+// last called.
+func (t *tracker) takeSkipped() []*refusedEvent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.skipped
+	t.skipped = nil
+	return s
+}
+
+// hold keeps a group of one event, refused while isolating, at the front of
+// the queue without committing it, and moves the fetch position past it:
+// the events after it are read and written alone, each a probe of whether
+// the outputs accept anything (see skipAfter). It reports false, without
+// changing anything, for a group that is not one event alone at the
+// committed position. Called locked, once the group's place was released.
+func (t *tracker) hold(g *group) bool {
+	if g.event == nil || g.next == "" || len(t.queue) != 1 || t.queue[0] != g || t.notices != 0 {
+		return false
+	}
+	g.event.at = t.committed
+	s := t.suspect
+	if s == nil || s.at != t.committed || s.id != g.event.id {
+		s = &suspect{id: g.event.id, at: t.committed}
+		t.suspect = s
+	}
+	s.probing = true
+	g.held, g.weight = true, 0
+	t.limit = 1
+	t.fetch = g.next
+	t.gen++
+	t.signalRewound()
+	return true
 }
 
 // commitAged commits delivered groups that have aged past the commit delay
@@ -292,23 +443,47 @@ func (t *tracker) advance() bool {
 			moved = true
 		}
 	}
+	if moved {
+		t.suspect = nil
+		if t.isolating {
+			// Parts grow back as they are accepted; a whole page accepted ends
+			// the isolation.
+			t.isolating = t.limit < t.pageSize
+			t.limit = min(t.limit*2, t.pageSize)
+		}
+	}
 	return moved
 }
 
-// drop forgets every group in flight. Called locked.
-func (t *tracker) drop() {
+// drop forgets every group in flight. With keepDelivered the events of the
+// groups delivered are kept as read (committed into seen, saved with the
+// state): they are dropped as repeats when read again, rather than written
+// twice. Called locked.
+func (t *tracker) drop(keepDelivered bool) {
 	for _, g := range t.queue {
 		for _, k := range g.keys {
-			t.seen.Forget(k) // read again
+			if g.done && keepDelivered {
+				t.seen.Commit(k)
+			} else {
+				t.seen.Forget(k) // read again
+			}
 		}
-		if g.done {
+		switch {
+		case g.held: // its place was freed when it was refused
+		case g.done:
 			t.releaseLocked(g.weight, 0) // delivered, only waiting to be committed
-		} else {
+		default:
 			g.stale = true // its notice will still come; its place is freed then
 		}
 	}
 	t.queue = t.queue[:0]
 	t.gen++
+	t.signalRewound()
+}
+
+// signalRewound wakes a fetcher waiting on a long poll with a position that
+// is no longer the one to read from.
+func (t *tracker) signalRewound() {
 	select {
 	case t.rewound <- struct{}{}:
 	default:
@@ -356,7 +531,8 @@ func (t *tracker) committedAt() time.Time {
 func (t *tracker) reset(pos boxevents.StreamPosition) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.drop()
+	t.drop(false)
+	t.suspect, t.isolating, t.limit = nil, false, t.pageSize
 	t.committed, t.fetch = pos, pos
 	t.movedAt = t.clock.Now()
 }

@@ -33,7 +33,7 @@ func pushPage(t *testing.T, tr *tracker, next string, ids ...string) telegraf.Tr
 	for _, id := range ids {
 		keys = append(keys, keyOf(id))
 	}
-	ok, _ := tr.push(gen, boxevents.StreamPosition(next), keys, len(ids), func() (telegraf.TrackingID, bool) {
+	ok, _ := tr.push(gen, part{next: boxevents.StreamPosition(next), keys: keys, emitted: len(ids), entries: len(ids)}, func() (telegraf.TrackingID, bool) {
 		if len(ids) == 0 {
 			return 0, false
 		}
@@ -89,7 +89,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 	require.Len(t, tr.rewound, 1)
 
 	// A page fetched before the rewind is refused.
-	pushed, _ := tr.push(gen-1, "999", []eventKey{keyOf("x")}, 1, func() (telegraf.TrackingID, bool) {
+	pushed, _ := tr.push(gen-1, part{next: "999", keys: []eventKey{keyOf("x")}, emitted: 1, entries: 1}, func() (telegraf.TrackingID, bool) {
 		t.Fatal("emit must not be called for a stale page")
 		return 0, false
 	})
@@ -304,7 +304,7 @@ func TestTracker_ReservedPageShrinksToItsEvents(t *testing.T) {
 	require.NoError(t, tr.reserve(context.Background()))
 	require.Equal(t, 5, tr.used)
 	_, gen := tr.position()
-	pushed, _ := tr.push(gen, "1", []eventKey{keyOf("r")}, 0, func() (telegraf.TrackingID, bool) { return 0, false })
+	pushed, _ := tr.push(gen, part{next: "1", keys: []eventKey{keyOf("r")}, entries: 1}, func() (telegraf.TrackingID, bool) { return 0, false })
 	require.True(t, pushed)
 	require.Zero(t, tr.used, "nothing to track: delivered and committed at once")
 	require.NoError(t, tr.reserve(context.Background()))
@@ -366,4 +366,109 @@ func TestIDWindow_PendingKeysAgainstAModel(t *testing.T) {
 			require.Len(t, w.set, len(window)+len(pending), "nothing else kept")
 		}
 	}
+}
+
+// pushAlone pushes a part read while isolating a refused event: one event
+// with its description, or (no id) a page of repeats that emitted nothing.
+func pushAlone(t *testing.T, tr *tracker, tid telegraf.TrackingID, next, id string) {
+	t.Helper()
+	require.NoError(t, tr.reserve(context.Background()))
+	pos, gen := tr.position()
+	p := part{next: boxevents.StreamPosition(next), entries: 1}
+	if id != "" {
+		require.True(t, tr.describeAlone())
+		p.keys, p.emitted = []eventKey{keyOf(id)}, 1
+		p.event = &refusedEvent{id: id, eventType: "LOGIN", createdAt: "2026-12-07T10:00:00Z", at: pos}
+	}
+	ok, _ := tr.push(gen, p, func() (telegraf.TrackingID, bool) { return tid, id != "" })
+	require.True(t, ok)
+}
+
+// An event is skipped only once it was refused alone skipAfter times in a
+// row, each time followed by the event after it accepted alone. A probe
+// rejected (an output that fails every other write, an outage beginning)
+// starts the count again; the events accepted as probes are never written
+// twice, and nothing is committed past the refused event before it is
+// skipped.
+func TestTracker_RefusedEventNeedsAcceptedProbes(t *testing.T) {
+	tr := newTracker(clock.NewMock(), 0, 4, 2, 100)
+	tr.start("100")
+	tid := telegraf.TrackingID(0)
+	next := func() telegraf.TrackingID { tid++; return tid }
+
+	// The page holding the refused event e, rejected until isolating.
+	for range isolateAfter {
+		require.NoError(t, tr.reserve(context.Background()))
+		_, gen := tr.position()
+		id := next()
+		ok, _ := tr.push(gen, part{next: "500", keys: []eventKey{keyOf("e"), keyOf("f"), keyOf("g"), keyOf("h")}, emitted: 4, entries: 4},
+			func() (telegraf.TrackingID, bool) { return id, true })
+		require.True(t, ok)
+		_, rewound := tr.delivered(id, false)
+		require.True(t, rewound)
+	}
+	require.Equal(t, 2, tr.pageLimit(), "read in halves")
+	require.NoError(t, tr.reserve(context.Background()))
+	_, gen := tr.position()
+	id := next()
+	ok, _ := tr.push(gen, part{next: "300", keys: []eventKey{keyOf("e"), keyOf("f")}, emitted: 2, entries: 2},
+		func() (telegraf.TrackingID, bool) { return id, true })
+	require.True(t, ok)
+	tr.delivered(id, false)
+	require.Equal(t, 1, tr.pageLimit())
+
+	refuse := func() { // e alone, refused: held, the events after it are read
+		t.Helper()
+		e := next()
+		pushAlone(t, tr, e, "200", "e")
+		_, rewound := tr.delivered(e, false)
+		require.True(t, rewound)
+		pos, _ := tr.position()
+		require.Equal(t, boxevents.StreamPosition("200"), pos, "the events after it are read")
+		require.Equal(t, boxevents.StreamPosition("100"), tr.committedPosition())
+	}
+	probe := func(at string, probeID string, ok bool) {
+		t.Helper()
+		p := next()
+		pushAlone(t, tr, p, at, probeID)
+		tr.delivered(p, ok)
+		require.Empty(t, tr.takeSkipped())
+	}
+	repeat := func(next string) { pushAlone(t, tr, 0, next, "") }
+
+	refuse()
+	probe("300", "f", true) // evidence 1: e is written alone again
+	pos, _ := tr.position()
+	require.Equal(t, boxevents.StreamPosition("100"), pos)
+	require.True(t, seen(tr, "f"), "f was delivered: a repeat when read again")
+	require.False(t, seen(tr, "e"))
+	refuse()
+	repeat("300")
+	probe("400", "g", false) // the output failed this write too: no evidence
+	require.False(t, seen(tr, "g"), "g is read again")
+	refuse()
+	repeat("300")
+	probe("400", "g", true) // 1
+	refuse()
+	repeat("300")
+	repeat("400")
+	probe("500", "h", true) // 2
+	require.Equal(t, boxevents.StreamPosition("100"), tr.committedPosition(), "nothing committed past e")
+	refuse()
+	repeat("300")
+	repeat("400")
+	repeat("500")
+	p := next()
+	pushAlone(t, tr, p, "600", "i")
+	moved, _ := tr.delivered(p, true) // 3: e is skipped
+	require.True(t, moved)
+	require.Equal(t, boxevents.StreamPosition("600"), tr.committedPosition())
+	skipped := tr.takeSkipped()
+	require.Len(t, skipped, 1)
+	require.Equal(t, "e", skipped[0].id)
+	require.Equal(t, boxevents.StreamPosition("100"), skipped[0].at)
+	require.True(t, seen(tr, "e"), "a repeat of e is not written")
+	require.Zero(t, tr.used, "every place is given back")
+	require.Zero(t, tr.inFlight())
+	require.Equal(t, 2, tr.pageLimit(), "parts grow back with commits")
 }
