@@ -19,9 +19,13 @@ import (
 // one event it refuses for good (400/422) and Telegraf then rejects every
 // metric of the batch; while the output is down (an outage long enough for
 // the buffer to overflow) every batch is rejected. It counts what was
-// accepted, by event id.
+// accepted, by event id. A batch holds whole groups (taken under the
+// tracker's lock, which the plugin holds while it adds a group): Telegraf's
+// batches can also cut a group, and the part of a rejected group an output
+// wrote is then written again, the same points (at least once).
 type batchOutput struct {
 	mu       sync.Mutex
+	tracker  *tracker
 	acc      *testutil.Accumulator
 	done     int
 	refused  map[string]bool
@@ -30,8 +34,8 @@ type batchOutput struct {
 	rejected int // batches rejected
 }
 
-func newBatchOutput(acc *testutil.Accumulator, refused ...string) *batchOutput {
-	o := &batchOutput{acc: acc, refused: make(map[string]bool), accepted: make(map[string]int)}
+func newBatchOutput(acc *testutil.Accumulator, tr *tracker, refused ...string) *batchOutput {
+	o := &batchOutput{acc: acc, tracker: tr, refused: make(map[string]bool), accepted: make(map[string]int)}
 	for _, id := range refused {
 		o.refused[id] = true
 	}
@@ -47,7 +51,9 @@ func (o *batchOutput) setDown(down bool) {
 func (o *batchOutput) flush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.tracker.mu.Lock()
 	ms := o.acc.GetTelegrafMetrics()
+	o.tracker.mu.Unlock()
 	batch := ms[o.done:]
 	o.done = len(ms)
 	if len(batch) == 0 {
@@ -131,7 +137,7 @@ func TestRefusedEvent_IsSkippedAndTheStreamGoesOn(t *testing.T) {
 	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
 	p.PageSize = 10
 	acc, _ := run(t, p)
-	out := newBatchOutput(acc, refused)
+	out := newBatchOutput(acc, p.tracker, refused)
 
 	head := sim.HeadPosition(boxsim.StreamAdminLogsStreaming)
 	out.flushUntil(t, mock, func() bool { return committed(p) == head },
@@ -166,7 +172,7 @@ func TestRefusedEvent_UserStream(t *testing.T) {
 	p := withMock(newPlugin(sim, "all"), mock)
 	p.PageSize = 4
 	acc, _ := run(t, p)
-	out := newBatchOutput(acc, refused)
+	out := newBatchOutput(acc, p.tracker, refused)
 
 	head := sim.HeadPosition(boxsim.StreamAll)
 	out.flushUntil(t, mock, func() bool { return committed(p) == head },
@@ -191,7 +197,7 @@ func TestRefusedEvent_OutageSkipsNothing(t *testing.T) {
 	p.Log = logger
 	p.PageSize = 10
 	acc, _ := run(t, p)
-	out := newBatchOutput(acc)
+	out := newBatchOutput(acc, p.tracker)
 	out.setDown(true)
 
 	const outage = 8 * rejectsReported

@@ -2,6 +2,7 @@ package box_events
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,7 @@ type group struct {
 	done    bool                     // delivered, waiting for older groups or the commit delay
 	doneAt  time.Time                // when it was delivered
 	stale   bool                     // dropped by a rewind; only its delivery notice is awaited
+	kept    bool                     // stale, its events pending until its notice says whether they were delivered
 	weight  int                      // events it holds in the window: those emitted, at least 1
 	entries int                      // Box events it covers: emitted, filtered or repeated
 	// event describes the group's one event when it was read alone while
@@ -327,6 +329,9 @@ func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound boo
 	delete(t.byID, id)
 	if g.stale {
 		t.releaseLocked(g.weight, 1)
+		if g.kept {
+			t.settle(g.keys, ok)
+		}
 		return false, false
 	}
 	if !ok {
@@ -351,7 +356,10 @@ func (t *tracker) delivered(id telegraf.TrackingID, ok bool) (moved, rewound boo
 			// the outputs work (an outage rejects everything).
 			s.probing, s.evidence = false, 0
 		}
-		t.drop(false)
+		// Its events are read again; the other groups' notices still come.
+		t.settle(g.keys, false)
+		t.queue = slices.DeleteFunc(t.queue, func(q *group) bool { return q == g })
+		t.drop(true)
 		t.fetch = t.committed
 		return false, true
 	}
@@ -455,30 +463,48 @@ func (t *tracker) advance() bool {
 	return moved
 }
 
-// drop forgets every group in flight. With keepDelivered the events of the
-// groups delivered are kept as read (committed into seen, saved with the
-// state): they are dropped as repeats when read again, rather than written
-// twice. Called locked.
-func (t *tracker) drop(keepDelivered bool) {
+// drop forgets every group in flight. With keep (after a rejection, or to
+// write a refused event again; compiled in, without commit_delay, where a
+// delivered group is in every output) the events of the groups already
+// delivered are kept as read (committed into seen, saved with the state),
+// and those of the groups still waiting for their notice stay pending until
+// it comes (settle): either way an event an output took is dropped as a
+// repeat when read again rather than written twice. That is safe because
+// nothing is read again before every dropped group's notice came: a
+// rejection cuts the window to one page, and a dropped group holds its
+// events in it until its notice (while isolating, its notice). Called locked.
+func (t *tracker) drop(keep bool) {
+	keep = keep && t.delay == 0
 	for _, g := range t.queue {
-		for _, k := range g.keys {
-			if g.done && keepDelivered {
-				t.seen.Commit(k)
-			} else {
-				t.seen.Forget(k) // read again
-			}
-		}
 		switch {
 		case g.held: // its place was freed when it was refused
+			t.settle(g.keys, false)
 		case g.done:
+			t.settle(g.keys, keep)
 			t.releaseLocked(g.weight, 0) // delivered, only waiting to be committed
 		default:
 			g.stale = true // its notice will still come; its place is freed then
+			g.kept = keep
+			if !keep {
+				t.settle(g.keys, false)
+			}
 		}
 	}
 	t.queue = t.queue[:0]
 	t.gen++
 	t.signalRewound()
+}
+
+// settle commits pending events into seen when they were delivered, and
+// forgets them (to be read again) when not. Called locked.
+func (t *tracker) settle(keys []eventKey, delivered bool) {
+	for _, k := range keys {
+		if delivered {
+			t.seen.Commit(k)
+		} else {
+			t.seen.Forget(k) // read again
+		}
+	}
 }
 
 // signalRewound wakes a fetcher waiting on a long poll with a position that

@@ -84,7 +84,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 	pos, gen := tr.position()
 	require.Equal(t, boxevents.StreamPosition("200"), pos, "read again from the committed position")
 	require.False(t, seen(tr, "b"), "events of rejected pages are forgotten so they are emitted again")
-	require.False(t, seen(tr, "c"))
+	require.True(t, seen(tr, "c"), "the third page waits for its notice (nothing is read before it came)")
 	require.True(t, seen(tr, "a"))
 	require.Len(t, tr.rewound, 1)
 
@@ -101,6 +101,7 @@ func TestTracker_RejectRewinds(t *testing.T) {
 	require.False(t, moved)
 	require.False(t, rewound)
 	require.Zero(t, tr.used)
+	require.True(t, seen(tr, "c"), "delivered: dropped as a repeat when read again, not written twice")
 	committed, _ := tr.snapshot()
 	require.Equal(t, boxevents.StreamPosition("200"), committed)
 
@@ -471,4 +472,23 @@ func TestTracker_RefusedEventNeedsAcceptedProbes(t *testing.T) {
 	require.Zero(t, tr.used, "every place is given back")
 	require.Zero(t, tr.inFlight())
 	require.Equal(t, 2, tr.pageLimit(), "parts grow back with commits")
+}
+
+// A page dropped by a rewind and then rejected too is read again; one
+// delivered before the rewind is not written again.
+func TestTracker_RejectSettlesDroppedPages(t *testing.T) {
+	tr := newTracker(clock.NewMock(), 0, 2, 4, 100)
+	tr.start("100")
+	first := pushPage(t, tr, "200", "a")
+	second := pushPage(t, tr, "300", "b")
+	third := pushPage(t, tr, "400", "c")
+	moved, _ := tr.delivered(second, true) // delivered, waiting for the first
+	require.False(t, moved)
+	_, rewound := tr.delivered(first, false)
+	require.True(t, rewound)
+	require.False(t, seen(tr, "a"))
+	require.True(t, seen(tr, "b"), "delivered before the rewind: not written twice")
+	tr.delivered(third, false)
+	require.False(t, seen(tr, "c"), "rejected too: read again")
+	require.Zero(t, tr.used)
 }
