@@ -215,3 +215,23 @@ func TestRefusedEvent_OutageSkipsNothing(t *testing.T) {
 		require.NotContains(t, line.Text, "refused event", "nothing skipped during an outage")
 	}
 }
+
+// Events refused one after another (a backfill reaching further back than the
+// bucket's retention) look like an outage: the event after the refused one is
+// refused too, so there is no evidence that the outputs work, and nothing is
+// skipped. The events before them are written, exactly once.
+func TestRefusedEvent_RunOfRefusedEventsIsNotSkipped(t *testing.T) {
+	sim := boxsim.NewTest(t, boxsim.Options{Seed: 100})
+	sim.EmitEnterprise(30)
+	produced := sim.ProducedIDs(boxsim.StreamAdminLogsStreaming)
+	mock := mockClock()
+	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
+	p.PageSize = 10
+	acc, _ := run(t, p)
+	out := newBatchOutput(acc, p.tracker, produced[13:]...)
+
+	out.flushUntil(t, mock, func() bool { return out.rejections() >= 10*rejectsReported }, "the page was not read again")
+	require.Equal(t, sorted(produced[:13]), out.acceptedIDs(), "the events before the refused ones, exactly once")
+	require.Empty(t, errorTexts(acc))
+	require.Zero(t, stat(t, p, "events_refused"))
+}
