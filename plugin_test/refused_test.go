@@ -8,9 +8,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 
@@ -26,12 +29,13 @@ import (
 type influxV2 struct {
 	mu      sync.Mutex
 	refused map[string]bool
-	refusal int // 422 answers
+	refusal int            // 422 answers
+	written map[string]int // box_events points written, by event_id
 }
 
 func startInfluxV2(t *testing.T, refused ...string) (*influxV2, string) {
 	t.Helper()
-	db := &influxV2{refused: make(map[string]bool)}
+	db := &influxV2{refused: make(map[string]bool), written: make(map[string]int)}
 	for _, id := range refused {
 		db.refused[id] = true
 	}
@@ -54,13 +58,21 @@ func (db *influxV2) write(w http.ResponseWriter, r *http.Request) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	dropped := 0
+	var ids []string
 	for line := range bytes.Lines(body) {
 		m, err := parser.ParseLine(string(bytes.TrimSpace(line)))
 		if err != nil || m.Name() != "box_events" {
 			continue
 		}
-		if id, _ := m.GetField("event_id"); db.refused[fmt.Sprint(id)] {
+		id, _ := m.GetField("event_id")
+		if db.refused[fmt.Sprint(id)] {
 			dropped++
+		}
+		ids = append(ids, fmt.Sprint(id))
+	}
+	if dropped == 0 {
+		for _, id := range ids {
+			db.written[id]++
 		}
 	}
 	if dropped > 0 {
@@ -118,4 +130,83 @@ func TestIntegrationRefusedEventIsReported(t *testing.T) {
 	})
 	proc.stop(t)
 	requireNoCrash(t, logPath)
+}
+
+// TestIntegrationRefusedEventIsSkipped: as above, InfluxDB 2 refuses one event for
+// good, here in the middle of a backlog. The stream used to stay on the refused
+// event's page for ever (nothing after it was ever written, and lost once Box's
+// retention passed); now the page is read again in parts written alone, the refused
+// event is isolated and, refused alone while the events after it are written,
+// skipped with an error naming it. Every other event reaches InfluxDB, and the
+// stream goes on with events produced afterwards.
+func TestIntegrationRefusedEventIsSkipped(t *testing.T) {
+	requireIntegration(t)
+	runner := runnerBinary(t)
+	seed, _ := testSeed(t)
+	sim := startSimWith(t, boxsim.Options{Seed: seed})
+	sim.EmitEnterprise(60)
+	refused := producedIDs(sim)[enterpriseStream][23]
+	db, url := startInfluxV2(t, refused)
+
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "telegraf.log")
+	logTailOnFailure(t, logPath)
+	stream := streamConfig{simURL: sim.URL(), stream: enterpriseStream, stateFile: filepath.Join(dir, "box.state"), pageSize: 10}
+	argv := writeCompiledInConfigWith(t, dir, agentConfig{statefile: filepath.Join(dir, "agent.state")}, runner,
+		[]streamConfig{stream}, influxV2OutputTable(url))
+	proc := startProcess(t, "telegrafrun", logPath, argv...)
+
+	missing := func() []string {
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		var ids []string
+		for _, id := range producedIDs(sim)[enterpriseStream] {
+			if id != refused && db.written[id] == 0 {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	waitFor(t, 6*time.Minute, "every event but the refused one written", func() (bool, string) {
+		m := missing()
+		db.mu.Lock()
+		defer db.mu.Unlock()
+		return len(m) == 0, fmt.Sprintf("%d events not written after %d refusals", len(m), db.refusal)
+	})
+	reported := regexp.MustCompile(`E! \[inputs\.box_events\] .*the outputs refused event ` + regexp.QuoteMeta(refused) +
+		` \(event_type \S+, created_at \S+\) of the ` + enterpriseStream + ` stream for good.*read the stream from position \d+`)
+	waitFor(t, 30*time.Second, "the skipped event reported", func() (bool, string) {
+		for _, line := range readLog(t, logPath) {
+			if reported.MatchString(line) {
+				return true, ""
+			}
+		}
+		return false, "no such error"
+	})
+
+	// The stream goes on.
+	sim.EmitEnterprise(15)
+	waitFor(t, time.Minute, "the events produced afterwards written", func() (bool, string) {
+		m := missing()
+		return len(m) == 0, fmt.Sprintf("%d events not written", len(m))
+	})
+	proc.stop(t)
+	requireNoCrash(t, logPath)
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	require.Zero(t, db.written[refused])
+	twice := 0
+	for _, n := range db.written {
+		if n > 1 {
+			twice++
+		}
+	}
+	t.Logf("%d refusals; %d events written more than once (InfluxDB folds them: same point)", db.refusal, twice)
+	skipped := 0
+	for _, line := range readLog(t, logPath) {
+		if strings.Contains(line, "the outputs refused event") {
+			skipped++
+		}
+	}
+	require.Equal(t, 1, skipped, "one error for the one refused event")
 }
