@@ -58,7 +58,7 @@ func (db *influxV2) write(w http.ResponseWriter, r *http.Request) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	dropped := 0
-	var ids []string
+	ids := make([]string, 0, bytes.Count(body, []byte("\n"))+1)
 	for line := range bytes.Lines(body) {
 		m, err := parser.ParseLine(string(bytes.TrimSpace(line)))
 		if err != nil || m.Name() != "box_events" {
