@@ -79,6 +79,7 @@ func TestIntegrationHighAvailabilityHealth(t *testing.T) {
 	requireIntegration(t)
 	telegraf, telegrafBox := execdBinaries(t)
 	requireInfluxDB(t)
+	t.Parallel() // mostly waiting on a wall-clock timeline: alongside the other such tests
 	seed, _ := testSeed(t)
 	db := startInfluxDB(t)
 	sim := startSim(t, seed)

@@ -95,6 +95,7 @@ func TestIntegrationCollectorHealth(t *testing.T) {
 	requireIntegration(t)
 	telegraf, telegrafBox := execdBinaries(t)
 	requireInfluxDB(t)
+	t.Parallel() // mostly waiting on a wall-clock timeline: alongside the other such tests
 	seed, _ := testSeed(t)
 	db := startInfluxDB(t)
 

@@ -142,6 +142,7 @@ func TestIntegrationRefusedEventIsReported(t *testing.T) {
 func TestIntegrationRefusedEventIsSkipped(t *testing.T) {
 	requireIntegration(t)
 	runner := runnerBinary(t)
+	t.Parallel() // mostly waiting out the rewind backoff: alongside the other such tests
 	seed, _ := testSeed(t)
 	sim := startSimWith(t, boxsim.Options{Seed: seed})
 	sim.EmitEnterprise(60)
