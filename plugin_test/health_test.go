@@ -91,7 +91,7 @@ func healthPanels(t *testing.T) []dashboardPanel {
 // "down" never fires while the collector runs. Every panel of the dashboard's health
 // row runs against each database; with BOX_FIGURES_OUT=path their results are
 // written there for tools/pictures (scripts/pictures.sh).
-func TestIntegrationCollectorHealth(t *testing.T) {
+func TestIntegrationCollectorHealth(t *testing.T) { //nolint:tparallel // the subtests only evaluate the run above, in order, into one figures slice
 	requireIntegration(t)
 	telegraf, telegrafBox := execdBinaries(t)
 	requireInfluxDB(t)
