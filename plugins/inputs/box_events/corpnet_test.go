@@ -271,6 +271,15 @@ func (cp *corpProxy) counts() proxySeen {
 
 // onlyVia makes p dial the proxy and nothing else: a request that bypassed
 // the proxy fails, and is counted by the returned function.
+// viaProxy points p at Box's API host through cp with userinfo (tls_ca the
+// corporate CA), on a network where only cp can be reached (onlyVia).
+func viaProxy(p *BoxEvents, ca *corporateCA, cp *corpProxy, userinfo string) (bypassed func() []string) {
+	p.BaseURL = "https://api.box.com"
+	p.TLSCA = ca.file
+	p.HTTPProxyURL = cp.url(userinfo)
+	return onlyVia(p, cp)
+}
+
 func onlyVia(p *BoxEvents, cp *corpProxy) (bypassed func() []string) {
 	var (
 		mu   sync.Mutex
@@ -362,10 +371,7 @@ func TestCorpNet_InspectingProxy(t *testing.T) {
 				p.Auth, p.RefreshToken = authOAuth2Refresh, path
 				p.SubjectType, p.SubjectID = "", ""
 			}
-			p.BaseURL = "https://api.box.com"
-			p.TLSCA = ca.file
-			p.HTTPProxyURL = cp.url("")
-			bypassed := onlyVia(p, cp)
+			bypassed := viaProxy(p, ca, cp, "")
 			acc, out := run(t, p)
 			requireFlow(t, sim, p, mock, acc, out)
 
@@ -415,10 +421,7 @@ func TestCorpNet_ProxyRefusesTunnel(t *testing.T) {
 			cp.connectStatus = tt.status
 			mock := mockClock()
 			p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
-			p.BaseURL = "https://api.box.com"
-			p.TLSCA = ca.file
-			p.HTTPProxyURL = cp.url(tt.userinfo)
-			require.Empty(t, onlyVia(p, cp)())
+			require.Empty(t, viaProxy(p, ca, cp, tt.userinfo)())
 			acc, _ := run(t, p)
 			require.Eventually(t, func() bool { return len(accErrors(acc)) > 0 }, 10*time.Second, time.Millisecond)
 			msg := errorTexts(acc)[0]
@@ -488,10 +491,7 @@ func TestCorpNet_IdleTimeoutCutsLongPolls(t *testing.T) {
 			cp.http1 = http1
 
 			p := withMock(newPlugin(sim, "all"), mock)
-			p.BaseURL = "https://api.box.com"
-			p.TLSCA = ca.file
-			p.HTTPProxyURL = cp.url("")
-			onlyVia(p, cp)
+			viaProxy(p, ca, cp, "")
 			acc, out := run(t, p)
 			emit(sim, p, 5)
 			catchUp(t, sim, p, mock, out)
@@ -672,10 +672,7 @@ func TestCorpNet_ProxyCutsMidPage(t *testing.T) {
 			cp.http1 = http1
 			mock := mockClock()
 			p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
-			p.BaseURL = "https://api.box.com"
-			p.TLSCA = ca.file
-			p.HTTPProxyURL = cp.url("")
-			onlyVia(p, cp)
+			viaProxy(p, ca, cp, "")
 			acc, out := run(t, p)
 			requireFlow(t, sim, p, mock, acc, out)
 			require.EqualValues(t, 1, cuts.Load())
@@ -695,10 +692,7 @@ func TestCorpNet_ProxyWithoutBasicAuth(t *testing.T) {
 	cp.challenge = []string{"Negotiate", "NTLM"}
 	mock := mockClock()
 	p := withMock(newPlugin(sim, "admin_logs_streaming"), mock)
-	p.BaseURL = "https://api.box.com"
-	p.TLSCA = ca.file
-	p.HTTPProxyURL = cp.url("CORP%5Cjdoe:c0rrect-Passw0rd")
-	onlyVia(p, cp)
+	viaProxy(p, ca, cp, "CORP%5Cjdoe:c0rrect-Passw0rd")
 	acc, _ := run(t, p)
 	require.Eventually(t, func() bool { return len(accErrors(acc)) > 0 }, 10*time.Second, time.Millisecond)
 	msg := errorTexts(acc)[0]
@@ -721,10 +715,7 @@ func TestCorpNet_ProxyReadTimeoutOnPlainLongPoll(t *testing.T) {
 	var cuts atomic.Int64
 	cp := newCorpProxy(t, ca, idleAnswer(sim.Handler(), mock, 2*time.Minute, &cuts, http.StatusGatewayTimeout))
 	p := withMock(newPlugin(sim, "all"), mock)
-	p.BaseURL = "https://api.box.com"
-	p.TLSCA = ca.file
-	p.HTTPProxyURL = cp.url("")
-	onlyVia(p, cp)
+	viaProxy(p, ca, cp, "")
 	acc, out := run(t, p)
 	emit(sim, p, 5)
 	catchUp(t, sim, p, mock, out)
