@@ -311,6 +311,11 @@ func (c *Client) pollOnce(ctx context.Context, u *url.URL, pos StreamPosition, t
 	if err != nil {
 		return "", err
 	}
+	// heldLong reports whether the request has been on the wire heldPollCut or more.
+	heldLong := func() bool {
+		at := sent.Load()
+		return at != nil && c.clock.Since(*at) >= heldPollCut
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if mode == pollUpgrade && ctx.Err() == nil && !wrote.Load() {
@@ -320,14 +325,14 @@ func (c *Client) pollOnce(ctx context.Context, u *url.URL, pos StreamPosition, t
 			}
 			return "", fmt.Errorf("%w: %w", errNoConnect, cause)
 		}
-		if at := sent.Load(); at != nil && ctx.Err() == nil && c.clock.Since(*at) >= heldPollCut {
+		if ctx.Err() == nil && heldLong() {
 			return MessageTimeout, nil // cut by an idle timeout on the way, see heldPollCut
 		}
 		return c.longPollFailed(ctx, pctx, cl, err)
 	}
 	defer drainAndClose(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		if at := sent.Load(); resp.StatusCode == http.StatusGatewayTimeout && at != nil && c.clock.Since(*at) >= heldPollCut {
+		if resp.StatusCode == http.StatusGatewayTimeout && heldLong() {
 			// A proxy's read timeout on a held poll (plain http through a forward proxy): it gave
 			// up waiting, as an idle timeout cuts a tunnel, see heldPollCut.
 			return MessageTimeout, nil
