@@ -140,12 +140,7 @@ func classify(err error) error {
 // neither stretches nor shortens the wait; without a Date only
 // delay-seconds, what Box sends, count.
 func retryAfterOf(resp *http.Response) time.Duration {
-	v := resp.Header.Get("Retry-After")
-	now, err := http.ParseTime(resp.Header.Get("Date"))
-	if err != nil && strings.ContainsFunc(v, unicode.IsLetter) {
-		return 0
-	}
-	d, _ := retryafter.Parse(v, now)
+	d, _ := retryafter.OfResponse(resp.Header, time.Time{})
 	return d
 }
 

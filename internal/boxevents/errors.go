@@ -269,11 +269,7 @@ type clientError struct {
 // against local only when the answer has no Date.
 func newAPIError(cl *call, resp *http.Response, local time.Time) *APIError {
 	e := &APIError{Method: cl.method, URL: cl.where, Params: cl.params, StatusCode: resp.StatusCode}
-	now, err := http.ParseTime(resp.Header.Get("Date"))
-	if err != nil {
-		now = local
-	}
-	if d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), now); ok {
+	if d, ok := retryafter.OfResponse(resp.Header, local); ok {
 		e.RetryAfter = d
 	}
 	if isRedirect(resp.StatusCode) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // maxWait bounds a Retry-After: more than anyone waits inside a request.
@@ -33,4 +34,20 @@ func Parse(v string, now time.Time) (d time.Duration, ok bool) {
 		return 0, false
 	}
 	return max(t.Sub(now), 0), true
+}
+
+// OfResponse reads the Retry-After of an answer with headers h. An HTTP date in it is a moment on
+// the server's clock: it is read against the answer's own Date header, so that a local clock
+// minutes off the server's neither stretches nor shortens the wait, and against local when the
+// answer has no usable Date; with a zero local, such a date is then not read (ok false).
+func OfResponse(h http.Header, local time.Time) (d time.Duration, ok bool) {
+	v := h.Get("Retry-After")
+	now, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		if local.IsZero() && strings.ContainsFunc(v, unicode.IsLetter) {
+			return 0, false
+		}
+		now = local
+	}
+	return Parse(v, now)
 }
